@@ -1,0 +1,288 @@
+// Package config holds tandem's one configuration struct, its defaults, and
+// how a YAML file and environment variables override them.
+//
+// Precedence, lowest first: Default(), the YAML file named by TANDEM_CONFIG
+// (or -config), then environment variables. Every field has a YAML key and an
+// environment variable; the names in ../shared/protocol.md are stable.
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a tandem server. The zero value is not
+// useful; start from Default.
+type Config struct {
+	HTTP      HTTP      `yaml:"http"`
+	Log       Log       `yaml:"log"`
+	Signaling Signaling `yaml:"signaling"`
+	Media     Media     `yaml:"media"`
+	TURN      TURN      `yaml:"turn"`
+	Admin     Admin     `yaml:"admin"`
+	Auth      Auth      `yaml:"auth"`
+	Limits    Limits    `yaml:"limits"`
+}
+
+// HTTP configures the listener that serves the web page, /ws and the API.
+type HTTP struct {
+	// Addr is the HTTP(S) and WebSocket listen address.
+	Addr string `yaml:"addr" env:"TANDEM_HTTP_ADDR"`
+	// AllowedOrigins lists extra browser origins (scheme://host[:port]) that
+	// may open /ws; the page's own host is always allowed; "*" allows any.
+	AllowedOrigins []string `yaml:"allowed_origins" env:"TANDEM_ALLOWED_ORIGINS"`
+	// TLSCert and TLSKey are PEM files; when both are set the listener serves HTTPS.
+	TLSCert string `yaml:"tls_cert" env:"TANDEM_TLS_CERT"`
+	TLSKey  string `yaml:"tls_key" env:"TANDEM_TLS_KEY"`
+	// ACMEDomains turns on automatic certificates for these names.
+	ACMEDomains []string `yaml:"acme_domains" env:"TANDEM_ACME_DOMAINS"`
+	// ACMEEmail is the contact address given to the certificate authority.
+	ACMEEmail string `yaml:"acme_email" env:"TANDEM_ACME_EMAIL"`
+	// ACMEDirectory is the ACME directory URL (production Let's Encrypt when empty).
+	ACMEDirectory string `yaml:"acme_directory" env:"TANDEM_ACME_DIRECTORY"`
+	// ACMECacheDir keeps issued certificates across restarts.
+	ACMECacheDir string `yaml:"acme_cache_dir" env:"TANDEM_ACME_CACHE_DIR"`
+	// RedirectAddr serves plain HTTP that answers ACME challenges and
+	// redirects to HTTPS; used only with ACME.
+	RedirectAddr string `yaml:"redirect_addr" env:"TANDEM_REDIRECT_ADDR"`
+	// ShutdownGrace is how long existing pairs may go on after a shutdown
+	// signal before they are ended.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace" env:"TANDEM_SHUTDOWN_GRACE"`
+	// PublicStats makes /api/stats and /api/rooms readable without the admin token.
+	PublicStats bool `yaml:"public_stats" env:"TANDEM_PUBLIC_STATS"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level" env:"TANDEM_LOG_LEVEL"`
+	// Format is text or json.
+	Format string `yaml:"format" env:"TANDEM_LOG_FORMAT"`
+}
+
+// Signaling configures WebSocket sessions and matchmaking.
+type Signaling struct {
+	// PingInterval is how often the server pings each WebSocket.
+	PingInterval time.Duration `yaml:"ping_interval" env:"TANDEM_PING_INTERVAL"`
+	// ReadTimeout drops a client that sent nothing (not even a pong) for this long.
+	ReadTimeout time.Duration `yaml:"read_timeout" env:"TANDEM_READ_TIMEOUT"`
+	// WriteTimeout bounds one WebSocket write.
+	WriteTimeout time.Duration `yaml:"write_timeout" env:"TANDEM_WRITE_TIMEOUT"`
+	// SendQueue is how many outgoing messages may wait for a slow client
+	// before it is disconnected.
+	SendQueue int `yaml:"send_queue" env:"TANDEM_SEND_QUEUE"`
+	// ChatMessages chat messages are allowed per ChatWindow.
+	ChatMessages int           `yaml:"chat_messages" env:"TANDEM_CHAT_MESSAGES"`
+	ChatWindow   time.Duration `yaml:"chat_window" env:"TANDEM_CHAT_WINDOW"`
+	// MessagesPerSecond limits all client messages together (burst twice that).
+	MessagesPerSecond int `yaml:"messages_per_second" env:"TANDEM_MESSAGES_PER_SECOND"`
+	// InterestWait is how long a user with interests waits for someone
+	// sharing one before being matched with anyone.
+	InterestWait time.Duration `yaml:"interest_wait" env:"TANDEM_INTEREST_WAIT"`
+}
+
+// Media configures the SFU's ICE transport and codecs.
+type Media struct {
+	// ICEIPs are the local IPs to gather host candidates on; empty means all.
+	ICEIPs []string `yaml:"ice_ips" env:"TANDEM_ICE_IPS"`
+	// PublicIP is announced to browsers for media and TURN relays (NAT 1:1).
+	PublicIP string `yaml:"public_ip" env:"TANDEM_PUBLIC_IP"`
+	// UDPPorts is the media UDP port range.
+	UDPPorts PortRange `yaml:"udp_ports" env:"TANDEM_UDP_PORTS"`
+	// UDPMuxPort, when not 0, carries all media on this one UDP port instead of the range.
+	UDPMuxPort int `yaml:"udp_mux_port" env:"TANDEM_UDP_MUX_PORT"`
+	// TCPPort, when not 0, accepts ICE over TCP on this port.
+	TCPPort int `yaml:"tcp_port" env:"TANDEM_ICE_TCP_PORT"`
+	// VideoCodec is vp8 or h264; every client must offer it.
+	VideoCodec string `yaml:"video_codec" env:"TANDEM_VIDEO_CODEC"`
+	// DisconnectTimeout ends a pair whose media stayed disconnected this long.
+	DisconnectTimeout time.Duration `yaml:"disconnect_timeout" env:"TANDEM_DISCONNECT_TIMEOUT"`
+}
+
+// TURN configures the embedded TURN server and the credentials handed to browsers.
+type TURN struct {
+	// Addr is the TURN listen address for UDP and TCP; empty disables the embedded server.
+	Addr string `yaml:"addr" env:"TANDEM_TURN_ADDR"`
+	// TLSAddr is the TURN-over-TLS listen address; it uses the HTTP certificate.
+	TLSAddr string `yaml:"tls_addr" env:"TANDEM_TURN_TLS_ADDR"`
+	// Secret signs short-lived credentials; random at start when empty.
+	Secret string `yaml:"secret" env:"TANDEM_TURN_SECRET"`
+	// CredentialTTL is how long a user's TURN credentials stay valid.
+	CredentialTTL time.Duration `yaml:"credential_ttl" env:"TANDEM_TURN_CREDENTIAL_TTL"`
+	// RelayPorts is the relay port range; empty means any port.
+	RelayPorts PortRange `yaml:"relay_ports" env:"TANDEM_TURN_RELAY_PORTS"`
+	// AllowLoopback lets TURN relay to loopback peers (local testing only).
+	AllowLoopback bool `yaml:"allow_loopback" env:"TANDEM_TURN_ALLOW_LOOPBACK"`
+	// MaxAllocationsPerUser caps concurrent allocations per credential.
+	MaxAllocationsPerUser int `yaml:"max_allocations_per_user" env:"TANDEM_TURN_MAX_ALLOCATIONS"`
+	// ExternalURLs point browsers at an external TURN server (e.g. coturn with
+	// use-auth-secret and the same Secret) instead of the embedded one.
+	ExternalURLs []string `yaml:"external_urls" env:"TANDEM_TURN_URLS"`
+}
+
+// Admin configures the admin REST operations.
+type Admin struct {
+	// Token is the bearer token for admin operations; empty disables them.
+	Token string `yaml:"token" env:"TANDEM_ADMIN_TOKEN"`
+}
+
+// Auth configures optional access tokens for /ws.
+type Auth struct {
+	// JWTSecret, when set, requires an HS256 token signed with it on /ws.
+	JWTSecret string `yaml:"jwt_secret" env:"TANDEM_JWT_SECRET"`
+}
+
+// Limits configures per-IP limits on WebSocket sessions.
+type Limits struct {
+	// ConnectionsPerMinute is how many new WebSocket connections one IP may open a minute.
+	ConnectionsPerMinute int `yaml:"connections_per_minute" env:"TANDEM_CONNECTIONS_PER_MINUTE"`
+	// SessionsPerIP is how many sessions one IP may hold at once.
+	SessionsPerIP int `yaml:"sessions_per_ip" env:"TANDEM_SESSIONS_PER_IP"`
+}
+
+// Default returns the built-in configuration: everything tandem needs to run
+// on one machine without a config file.
+func Default() Config {
+	return Config{
+		HTTP: HTTP{
+			Addr:          ":3000",
+			ACMECacheDir:  "tandem-certs",
+			RedirectAddr:  ":80",
+			ShutdownGrace: 10 * time.Second,
+			PublicStats:   true,
+		},
+		Log: Log{Level: "info", Format: "text"},
+		Signaling: Signaling{
+			PingInterval:      15 * time.Second,
+			ReadTimeout:       45 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			SendQueue:         64,
+			ChatMessages:      20,
+			ChatWindow:        10 * time.Second,
+			MessagesPerSecond: 50,
+			InterestWait:      5 * time.Second,
+		},
+		Media: Media{
+			UDPPorts:          PortRange{Min: 50000, Max: 50100},
+			VideoCodec:        "vp8",
+			DisconnectTimeout: 10 * time.Second,
+		},
+		TURN: TURN{
+			Addr:                  ":3478",
+			CredentialTTL:         6 * time.Hour,
+			MaxAllocationsPerUser: 10,
+		},
+		Limits: Limits{
+			ConnectionsPerMinute: 120,
+			SessionsPerIP:        50,
+		},
+	}
+}
+
+// Validate reports the first setting that cannot work, naming it.
+func (c *Config) Validate() error {
+	if c.HTTP.Addr == "" {
+		return fmt.Errorf("http.addr: must not be empty")
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		return fmt.Errorf("http.tls_cert and http.tls_key: set both or neither")
+	}
+	if len(c.HTTP.ACMEDomains) > 0 && c.HTTP.TLSCert != "" {
+		return fmt.Errorf("http.acme_domains: cannot be combined with http.tls_cert")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: %q is not text or json", c.Log.Format)
+	}
+	s := c.Signaling
+	for name, d := range map[string]time.Duration{
+		"signaling.ping_interval": s.PingInterval, "signaling.read_timeout": s.ReadTimeout,
+		"signaling.write_timeout": s.WriteTimeout, "signaling.chat_window": s.ChatWindow,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s: must be positive", name)
+		}
+	}
+	if s.PingInterval >= s.ReadTimeout {
+		return fmt.Errorf("signaling.ping_interval: must be shorter than signaling.read_timeout")
+	}
+	if s.SendQueue < 1 || s.ChatMessages < 1 || s.MessagesPerSecond < 1 {
+		return fmt.Errorf("signaling: send_queue, chat_messages and messages_per_second must be at least 1")
+	}
+	if s.InterestWait < 0 || c.HTTP.ShutdownGrace < 0 {
+		return fmt.Errorf("signaling.interest_wait and http.shutdown_grace must not be negative")
+	}
+	for _, ip := range c.Media.ICEIPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("media.ice_ips: %q is not an IP address", ip)
+		}
+	}
+	if c.Media.PublicIP != "" && net.ParseIP(c.Media.PublicIP) == nil {
+		return fmt.Errorf("media.public_ip: %q is not an IP address", c.Media.PublicIP)
+	}
+	if c.Media.UDPPorts.IsZero() && c.Media.UDPMuxPort == 0 {
+		return fmt.Errorf("media.udp_ports: set a range or media.udp_mux_port")
+	}
+	if c.Media.VideoCodec != "vp8" && c.Media.VideoCodec != "h264" {
+		return fmt.Errorf("media.video_codec: %q is not vp8 or h264", c.Media.VideoCodec)
+	}
+	if c.TURN.CredentialTTL < time.Minute {
+		return fmt.Errorf("turn.credential_ttl: must be at least a minute")
+	}
+	if c.TURN.TLSAddr != "" && c.HTTP.TLSCert == "" && len(c.HTTP.ACMEDomains) == 0 {
+		return fmt.Errorf("turn.tls_addr: needs a certificate (http.tls_cert or http.acme_domains)")
+	}
+	if c.Limits.ConnectionsPerMinute < 1 || c.Limits.SessionsPerIP < 1 {
+		return fmt.Errorf("limits: connections_per_minute and sessions_per_ip must be at least 1")
+	}
+	return nil
+}
+
+// PortRange is an inclusive range of ports, written "MIN-MAX". The zero
+// value means "no range".
+type PortRange struct {
+	Min, Max uint16
+}
+
+// IsZero reports whether no range is set.
+func (r PortRange) IsZero() bool { return r.Min == 0 && r.Max == 0 }
+
+// String formats the range as "MIN-MAX", or "" when unset.
+func (r PortRange) String() string {
+	if r.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d-%d", r.Min, r.Max)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (r PortRange) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText parses "MIN-MAX" (or "" for no range).
+func (r *PortRange) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		*r = PortRange{}
+		return nil
+	}
+	lo, hi, ok := strings.Cut(s, "-")
+	if !ok {
+		return fmt.Errorf("port range %q: want MIN-MAX", s)
+	}
+	min, err1 := strconv.ParseUint(strings.TrimSpace(lo), 10, 16)
+	max, err2 := strconv.ParseUint(strings.TrimSpace(hi), 10, 16)
+	if err1 != nil || err2 != nil || min == 0 || min > max {
+		return fmt.Errorf("port range %q: want MIN-MAX with 1 <= MIN <= MAX <= 65535", s)
+	}
+	*r = PortRange{Min: uint16(min), Max: uint16(max)}
+	return nil
+}
