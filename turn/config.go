@@ -1,0 +1,95 @@
+package turn
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Default values applied by New to zero fields of Config.
+const (
+	DefaultRealm                 = "tandem"
+	DefaultCredentialTTL         = 6 * time.Hour
+	DefaultMaxAllocationsPerUser = 10
+)
+
+// Config configures the embedded TURN server and the credentials handed to
+// clients. The zero value of every field except Addr has a sensible default;
+// New copies the Config, so changing it afterwards has no effect.
+type Config struct {
+	// Addr is the UDP and TCP listen address, e.g. ":3478". "" disables the
+	// embedded server; ICEServers then lists only ExternalURLs.
+	Addr string
+	// TLSAddr is the TURN-over-TLS (TCP) listen address; "" turns TLS off.
+	// It requires TLSConfig.
+	TLSAddr string
+	// TLSConfig holds the certificate for TLSAddr.
+	TLSConfig *tls.Config
+	// PublicIP is the relay address announced to clients (NAT 1:1). When
+	// empty, the listen IP is announced; if that is unspecified, the first
+	// non-loopback IPv4 address of an up interface, or 127.0.0.1 when the
+	// machine has none.
+	PublicIP string
+	// RelayPortMin and RelayPortMax bound the relay ports (inclusive).
+	// Both zero means any port the kernel picks.
+	RelayPortMin, RelayPortMax uint16
+	// Realm is the TURN realm; default "tandem".
+	Realm string
+	// Secret is the shared secret of the TURN REST API credentials. "" means
+	// a random secret chosen at New (credentials then die with the process).
+	Secret string
+	// CredentialTTL is how long handed-out credentials stay valid; default 6h.
+	CredentialTTL time.Duration
+	// AllowLoopback permits relaying to 127.0.0.0/8 and ::1 (local testing).
+	AllowLoopback bool
+	// AllowedPeers are tandem's own media addresses: always permitted as relay
+	// peers even when private or loopback.
+	AllowedPeers []net.IP
+	// MaxAllocationsPerUser caps concurrent allocations per credential user
+	// id; default 10.
+	MaxAllocationsPerUser int
+	// ExternalURLs are the URLs of an external TURN server (coturn with
+	// use-auth-secret and the same Secret). When set, ICEServers lists these
+	// instead of the embedded server's URLs.
+	ExternalURLs []string
+}
+
+// withDefaults returns a copy of c with defaults filled in.
+func (c Config) withDefaults() Config {
+	if c.Realm == "" {
+		c.Realm = DefaultRealm
+	}
+	if c.CredentialTTL <= 0 {
+		c.CredentialTTL = DefaultCredentialTTL
+	}
+	if c.MaxAllocationsPerUser <= 0 {
+		c.MaxAllocationsPerUser = DefaultMaxAllocationsPerUser
+	}
+	c.AllowedPeers = append([]net.IP(nil), c.AllowedPeers...)
+	c.ExternalURLs = append([]string(nil), c.ExternalURLs...)
+	return c
+}
+
+// validate reports configuration errors that would otherwise surface as
+// half-started listeners.
+func (c Config) validate() error {
+	if (c.RelayPortMin == 0) != (c.RelayPortMax == 0) {
+		return fmt.Errorf("relay port range %d-%d: set both ends or neither", c.RelayPortMin, c.RelayPortMax)
+	}
+	if c.RelayPortMin > c.RelayPortMax {
+		return fmt.Errorf("relay port range %d-%d: min above max", c.RelayPortMin, c.RelayPortMax)
+	}
+	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
+		return fmt.Errorf("public IP %q: not an IP address", c.PublicIP)
+	}
+	if c.Addr != "" && c.TLSAddr != "" && c.TLSConfig == nil {
+		return fmt.Errorf("TURN TLS address %q set without a TLS certificate", c.TLSAddr)
+	}
+	for i, ip := range c.AllowedPeers {
+		if ip == nil {
+			return fmt.Errorf("allowed peer %d: nil IP", i)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+// Package turn is tandem's embedded TURN server (built on pion/turn) and the
+// short-lived credentials, in coturn's TURN REST API scheme, that tandem
+// hands each user. It also works with the embedded server switched off,
+// handing out credentials for an external coturn that shares the secret.
+package turn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	pionturn "github.com/pion/turn/v5"
+)
+
+// drainTimeout bounds how long Close waits for pion to close the relay
+// sockets of the allocations that were live at shutdown.
+const drainTimeout = 5 * time.Second
+
+// Server is the embedded TURN server. Create it with New and end it with
+// Close. All methods are safe for concurrent use, and ICEServers, Stats and
+// Close are also safe on a nil *Server.
+type Server struct {
+	cfg    Config
+	secret string
+	log    *slog.Logger
+	meters *meters
+	now    func() time.Time
+
+	// Set by start and never changed afterwards; nil when not listening.
+	pion    *pionturn.Server
+	relayIP net.IP
+	udpAddr *net.UDPAddr
+	tcpAddr *net.TCPAddr
+	tlsAddr *net.TCPAddr
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	// Allocations is the number of allocations currently open.
+	Allocations int64 `json:"allocations"`
+	// RelayedBytes is the total of bytes relayed since start, counted on the
+	// relay sockets in both directions (to and from peers).
+	RelayedBytes uint64 `json:"relayedBytes"`
+}
+
+// New configures the server and, unless cfg.Addr is "", starts listening on
+// UDP and TCP at cfg.Addr and, when cfg.TLSAddr is set, TLS at cfg.TLSAddr.
+// On any start-up error it closes whatever it had opened. log may be nil.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("turn config: %w", err)
+	}
+	s := &Server{cfg: cfg, secret: cfg.Secret, log: log, meters: &meters{}, now: time.Now}
+	if s.secret == "" {
+		secret, err := randomSecret()
+		if err != nil {
+			return nil, err
+		}
+		s.secret = secret
+		log.Info("TURN secret not configured: using a random one; credentials end with this process")
+	}
+	if cfg.Addr == "" {
+		log.Info("embedded TURN server off", "externalURLs", cfg.ExternalURLs)
+		return s, nil
+	}
+	if err := s.start(); err != nil {
+		return nil, err
+	}
+	log.Info("embedded TURN server listening", "udp", s.udpAddr, "tcp", s.tcpAddr,
+		"tls", s.tlsAddr, "relayIP", s.relayIP,
+		"relayPorts", fmt.Sprintf("%d-%d", cfg.RelayPortMin, cfg.RelayPortMax))
+	return s, nil
+}
+
+// start opens the listeners and the pion server. On error everything opened
+// so far is closed again.
+func (s *Server) start() (err error) {
+	var opened []interface{ Close() error }
+	defer func() {
+		if err != nil {
+			for i := len(opened) - 1; i >= 0; i-- {
+				_ = opened[i].Close()
+			}
+		}
+	}()
+
+	udpNet, tcpNet := networksFor(s.cfg.Addr)
+	udp, err := net.ListenPacket(udpNet, s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("TURN listen UDP %s: %w", s.cfg.Addr, err)
+	}
+	opened = append(opened, udp)
+	tcp, err := net.Listen(tcpNet, s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("TURN listen TCP %s: %w", s.cfg.Addr, err)
+	}
+	tcpLn := newTrackingListener(tcp)
+	opened = append(opened, tcpLn)
+	s.udpAddr = udp.LocalAddr().(*net.UDPAddr)
+	s.tcpAddr = tcp.Addr().(*net.TCPAddr)
+
+	listeners := []net.Listener{tcpLn}
+	if s.cfg.TLSAddr != "" {
+		_, tlsNet := networksFor(s.cfg.TLSAddr)
+		raw, err := net.Listen(tlsNet, s.cfg.TLSAddr)
+		if err != nil {
+			return fmt.Errorf("TURN listen TLS %s: %w", s.cfg.TLSAddr, err)
+		}
+		tlsLn := newTrackingListener(raw)
+		opened = append(opened, tlsLn)
+		s.tlsAddr = raw.Addr().(*net.TCPAddr)
+		listeners = append(listeners, newTLSListener(tlsLn, s.cfg.TLSConfig))
+	}
+
+	s.relayIP, err = chooseRelayIP(s.cfg.PublicIP, s.udpAddr.IP)
+	if err != nil {
+		return err
+	}
+	s.pion, err = pionturn.NewServer(s.pionConfig(udp, listeners))
+	if err != nil {
+		return fmt.Errorf("start pion TURN server: %w", err)
+	}
+	return nil
+}
+
+// pionConfig assembles pion's server configuration around our listeners.
+func (s *Server) pionConfig(udp net.PacketConn, listeners []net.Listener) pionturn.ServerConfig {
+	quota := newUserQuota(s.cfg.MaxAllocationsPerUser)
+	bindIP := s.udpAddr.IP.String()
+	gen := newRelayGenerator(s.relayIP, bindIP, s.cfg.RelayPortMin, s.cfg.RelayPortMax, quota, s.meters)
+	permit := newPeerFilter(s.cfg.AllowLoopback, s.cfg.AllowedPeers).permit
+
+	pc := pionturn.ServerConfig{
+		Realm:         s.cfg.Realm,
+		AuthHandler:   newAuthHandler(s.secret, s.now),
+		LoggerFactory: newPionLogFactory(s.log),
+		QuotaHandler: func(userID, _ string, _ net.Addr) bool {
+			return quota.available(userID)
+		},
+		PacketConnConfigs: []pionturn.PacketConnConfig{{
+			PacketConn: udp, RelayAddressGenerator: gen, PermissionHandler: permit,
+		}},
+	}
+	for _, ln := range listeners {
+		pc.ListenerConfigs = append(pc.ListenerConfigs, pionturn.ListenerConfig{
+			Listener: ln, RelayAddressGenerator: gen, PermissionHandler: permit,
+		})
+	}
+	return pc
+}
+
+// Close stops the listeners, ends every client connection and allocation,
+// and waits (bounded) until pion has closed all relay sockets. Calling it
+// again returns the first result.
+func (s *Server) Close() error {
+	if s == nil {
+		return nil
+	}
+	s.closeOnce.Do(func() {
+		if s.pion == nil {
+			return
+		}
+		if err := s.pion.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close TURN server: %w", err)
+		}
+		if err := s.waitDrained(drainTimeout); err != nil {
+			s.closeErr = errors.Join(s.closeErr, err)
+		}
+	})
+	return s.closeErr
+}
+
+// waitDrained polls until no relay socket is open or timeout passes. Pion
+// closes relay sockets from its own read-loop goroutines after the
+// listeners close, so Close has no event to wait on.
+func (s *Server) waitDrained(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for s.meters.allocations.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("close TURN server: %d allocations still open after %v",
+				s.meters.allocations.Load(), timeout)
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Stats returns the current counters. Zero on a nil *Server.
+func (s *Server) Stats() Stats {
+	if s == nil {
+		return Stats{}
+	}
+	return Stats{
+		Allocations:  s.meters.allocations.Load(),
+		RelayedBytes: s.meters.relayedBytes.Load(),
+	}
+}
