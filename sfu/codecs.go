@@ -1,0 +1,101 @@
+package sfu
+
+import (
+	"fmt"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/webrtc/v4"
+)
+
+// Media kinds, used as indexes into a peer's per-kind arrays.
+const (
+	kindAudio = 0
+	kindVideo = 1
+	numKinds  = 2
+)
+
+// nackCacheSize is the number of packets kept per outgoing video stream for retransmissions
+// (a power of two, as the NACK responder requires). At 1.5 Mbps (about 150 packets/s) it
+// covers about 1.7 s, longer than any useful retransmission, and costs at most ~300 KB per
+// peer instead of the 1.2 MB Pion's default of 1024 would.
+const nackCacheSize = 256
+
+// codecSet is the one codec per kind every client must speak.
+type codecSet struct {
+	audio webrtc.RTPCodecParameters
+	video webrtc.RTPCodecParameters
+	// isKeyframe reports whether a video payload starts a keyframe.
+	isKeyframe func(payload []byte) bool
+}
+
+func newCodecSet(video string) codecSet {
+	videoFeedback := []webrtc.RTCPFeedback{
+		{Type: webrtc.TypeRTCPFBNACK},
+		{Type: webrtc.TypeRTCPFBNACK, Parameter: "pli"},
+		{Type: webrtc.TypeRTCPFBCCM, Parameter: "fir"},
+	}
+	cs := codecSet{
+		audio: webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+				SDPFmtpLine: "minptime=10;useinbandfec=1",
+			},
+			PayloadType: 111,
+		},
+		video: webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback,
+			},
+			PayloadType: 96,
+		},
+		isKeyframe: isVP8Keyframe,
+	}
+	if video == "h264" {
+		cs.video = webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: videoFeedback,
+				SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+			},
+			PayloadType: 102,
+		}
+		cs.isKeyframe = isH264Keyframe
+	}
+	return cs
+}
+
+// capability returns the codec for a media kind.
+func (cs codecSet) capability(kind int) webrtc.RTPCodecCapability {
+	if kind == kindVideo {
+		return cs.video.RTPCodecCapability
+	}
+	return cs.audio.RTPCodecCapability
+}
+
+// mediaEngine registers the codec set and builds the interceptor registry: NACK generator
+// (toward senders) and responder (server-to-client packet cache), sender and receiver reports,
+// transport-wide congestion control feedback so browsers can adapt their send rate, and the
+// SFU's own retransmission counter.
+func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(s.codec.audio, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, nil, fmt.Errorf("register opus: %w", err)
+	}
+	if err := m.RegisterCodec(s.codec.video, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, nil, fmt.Errorf("register %s: %w", s.codec.video.MimeType, err)
+	}
+	r := &interceptor.Registry{}
+	// Registered first so it wraps the outgoing writer last and sees retransmissions too.
+	r.Add(&retransmitCounterFactory{counters: &s.counters})
+	err := webrtc.ConfigureNackWithOptions(m, r, nil, nack.ResponderSize(nackCacheSize))
+	if err != nil {
+		return nil, nil, fmt.Errorf("configure nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(r); err != nil {
+		return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(m, r); err != nil {
+		return nil, nil, fmt.Errorf("configure twcc: %w", err)
+	}
+	return m, r, nil
+}

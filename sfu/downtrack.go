@@ -1,0 +1,227 @@
+package sfu
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// downTrack is the one audio or video track the server sends a client. It implements
+// webrtc.TrackLocal itself (instead of TrackLocalStaticRTP) so the hot path writes straight to
+// the bound stream with no extra copy and no allocation.
+//
+// Concurrency: forward may be called by the up-track goroutines of the old and the new partner
+// at the same time around a switch; mu guards the rewriter state, and is never held across the
+// network write.
+type downTrack struct {
+	peer  *Peer // the receiving peer
+	kind  int
+	codec webrtc.RTPCodecCapability
+
+	binding atomic.Pointer[trackBinding]
+
+	mu sync.Mutex
+	rw rewriter
+	// src is the up track currently mapped by rw; nil after Pair/Unpair so the next packet
+	// from the partner starts a new source.
+	src *upTrack
+}
+
+// trackBinding is what Bind gave us: where and how to write.
+type trackBinding struct {
+	ssrc        uint32
+	payloadType uint8
+	writer      webrtc.TrackLocalWriter
+}
+
+func newDownTrack(p *Peer, kind int, codec webrtc.RTPCodecCapability) *downTrack {
+	return &downTrack{peer: p, kind: kind, codec: codec, rw: newRewriter(codec.ClockRate)}
+}
+
+// Bind implements webrtc.TrackLocal.
+func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, c := range ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, d.codec.MimeType) {
+			d.binding.Store(&trackBinding{
+				ssrc:        uint32(ctx.SSRC()),
+				payloadType: uint8(c.PayloadType),
+				writer:      ctx.WriteStream(),
+			})
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s track: %w: client did not accept %s",
+		d.Kind(), ErrBadSDP, d.codec.MimeType)
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.binding.Store(nil)
+	return nil
+}
+
+// ID implements webrtc.TrackLocal.
+func (d *downTrack) ID() string { return d.Kind().String() }
+
+// RID implements webrtc.TrackLocal; the server sends no simulcast.
+func (d *downTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal: both tracks form one "partner" stream.
+func (d *downTrack) StreamID() string { return "partner" }
+
+// Kind implements webrtc.TrackLocal.
+func (d *downTrack) Kind() webrtc.RTPCodecType {
+	if d.kind == kindVideo {
+		return webrtc.RTPCodecTypeVideo
+	}
+	return webrtc.RTPCodecTypeAudio
+}
+
+// reset forgets the current source, so the next packet from the (new) partner starts a new
+// source: continuous numbering and, for video, a wait for a keyframe. Taking mu also makes
+// reset a barrier: a forward that passed the partner check before reset has finished its
+// rewrite when reset returns.
+func (d *downTrack) reset() {
+	d.mu.Lock()
+	d.src = nil
+	d.mu.Unlock()
+}
+
+// forward rewrites pkt (in place: the caller owns it) from up, the receiving peer's partner,
+// and writes it to the client. It drops the packet if up's peer is not the partner, if a video
+// switch still waits for a keyframe, or if the packet predates the switch. Zero allocations.
+func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
+	d.mu.Lock()
+	if d.peer.partner.Load() != up.peer {
+		d.mu.Unlock()
+		return
+	}
+	if up != d.src {
+		if d.kind == kindVideo && !d.peer.sfu.codec.isKeyframe(pkt.Payload) {
+			d.mu.Unlock()
+			d.peer.sfu.counters.videoHeld.Add(1)
+			up.peer.requestKeyframe(false)
+			return
+		}
+		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now)
+		d.src = up
+		if d.kind == kindVideo {
+			d.peer.sfu.counters.keyframeSwitches.Add(1)
+		}
+	}
+	seq, ts, ok := d.rw.rewrite(pkt.SequenceNumber, pkt.Timestamp, now)
+	d.mu.Unlock()
+	if !ok {
+		return
+	}
+	d.write(pkt, seq, ts, now)
+}
+
+// write sends the rewritten packet on the bound stream. Header extensions are dropped: their
+// ids were negotiated with the sender, not with this client.
+func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
+	b := d.binding.Load()
+	if b == nil {
+		return
+	}
+	h := &pkt.Header
+	h.SSRC = b.ssrc
+	h.PayloadType = b.payloadType
+	h.SequenceNumber = seq
+	h.Timestamp = ts
+	h.Extension = false
+	h.Extensions = h.Extensions[:0]
+	if pkt.PaddingSize != 0 && h.PaddingSize == 0 {
+		h.PaddingSize = pkt.PaddingSize
+	}
+	if _, err := b.writer.WriteRTP(h, pkt.Payload); err != nil {
+		return // the PC is closing or the client is gone; OnFailed reports real failures
+	}
+	size := h.MarshalSize() + len(pkt.Payload)
+	d.peer.stats.packetsOut.Add(1)
+	d.peer.stats.out.add(now, size)
+	d.peer.sfu.counters.forwarded(d.kind, len(pkt.Payload))
+}
+
+// readRTCP reads the client's RTCP about this track until the sender stops: keyframe requests
+// go (throttled) to the current partner, NACKs are counted (the NACK responder interceptor
+// already answered them), receiver reports feed the peer's jitter and RTT.
+func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := sender.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, pkt := range pkts {
+			d.handleRTCP(pkt)
+		}
+	}
+}
+
+func (d *downTrack) handleRTCP(pkt rtcp.Packet) {
+	counters := &d.peer.sfu.counters
+	switch p := pkt.(type) {
+	case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+		counters.keyframeRequests.Add(1)
+		if partner := d.peer.partner.Load(); partner != nil && d.kind == kindVideo {
+			partner.requestKeyframe(false)
+		}
+	case *rtcp.TransportLayerNack:
+		counters.nacksReceived.Add(1)
+	case *rtcp.ReceiverReport:
+		d.receiverReport(p.Reports, time.Now())
+	case *rtcp.SenderReport:
+		d.receiverReport(p.Reports, time.Now())
+	}
+}
+
+// receiverReport records jitter and round-trip time from the report blocks about this track.
+func (d *downTrack) receiverReport(reports []rtcp.ReceptionReport, now time.Time) {
+	b := d.binding.Load()
+	if b == nil {
+		return
+	}
+	for _, r := range reports {
+		if r.SSRC != b.ssrc {
+			continue
+		}
+		jitterMs := float64(r.Jitter) * 1000 / float64(d.codec.ClockRate)
+		d.peer.stats.jitterBits.Store(math.Float64bits(jitterMs))
+		if rtt, ok := roundTrip(r.LastSenderReport, r.Delay, now); ok {
+			d.peer.stats.rttBits.Store(math.Float64bits(float64(rtt) / float64(time.Millisecond)))
+		}
+	}
+}
+
+// roundTrip computes the RTT from a report block's LSR and DLSR (RFC 3550 section 6.4.1),
+// all in 1/65536 s units of the middle 32 bits of NTP time.
+func roundTrip(lsr, dlsr uint32, now time.Time) (time.Duration, bool) {
+	if lsr == 0 {
+		return 0, false
+	}
+	rtt := ntpCompact(now) - lsr - dlsr
+	if int32(rtt) < 0 {
+		return 0, false
+	}
+	return time.Duration(uint64(rtt) * uint64(time.Second) >> 16), true
+}
+
+// ntpCompact returns the middle 32 bits of the NTP timestamp for t.
+func ntpCompact(t time.Time) uint32 {
+	const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
+	secs := uint64(t.Unix()) + ntpEpochOffset
+	frac := uint64(t.Nanosecond()) << 32 / uint64(time.Second)
+	return uint32(secs<<16) | uint32(frac>>16)
+}

@@ -1,0 +1,233 @@
+package sfu
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// HandleOffer answers a client offer. The first offer creates the PeerConnection with the
+// server's audio and video tracks attached to the offer's transceivers; later offers
+// renegotiate it (an ICE restart included). Offers without an audio and a video section
+// carrying the configured codecs return an error wrapping ErrBadSDP. Safe for concurrent use,
+// but offers from one client should be handled in order.
+func (p *Peer) HandleOffer(offer string) (string, error) {
+	if err := p.checkOffer(offer); err != nil {
+		return "", err
+	}
+	pc, created, err := p.peerConnection()
+	if err != nil {
+		return "", err
+	}
+	answer, err := p.negotiate(pc, offer, created)
+	if err != nil && created {
+		// A PC that never got a valid first offer is useless: drop it so the next offer
+		// starts fresh.
+		p.discardPeerConnection(pc)
+	}
+	return answer, err
+}
+
+// negotiate applies the offer, attaches the server tracks after a first offer, and returns the
+// answer. Candidates trickle through PeerEvents.OnICECandidate.
+func (p *Peer) negotiate(pc *webrtc.PeerConnection, offer string, first bool) (string, error) {
+	desc := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}
+	if err := pc.SetRemoteDescription(desc); err != nil {
+		return "", fmt.Errorf("set remote offer: %w: %w", ErrBadSDP, err)
+	}
+	if first {
+		if err := p.attachDownTracks(pc); err != nil {
+			return "", err
+		}
+		p.applyPendingCandidates(pc)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("create answer: %w: %w", ErrBadSDP, err)
+	}
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("set local answer: %w", err)
+	}
+	return answer.SDP, nil
+}
+
+// attachDownTracks adds the server's two tracks to the offer's transceivers (making them
+// sendrecv, or sendonly for a recvonly client) and starts an RTCP reader per sender.
+func (p *Peer) attachDownTracks(pc *webrtc.PeerConnection) error {
+	for _, dt := range p.down {
+		sender, err := pc.AddTrack(dt)
+		if err != nil {
+			return fmt.Errorf("add %s track: %w", dt.Kind(), err)
+		}
+		if !p.goroutine(func() { dt.readRTCP(sender) }) {
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
+// applyPendingCandidates adds the candidates queued before the first offer.
+func (p *Peer) applyPendingCandidates(pc *webrtc.PeerConnection) {
+	p.mu.Lock()
+	pending := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	for _, c := range pending {
+		if err := pc.AddICECandidate(c); err != nil {
+			p.sfu.log.Debug("queued ice candidate refused", "peer", p.id, "err", err)
+		}
+	}
+}
+
+// checkOffer parses the SDP and makes sure it has an audio section offering Opus and a video
+// section offering the configured video codec, so both server tracks can be attached.
+func (p *Peer) checkOffer(offer string) error {
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(offer); err != nil {
+		return fmt.Errorf("%w: offer is not valid SDP: %w", ErrBadSDP, err)
+	}
+	want := [numKinds]string{
+		kindAudio: codecName(p.sfu.codec.audio.MimeType),
+		kindVideo: codecName(p.sfu.codec.video.MimeType),
+	}
+	var sections, found [numKinds]bool
+	for _, md := range parsed.MediaDescriptions {
+		kind := -1
+		switch md.MediaName.Media {
+		case "audio":
+			kind = kindAudio
+		case "video":
+			kind = kindVideo
+		}
+		if kind < 0 || md.MediaName.Port.Value == 0 {
+			continue
+		}
+		sections[kind] = true
+		if offersCodec(md, want[kind]) {
+			found[kind] = true
+		}
+	}
+	var problems []string
+	for kind, name := range want {
+		kindName := [numKinds]string{"audio", "video"}[kind]
+		switch {
+		case !sections[kind]:
+			problems = append(problems, fmt.Sprintf("no %s section (add a %s transceiver; recvonly is fine)", kindName, kindName))
+		case !found[kind]:
+			problems = append(problems, fmt.Sprintf("%s section does not offer %s", kindName, name))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrBadSDP, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// offersCodec reports whether a media section has an rtpmap for the codec name.
+func offersCodec(md *sdp.MediaDescription, name string) bool {
+	for _, a := range md.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		_, enc, ok := strings.Cut(a.Value, " ")
+		if !ok {
+			continue
+		}
+		codec, _, _ := strings.Cut(enc, "/")
+		if strings.EqualFold(codec, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// codecName turns "video/VP8" into "VP8".
+func codecName(mime string) string {
+	_, name, _ := strings.Cut(mime, "/")
+	return name
+}
+
+// peerConnection returns the peer's PeerConnection, creating it (and reporting created) on the
+// first call.
+func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, created bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, false, ErrClosed
+	}
+	if p.pc != nil {
+		return p.pc, false, nil
+	}
+	pc, err = p.sfu.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, false, fmt.Errorf("new peer connection: %w", err)
+	}
+	p.pc = pc
+	p.done = make(chan struct{})
+	p.sfu.counters.peers.Add(1)
+	p.installHandlers(pc)
+	p.startControlLocked(pc, p.done)
+	return pc, true, nil
+}
+
+// discardPeerConnection closes a PeerConnection whose first offer failed and forgets it.
+func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
+	p.mu.Lock()
+	if p.pc != pc || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.pc = nil
+	done := p.done
+	p.done = nil
+	p.mu.Unlock()
+	close(done)
+	if err := pc.GracefulClose(); err != nil {
+		p.sfu.log.Debug("discard peer connection", "peer", p.id, "err", err)
+	}
+	p.wg.Wait()
+	p.sfu.counters.peers.Add(-1)
+}
+
+// installHandlers wires the PeerConnection's callbacks to the Peer.
+func (p *Peer) installHandlers(pc *webrtc.PeerConnection) {
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil || p.ev.OnICECandidate == nil {
+			return
+		}
+		p.ev.OnICECandidate(c.ToJSON())
+	})
+	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
+		p.connState.Store(int32(state))
+		select {
+		case p.stateChange <- struct{}{}:
+		default:
+		}
+	})
+	pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+		kind := kindAudio
+		if track.Kind() == webrtc.RTPCodecTypeVideo {
+			kind = kindVideo
+		}
+		up := newUpTrack(p, kind, track)
+		if !p.goroutine(up.run) {
+			return
+		}
+		p.goroutine(func() { drainReceiverRTCP(receiver) })
+	})
+}
+
+// drainReceiverRTCP reads the RTCP a client sends about its own streams (sender reports), so
+// the interceptors see it and the receiver reports the server sends carry round-trip data.
+// It returns when the receiver stops.
+func drainReceiverRTCP(receiver *webrtc.RTPReceiver) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := receiver.Read(buf); err != nil {
+			return
+		}
+	}
+}
+

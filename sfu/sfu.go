@@ -1,0 +1,162 @@
+// Package sfu terminates each browser's media with one Pion PeerConnection and forwards the
+// current partner's RTP into the one audio and one video track the server sends to it.
+//
+// Vocabulary: "up" is client to server (upTrack: a track the client sends us), "down" is server
+// to client (downTrack: the track we send the client). A partner switch changes which upTrack
+// feeds a downTrack; the downTrack's rewriter keeps its SSRC, sequence numbers and timestamps
+// continuous, so the client never renegotiates.
+//
+// The package knows nothing about rooms or signaling: it is driven through New, NewPeer, the
+// Peer methods, Pair and Unpair.
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config holds the media settings. The zero value of every field means its default.
+type Config struct {
+	// ICEIPs are the local IPs host candidates are gathered on; empty means all interfaces.
+	// If it holds only loopback IPs, loopback candidates are enabled and gathering is
+	// restricted to them.
+	ICEIPs []string
+	// PublicIP is announced instead of the host IPs (NAT 1:1, host candidates); empty = none.
+	PublicIP string
+	// UDPPortMin and UDPPortMax bound the ephemeral UDP ports ICE uses; 0,0 means any port.
+	UDPPortMin uint16
+	UDPPortMax uint16
+	// UDPMuxPort, when > 0, carries all ICE UDP traffic on this one port (overrides the range).
+	UDPMuxPort int
+	// TCPPort, when > 0, also accepts ICE over TCP (passive candidates) on this port.
+	TCPPort int
+	// VideoCodec is "vp8" (default) or "h264". Audio is always Opus. Only this codec set is
+	// registered, so any partner's stream fits any client.
+	VideoCodec string
+	// DisconnectTimeout is how long ICE may stay "disconnected" before the peer counts as
+	// failed (default 10s).
+	DisconnectTimeout time.Duration
+	// KeyframeInterval is the PLI repeat interval while a downTrack waits for a keyframe after
+	// a switch, and the minimum spacing of PLIs relayed from receivers (default 300ms).
+	KeyframeInterval time.Duration
+}
+
+// Defaults used for zero Config fields.
+const (
+	DefaultVideoCodec        = "vp8"
+	DefaultDisconnectTimeout = 10 * time.Second
+	DefaultKeyframeInterval  = 300 * time.Millisecond
+)
+
+// withDefaults returns cfg with zero fields replaced by defaults, or an error for values that
+// cannot work.
+func (cfg Config) withDefaults() (Config, error) {
+	cfg.VideoCodec = strings.ToLower(strings.TrimSpace(cfg.VideoCodec))
+	if cfg.VideoCodec == "" {
+		cfg.VideoCodec = DefaultVideoCodec
+	}
+	if cfg.VideoCodec != "vp8" && cfg.VideoCodec != "h264" {
+		return cfg, fmt.Errorf("video codec %q: want vp8 or h264", cfg.VideoCodec)
+	}
+	if cfg.DisconnectTimeout <= 0 {
+		cfg.DisconnectTimeout = DefaultDisconnectTimeout
+	}
+	if cfg.KeyframeInterval <= 0 {
+		cfg.KeyframeInterval = DefaultKeyframeInterval
+	}
+	if cfg.UDPPortMin > cfg.UDPPortMax {
+		return cfg, fmt.Errorf("udp port range %d-%d: min above max", cfg.UDPPortMin, cfg.UDPPortMax)
+	}
+	for _, s := range cfg.ICEIPs {
+		if net.ParseIP(s) == nil {
+			return cfg, fmt.Errorf("ice ip %q: not an IP address", s)
+		}
+	}
+	if cfg.PublicIP != "" && net.ParseIP(cfg.PublicIP) == nil {
+		return cfg, fmt.Errorf("public ip %q: not an IP address", cfg.PublicIP)
+	}
+	return cfg, nil
+}
+
+// SFU is the process-wide media engine: the configured webrtc.API, the shared mux sockets and
+// the process-wide counters. It is safe for concurrent use.
+type SFU struct {
+	cfg   Config
+	log   *slog.Logger
+	api   *webrtc.API
+	codec codecSet
+
+	udpMux ice.UDPMux
+	tcpMux ice.TCPMux
+
+	// pairMu serialises Pair and Unpair so two peers' partner fields always agree.
+	pairMu sync.Mutex
+
+	counters counters
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New builds the webrtc.API (codecs, interceptors, network settings with mDNS disabled) and
+// opens the muxed UDP/TCP sockets if the Config asks for them. Close releases those sockets.
+func New(cfg Config, log *slog.Logger) (*SFU, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("sfu config: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &SFU{cfg: cfg, log: log, codec: newCodecSet(cfg.VideoCodec)}
+	settings, err := s.settingEngine()
+	if err != nil {
+		s.closeSockets()
+		return nil, err
+	}
+	media, registry, err := s.mediaEngine()
+	if err != nil {
+		s.closeSockets()
+		return nil, err
+	}
+	s.api = webrtc.NewAPI(
+		webrtc.WithSettingEngine(settings),
+		webrtc.WithMediaEngine(media),
+		webrtc.WithInterceptorRegistry(registry),
+	)
+	return s, nil
+}
+
+// Close closes the muxed sockets. Peers are closed by their owners. Idempotent.
+func (s *SFU) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.closeSockets() })
+	return s.closeErr
+}
+
+func (s *SFU) closeSockets() error {
+	var errs []error
+	if s.udpMux != nil {
+		if err := s.udpMux.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close udp mux: %w", err))
+		}
+	}
+	if s.tcpMux != nil {
+		if err := s.tcpMux.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close tcp mux: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stats returns a snapshot of the process-wide counters. Safe for concurrent use.
+func (s *SFU) Stats() Stats {
+	return s.counters.snapshot()
+}

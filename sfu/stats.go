@@ -1,0 +1,72 @@
+package sfu
+
+import (
+	"sync/atomic"
+)
+
+// Stats is a snapshot of the process-wide media counters, all monotonic since New except
+// Peers.
+type Stats struct {
+	AudioPacketsForwarded uint64 // RTP packets written into audio downTracks
+	AudioBytesForwarded   uint64 // their payload bytes
+	VideoPacketsForwarded uint64
+	VideoBytesForwarded   uint64
+	// VideoPacketsHeld counts video packets dropped while a downTrack waited for the new
+	// source's keyframe after a switch.
+	VideoPacketsHeld uint64
+	// PLIsSent counts picture loss indications the SFU sent to clients (after switches and
+	// relayed from receivers).
+	PLIsSent uint64
+	// KeyframeRequestsReceived counts PLI and FIR packets received from clients on their
+	// downTracks.
+	KeyframeRequestsReceived uint64
+	// NACKsReceived counts NACK packets received from clients about the streams the SFU sends.
+	NACKsReceived uint64
+	// Retransmissions counts packets the NACK responder resent from its cache.
+	Retransmissions uint64
+	// KeyframeSwitches counts completed video source switches (a keyframe of the new source
+	// was forwarded).
+	KeyframeSwitches uint64
+	// Peers is the number of peers with an open PeerConnection.
+	Peers int64
+}
+
+// counters are the atomics behind Stats.
+type counters struct {
+	audioPackets, audioBytes atomic.Uint64
+	videoPackets, videoBytes atomic.Uint64
+	videoHeld                atomic.Uint64
+	plisSent                 atomic.Uint64
+	keyframeRequests         atomic.Uint64
+	nacksReceived            atomic.Uint64
+	retransmissions          atomic.Uint64
+	keyframeSwitches         atomic.Uint64
+	peers                    atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		AudioPacketsForwarded:    c.audioPackets.Load(),
+		AudioBytesForwarded:      c.audioBytes.Load(),
+		VideoPacketsForwarded:    c.videoPackets.Load(),
+		VideoBytesForwarded:      c.videoBytes.Load(),
+		VideoPacketsHeld:         c.videoHeld.Load(),
+		PLIsSent:                 c.plisSent.Load(),
+		KeyframeRequestsReceived: c.keyframeRequests.Load(),
+		NACKsReceived:            c.nacksReceived.Load(),
+		Retransmissions:          c.retransmissions.Load(),
+		KeyframeSwitches:         c.keyframeSwitches.Load(),
+		Peers:                    c.peers.Load(),
+	}
+}
+
+// forwarded records one packet written into a downTrack of the given kind.
+func (c *counters) forwarded(kind int, bytes int) {
+	if kind == kindVideo {
+		c.videoPackets.Add(1)
+		c.videoBytes.Add(uint64(bytes))
+		return
+	}
+	c.audioPackets.Add(1)
+	c.audioBytes.Add(uint64(bytes))
+}
