@@ -1,0 +1,114 @@
+// Package api serves tandem's HTTP endpoints for operators and load
+// balancers: health, readiness, statistics and rooms (../shared/protocol.md,
+// section HTTP), and the admin operations of docs/api.md.
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/tandemchat/tandem/sfu"
+	"github.com/tandemchat/tandem/signaling"
+	"github.com/tandemchat/tandem/turn"
+)
+
+// Options are what the API reads and acts on.
+type Options struct {
+	Hub   *signaling.Hub
+	Media *sfu.SFU     // nil leaves media totals out of /api/stats
+	TURN  *turn.Server // nil when the embedded TURN server is off
+	// AdminToken guards admin operations; empty disables them.
+	AdminToken string
+	// PublicStats makes /api/stats and /api/rooms readable without the token.
+	PublicStats bool
+}
+
+// API holds the handlers. Safe for concurrent use.
+type API struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns the API over opts.
+func New(opts Options, log *slog.Logger) *API {
+	return &API{opts: opts, log: log}
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("GET /api/stats", a.statsReader(a.stats))
+	mux.HandleFunc("GET /api/rooms", a.statsReader(a.rooms))
+	mux.HandleFunc("GET /api/rooms/{id}", a.statsReader(a.room))
+}
+
+func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
+	if a.opts.Hub.Draining() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// StatsResponse is the body of GET /api/stats.
+type StatsResponse struct {
+	signaling.Stats
+	TURNAllocations  int64      `json:"turnAllocations"`
+	TURNRelayedBytes uint64     `json:"turnRelayedBytes"`
+	Media            *sfu.Stats `json:"media,omitempty"`
+}
+
+func (a *API) stats(w http.ResponseWriter, _ *http.Request) {
+	resp := StatsResponse{Stats: a.opts.Hub.Stats()}
+	if a.opts.TURN != nil {
+		ts := a.opts.TURN.Stats()
+		resp.TURNAllocations, resp.TURNRelayedBytes = ts.Allocations, ts.RelayedBytes
+	}
+	if a.opts.Media != nil {
+		ms := a.opts.Media.Stats()
+		resp.Media = &ms
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) rooms(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"rooms": a.opts.Hub.Rooms()})
+}
+
+func (a *API) room(w http.ResponseWriter, r *http.Request) {
+	info, ok := a.opts.Hub.Room(r.PathValue("id"))
+	if !ok {
+		httpError(w, http.StatusNotFound, "no room with that id")
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// statsReader guards a read-only endpoint with the admin token unless
+// statistics are public.
+func (a *API) statsReader(next http.HandlerFunc) http.HandlerFunc {
+	if a.opts.PublicStats {
+		return next
+	}
+	return a.admin(next)
+}
+
+// writeJSON writes v as the JSON body with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// httpError is the one place errors become HTTP answers: a status and a JSON
+// body {"error": message}.
+func httpError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]string{"error": message})
+}

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/sfu"
+	"github.com/tandemchat/tandem/turn"
+)
+
+// mediaConfig maps the configuration onto the SFU's settings.
+func mediaConfig(cfg config.Config) sfu.Config {
+	m := cfg.Media
+	return sfu.Config{
+		ICEIPs:            m.ICEIPs,
+		PublicIP:          m.PublicIP,
+		UDPPortMin:        m.UDPPorts.Min,
+		UDPPortMax:        m.UDPPorts.Max,
+		UDPMuxPort:        m.UDPMuxPort,
+		TCPPort:           m.TCPPort,
+		VideoCodec:        m.VideoCodec,
+		DisconnectTimeout: m.DisconnectTimeout,
+	}
+}
+
+// turnConfig maps the configuration onto the TURN server's settings. The
+// SFU's own addresses are always allowed as relay peers, so a relayed
+// browser can reach the SFU even when it sits on a private address.
+func turnConfig(cfg config.Config) (turn.Config, error) {
+	t := cfg.TURN
+	peers, err := mediaAddresses(cfg.Media)
+	if err != nil {
+		return turn.Config{}, err
+	}
+	return turn.Config{
+		Addr:                  t.Addr,
+		PublicIP:              cfg.Media.PublicIP,
+		RelayPortMin:          t.RelayPorts.Min,
+		RelayPortMax:          t.RelayPorts.Max,
+		Secret:                t.Secret,
+		CredentialTTL:         t.CredentialTTL,
+		AllowLoopback:         t.AllowLoopback,
+		AllowedPeers:          peers,
+		MaxAllocationsPerUser: t.MaxAllocationsPerUser,
+		ExternalURLs:          t.ExternalURLs,
+	}, nil
+}
+
+// mediaAddresses lists the IPs the SFU takes media on: the configured ICE
+// IPs and public IP, or every non-loopback address of this host when ICE
+// uses them all (loopback is allowed only when configured explicitly, so the
+// relay cannot reach services listening on this host's loopback).
+func mediaAddresses(m config.Media) ([]net.IP, error) {
+	var ips []net.IP
+	for _, s := range m.ICEIPs {
+		ips = append(ips, net.ParseIP(s))
+	}
+	if len(ips) == 0 {
+		addrs, err := net.InterfaceAddrs()
+		if err != nil {
+			return nil, fmt.Errorf("list interface addresses: %w", err)
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() {
+				ips = append(ips, n.IP)
+			}
+		}
+	}
+	if m.PublicIP != "" {
+		ips = append(ips, net.ParseIP(m.PublicIP))
+	}
+	return ips, nil
+}

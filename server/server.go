@@ -1,0 +1,185 @@
+// Package server assembles a tandem server from its configuration: the SFU,
+// the embedded TURN server, the signaling hub, the HTTP API and the web
+// client. It owns the listeners and the order things start and stop in.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tandemchat/tandem/api"
+	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/sfu"
+	"github.com/tandemchat/tandem/signaling"
+	"github.com/tandemchat/tandem/turn"
+	"github.com/tandemchat/tandem/web"
+)
+
+// Server is a running tandem server.
+type Server struct {
+	cfg   config.Config
+	log   *slog.Logger
+	media *sfu.SFU
+	turn  *turn.Server // nil when neither embedded nor external TURN is configured
+	hub   *signaling.Hub
+	http  *http.Server
+	ln    net.Listener
+	url   string
+
+	served    chan error // the HTTP server's result
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start builds every part from cfg and starts serving; it returns once the
+// listeners are open. On error nothing is left open.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.closeParts()
+		}
+	}()
+	if s.media, err = sfu.New(mediaConfig(cfg), log.With("component", "sfu")); err != nil {
+		return nil, fmt.Errorf("start media: %w", err)
+	}
+	if cfg.TURN.Addr != "" || len(cfg.TURN.ExternalURLs) > 0 {
+		tc, err := turnConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if s.turn, err = turn.New(tc, log.With("component", "turn")); err != nil {
+			return nil, fmt.Errorf("start turn: %w", err)
+		}
+	}
+	s.hub = signaling.NewHub(signaling.Options{
+		Signaling:      cfg.Signaling,
+		AllowedOrigins: cfg.HTTP.AllowedOrigins,
+		ICEServers:     s.iceServers,
+	}, s.media, log.With("component", "signaling"))
+
+	var lc net.ListenConfig
+	if s.ln, err = lc.Listen(ctx, "tcp", cfg.HTTP.Addr); err != nil {
+		return nil, fmt.Errorf("listen http: %w", err)
+	}
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	s.url = "http://" + urlHost(s.ln.Addr())
+	go func() { s.served <- s.http.Serve(s.ln) }()
+	log.Info("tandem listening", "url", s.url, "turn", cfg.TURN.Addr)
+	return s, nil
+}
+
+// routes is the one HTTP mux: the WebSocket, the API and the web client.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws", s.hub)
+	api.New(api.Options{
+		Hub:         s.hub,
+		Media:       s.media,
+		TURN:        s.turn,
+		AdminToken:  s.cfg.Admin.Token,
+		PublicStats: s.cfg.HTTP.PublicStats,
+	}, s.log.With("component", "api")).Register(mux)
+	mux.Handle("/", web.Handler())
+	return mux
+}
+
+// iceServers converts the TURN server's list into the welcome message's.
+func (s *Server) iceServers(userID, host string) []signaling.ICEServer {
+	if s.turn == nil {
+		return nil
+	}
+	list := s.turn.ICEServers(userID, host)
+	out := make([]signaling.ICEServer, len(list))
+	for i, e := range list {
+		out[i] = signaling.ICEServer(e)
+	}
+	return out
+}
+
+// URL is the base URL of the HTTP listener, e.g. "http://127.0.0.1:3000".
+func (s *Server) URL() string { return s.url }
+
+// Addr is the HTTP listener's address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Hub is the signaling hub, for tests and embedding programs.
+func (s *Server) Hub() *signaling.Hub { return s.hub }
+
+// TURN is the TURN server, nil when TURN is off.
+func (s *Server) TURN() *turn.Server { return s.turn }
+
+// Shutdown stops gracefully: /readyz turns 503 and no new matches are made;
+// pairs go on until they end or the configured grace period passes (or ctx
+// ends), then get partner_left "ended"; then everything closes.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.hub.Drain()
+	grace := time.NewTimer(s.cfg.HTTP.ShutdownGrace)
+	defer grace.Stop()
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	for s.hub.Stats().ActiveRooms > 0 {
+		select {
+		case <-grace.C:
+		case <-ctx.Done():
+		case <-poll.C:
+			continue
+		}
+		break
+	}
+	s.hub.EndAllRooms()
+	return s.Close()
+}
+
+// Close stops at once: every session is closed, then the listeners and the
+// media and TURN servers. Safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.hub.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := s.http.Shutdown(ctx)
+		if serveErr := <-s.served; !errors.Is(serveErr, http.ErrServerClosed) {
+			err = errors.Join(err, serveErr)
+		}
+		s.closeErr = errors.Join(err, s.closeParts())
+		s.log.Info("tandem stopped")
+	})
+	return s.closeErr
+}
+
+// closeParts closes the media and TURN servers, whichever were started.
+func (s *Server) closeParts() error {
+	var err error
+	if s.turn != nil {
+		err = errors.Join(err, s.turn.Close())
+	}
+	if s.media != nil {
+		err = errors.Join(err, s.media.Close())
+	}
+	if s.ln != nil && s.http == nil {
+		err = errors.Join(err, s.ln.Close())
+	}
+	return err
+}
+
+// urlHost renders a listen address as a host:port a browser can open:
+// an unspecified IP becomes localhost.
+func urlHost(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		_, port, _ := net.SplitHostPort(addr.String())
+		return net.JoinHostPort("localhost", port)
+	}
+	return tcp.String()
+}

@@ -1,0 +1,189 @@
+package signaling
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/tandemchat/tandem/sfu"
+)
+
+// handler serves one client message type. It runs on the session's reader
+// goroutine; a returned error goes back to the client as an `error` message.
+type handler func(s *Session, data json.RawMessage) *wireError
+
+// handlerTable maps every client message type of the contract to its handler.
+func (h *Hub) handlerTable() map[string]handler {
+	return map[string]handler{
+		"find_partner":  h.onFindPartner,
+		"next_partner":  h.onNextPartner,
+		"leave":         h.onLeave,
+		"chat_message":  h.onChatMessage,
+		"typing":        h.onTyping,
+		"webrtc_offer":  h.onOffer,
+		"webrtc_answer": h.onAnswer,
+		"ice_candidate": h.onCandidate,
+	}
+}
+
+// handle decodes one frame and runs its handler.
+func (h *Hub) handle(s *Session, frame []byte) *wireError {
+	env, werr := decodeEnvelope(frame)
+	if werr != nil {
+		return werr
+	}
+	fn, ok := h.handlers[env.Type]
+	if !ok {
+		return newWireError(CodeUnknownType, "unknown message type %q", env.Type)
+	}
+	return fn(s, env.Data)
+}
+
+func (h *Hub) onFindPartner(s *Session, data json.RawMessage) *wireError {
+	var d findData
+	if werr := decodeData("find_partner", data, &d); werr != nil {
+		return werr
+	}
+	interests, werr := parseInterests(d.Interests)
+	if werr != nil {
+		return werr
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.draining {
+		return errDraining
+	}
+	switch s.state {
+	case paired:
+		return errAlreadyPaired
+	case waiting: // new interests: queue again with them
+		h.dequeueLocked(s)
+	}
+	s.interests = interests
+	h.enqueueLocked(s)
+	return nil
+}
+
+func (h *Hub) onNextPartner(s *Session, _ json.RawMessage) *wireError {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.state == paired {
+		h.endRoomLocked(s.room, s, ReasonNext)
+	}
+	if h.draining {
+		return errDraining
+	}
+	if s.state == waiting {
+		s.enqueue(encode("waiting_for_partner", waitingData{Online: len(h.sessions)}))
+		return nil
+	}
+	h.enqueueLocked(s)
+	return nil
+}
+
+func (h *Hub) onLeave(s *Session, _ json.RawMessage) *wireError {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.leaveLocked(s, ReasonLeave)
+	return nil
+}
+
+func (h *Hub) onChatMessage(s *Session, data json.RawMessage) *wireError {
+	var d chatInData
+	if werr := decodeData("chat_message", data, &d); werr != nil {
+		return werr
+	}
+	text, werr := parseChat(d)
+	if werr != nil {
+		return werr
+	}
+	if !s.chatLimit.Allow() {
+		return errChatRate
+	}
+	return h.toPartner(s, encode("chat_message", chatOutData{Text: text, SentAt: timestamp(time.Now())}))
+}
+
+func (h *Hub) onTyping(s *Session, data json.RawMessage) *wireError {
+	var d typingInData
+	if werr := decodeData("typing", data, &d); werr != nil {
+		return werr
+	}
+	if d.Active == nil {
+		return errBadMessage("typing: data needs \"active\": true or false")
+	}
+	return h.toPartner(s, encode("partner_typing", typingOutData{Active: *d.Active}))
+}
+
+// toPartner relays a frame to s's partner.
+func (h *Hub) toPartner(s *Session, frame []byte) *wireError {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.state != paired {
+		return errNotInRoom
+	}
+	s.room.other(s).enqueue(frame)
+	return nil
+}
+
+func (h *Hub) onOffer(s *Session, data json.RawMessage) *wireError {
+	sdp, werr := decodeSDP("webrtc_offer", data)
+	if werr != nil {
+		return werr
+	}
+	answer, err := s.peer.HandleOffer(sdp)
+	if err != nil {
+		return mediaError("webrtc_offer", err)
+	}
+	s.enqueue(encode("webrtc_answer", sdpData{SDP: answer}))
+	return nil
+}
+
+func (h *Hub) onAnswer(s *Session, data json.RawMessage) *wireError {
+	sdp, werr := decodeSDP("webrtc_answer", data)
+	if werr != nil {
+		return werr
+	}
+	if err := s.peer.HandleAnswer(sdp); err != nil {
+		return mediaError("webrtc_answer", err)
+	}
+	return nil
+}
+
+func (h *Hub) onCandidate(s *Session, data json.RawMessage) *wireError {
+	var c webrtc.ICECandidateInit
+	if werr := decodeData("ice_candidate", data, &c); werr != nil {
+		return werr
+	}
+	if err := s.peer.AddICECandidate(c); err != nil {
+		return mediaError("ice_candidate", err)
+	}
+	return nil
+}
+
+// sendCandidate forwards one of the server's ICE candidates to the client.
+func (s *Session) sendCandidate(c webrtc.ICECandidateInit) {
+	s.enqueue(encode("ice_candidate", c))
+}
+
+func decodeSDP(typ string, data json.RawMessage) (string, *wireError) {
+	var d struct {
+		SDP *string `json:"sdp"`
+	}
+	if werr := decodeData(typ, data, &d); werr != nil {
+		return "", werr
+	}
+	if d.SDP == nil || *d.SDP == "" {
+		return "", newWireError(CodeBadSDP, "%s: data needs a non-empty \"sdp\" string", typ)
+	}
+	return *d.SDP, nil
+}
+
+// mediaError maps an error from the media peer to what the client is told.
+func mediaError(typ string, err error) *wireError {
+	if errors.Is(err, sfu.ErrBadSDP) {
+		return newWireError(CodeBadSDP, "%s: %v", typ, err)
+	}
+	return newWireError(CodeMediaError, "%s: %v", typ, err)
+}

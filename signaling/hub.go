@@ -1,0 +1,231 @@
+// Package signaling owns tandem's WebSocket sessions: the protocol of
+// ../shared/protocol.md, the matchmaking queue, and the rooms that pair two
+// users. It drives the media side through sfu.Peer and never touches a packet.
+package signaling
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/sfu"
+)
+
+// ICEServerFunc returns the ICE servers (with credentials) for one user;
+// host is the host name the client used to reach /ws.
+type ICEServerFunc func(userID, host string) []ICEServer
+
+// Options configure a Hub.
+type Options struct {
+	config.Signaling
+	// AllowedOrigins are browser origins allowed besides the page's own host; "*" allows any.
+	AllowedOrigins []string
+	// ICEServers fills welcome's iceServers; nil sends an empty list.
+	ICEServers ICEServerFunc
+	// Observer is told of matchmaking events (metrics); nil for none.
+	Observer Observer
+}
+
+// Observer is told what the hub does, for metrics. Its methods may be
+// called from any goroutine, some with the hub's mutex held: they must be
+// safe for concurrent use, must not block and must not call the hub.
+type Observer interface {
+	// Matched is called when two users are paired, with how long each waited.
+	Matched(waitedA, waitedB time.Duration)
+	// ErrorSent is called for every `error` message, with its code.
+	ErrorSent(code string)
+}
+
+// Hub owns every session, the Matchmaker and the rooms. It serves /ws.
+// Its methods are safe for concurrent use.
+type Hub struct {
+	opts     Options
+	log      *slog.Logger
+	media    *sfu.SFU
+	upgrader websocket.Upgrader
+	handlers map[string]handler
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	rooms    map[string]*Room
+	match    *Matchmaker
+	queuedAt map[string]time.Time // when each waiting user joined the queue
+	matches  uint64
+	draining bool
+	closed   bool
+
+	running sync.WaitGroup // one per ServeHTTP that upgraded
+}
+
+// NewHub returns a hub that pairs users and drives their media through media.
+func NewHub(opts Options, media *sfu.SFU, log *slog.Logger) *Hub {
+	h := &Hub{
+		opts:     opts,
+		log:      log,
+		media:    media,
+		sessions: make(map[string]*Session),
+		rooms:    make(map[string]*Room),
+		match:    NewMatchmaker(),
+		queuedAt: make(map[string]time.Time),
+	}
+	h.handlers = h.handlerTable()
+	h.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  1024,
+		WriteBufferPool:  &sync.Pool{},
+		CheckOrigin:      h.checkOrigin,
+	}
+	return h
+}
+
+// checkOrigin admits non-browser clients (no Origin), the page's own host,
+// and the configured origins.
+func (h *Hub) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range h.opts.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP upgrades a request on /ws and runs the session until it ends.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	closed := h.closed
+	if !closed {
+		h.running.Add(1)
+	}
+	h.mu.Unlock()
+	if closed {
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer h.running.Done()
+
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		h.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		return
+	}
+	s := h.newSession(conn, clientIP(r))
+	go func() {
+		defer close(s.writerDone)
+		s.writeLoop(h.opts.PingInterval, h.opts.WriteTimeout)
+	}()
+	if h.register(s, hostOnly(r.Host)) {
+		s.readLoop(h.opts.ReadTimeout)
+	}
+	s.kill(websocket.CloseNormalClosure, "")
+	h.unregister(s)
+	<-s.writerDone
+}
+
+func (h *Hub) newSession(conn *websocket.Conn, ip string) *Session {
+	id := uuid.NewString()
+	s := &Session{
+		id:         id,
+		hub:        h,
+		conn:       conn,
+		ip:         ip,
+		log:        h.log.With("user", id),
+		send:       make(chan []byte, h.opts.SendQueue),
+		done:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		msgLimit:   rate.NewLimiter(rate.Limit(h.opts.MessagesPerSecond), 2*h.opts.MessagesPerSecond),
+		chatLimit: rate.NewLimiter(rate.Every(h.opts.ChatWindow/time.Duration(h.opts.ChatMessages)),
+			h.opts.ChatMessages),
+	}
+	s.peer = h.media.NewPeer(id, sfu.PeerEvents{
+		OnICECandidate: s.sendCandidate,
+		OnOffer:        func(sdp string) { s.enqueue(encode("webrtc_offer", sdpData{SDP: sdp})) },
+		OnFailed:       func(err error) { h.mediaFailed(s, err) },
+	})
+	return s
+}
+
+// register adds s and sends welcome; false means the hub is closing.
+func (h *Hub) register(s *Session, host string) bool {
+	var ice []ICEServer
+	if h.opts.ICEServers != nil {
+		ice = h.opts.ICEServers(s.id, host)
+	}
+	if ice == nil {
+		ice = []ICEServer{}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.sessions[s.id] = s
+	s.enqueue(encode("welcome", welcomeData{UserID: s.id, ICEServers: ice, Protocol: ProtocolVersion}))
+	s.log.Info("session started", "remote", s.ip)
+	return true
+}
+
+// unregister removes s from the queue and its room (its partner is told
+// "disconnect") and releases its media.
+func (h *Hub) unregister(s *Session) {
+	h.mu.Lock()
+	if _, ok := h.sessions[s.id]; ok {
+		delete(h.sessions, s.id)
+		h.leaveLocked(s, ReasonDisconnect)
+		s.log.Info("session ended")
+	}
+	h.mu.Unlock()
+	if err := s.peer.Close(); err != nil {
+		s.log.Warn("close media peer", "err", err)
+	}
+}
+
+// mediaFailed ends s's pair after its media failed and tells s to reconnect.
+func (h *Hub) mediaFailed(s *Session, err error) {
+	s.log.Warn("media failed", "err", err)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.sessions[s.id]; !ok {
+		return
+	}
+	h.leaveLocked(s, ReasonMediaFailed)
+	s.sendError(newWireError(CodeMediaFailed,
+		"your media connection failed; reconnect to start a new call"))
+}
+
+// clientIP is the remote address of r without its port.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// hostOnly strips the port from a Host header.
+func hostOnly(hostport string) string {
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		return host
+	}
+	return strings.Trim(hostport, "[]")
+}

@@ -1,0 +1,117 @@
+package signaling
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tandemchat/tandem/sfu"
+)
+
+// This file holds the hub's matchmaking transitions. Every function here
+// must be called with Hub.mu held; none blocks (sends are queued, and
+// sfu.Pair and sfu.Unpair do no I/O), so the order of pairs and partings
+// seen by the media side is the order they happened in.
+
+// enqueueLocked puts s in the queue, or pairs it at once.
+func (h *Hub) enqueueLocked(s *Session) {
+	s.state = waiting
+	s.waitGen++
+	openNow := h.opts.InterestWait <= 0
+	m, ok := h.match.Add(s.id, s.interests, s.parted, openNow)
+	if ok {
+		h.pairLocked(m)
+		return
+	}
+	h.queuedAt[s.id] = time.Now()
+	s.enqueue(encode("waiting_for_partner", waitingData{Online: len(h.sessions)}))
+	if len(s.interests) > 0 && !openNow {
+		gen := s.waitGen
+		s.openTimer = time.AfterFunc(h.opts.InterestWait, func() { h.openWaiting(s, gen) })
+	}
+}
+
+// openWaiting lets s, still waiting since enqueue number gen, take anyone.
+func (h *Hub) openWaiting(s *Session, gen uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.state != waiting || s.waitGen != gen {
+		return
+	}
+	s.openTimer = nil
+	if m, ok := h.match.Open(s.id); ok {
+		h.pairLocked(m)
+	}
+}
+
+// dequeueLocked takes a waiting s out of the queue.
+func (h *Hub) dequeueLocked(s *Session) {
+	h.match.Remove(s.id)
+	delete(h.queuedAt, s.id)
+	if s.openTimer != nil {
+		s.openTimer.Stop()
+		s.openTimer = nil
+	}
+	s.state = idle
+}
+
+// pairLocked turns a Match into a room: both users get partner_found and
+// media starts flowing between them.
+func (h *Hub) pairLocked(m Match) {
+	a, b := h.sessions[m.A], h.sessions[m.B]
+	now := time.Now()
+	if h.opts.Observer != nil {
+		h.opts.Observer.Matched(h.waitedLocked(a.id, now), h.waitedLocked(b.id, now))
+	}
+	for _, s := range []*Session{a, b} {
+		if s.state == waiting {
+			h.dequeueLocked(s)
+		}
+	}
+	room := &Room{ID: uuid.NewString(), CreatedAt: now.UTC(), a: a, b: b}
+	h.rooms[room.ID] = room
+	h.matches++
+	a.state, a.room = paired, room
+	b.state, b.room = paired, room
+	sfu.Pair(a.peer, b.peer)
+	a.enqueue(encode("partner_found", partnerFoundData{RoomID: room.ID, CommonInterests: m.Common}))
+	b.enqueue(encode("partner_found", partnerFoundData{RoomID: room.ID, CommonInterests: m.Common}))
+	h.log.Info("paired", "room", room.ID, "userA", a.id, "userB", b.id, "common", len(m.Common))
+}
+
+// waitedLocked is how long id has been in the queue (0 if it is not).
+func (h *Hub) waitedLocked(id string, now time.Time) time.Duration {
+	if t, ok := h.queuedAt[id]; ok {
+		return now.Sub(t)
+	}
+	return 0
+}
+
+// endRoomLocked ends room: media stops at once, both users are idle again.
+// If by is one of them, only the other is told (with reason); if by is nil
+// the server ended it and both are told.
+func (h *Hub) endRoomLocked(room *Room, by *Session, reason string) {
+	delete(h.rooms, room.ID)
+	sfu.Unpair(room.a.peer, room.b.peer)
+	a, b := room.a, room.b
+	a.state, a.room, a.parted = idle, nil, b.id
+	b.state, b.room, b.parted = idle, nil, a.id
+	msg := encode("partner_left", partnerLeftData{Reason: reason})
+	for _, s := range []*Session{a, b} {
+		if s != by {
+			s.enqueue(msg)
+		}
+	}
+	h.log.Info("room ended", "room", room.ID, "reason", reason)
+}
+
+// leaveLocked takes s out of whatever it is in: the queue, or its room
+// (its partner is told reason). s ends idle.
+func (h *Hub) leaveLocked(s *Session, reason string) {
+	switch s.state {
+	case waiting:
+		h.dequeueLocked(s)
+	case paired:
+		h.endRoomLocked(s.room, s, reason)
+	}
+}

@@ -1,0 +1,175 @@
+package signaling
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/tandemchat/tandem/sfu"
+)
+
+// state is where a session stands in matchmaking.
+type state int
+
+const (
+	idle state = iota
+	waiting
+	paired
+)
+
+// Session is one WebSocket client: one user, one media Peer, one reader and
+// one writer goroutine, and a bounded queue of outgoing messages.
+//
+// The reader goroutine is the one that runs Hub.ServeHTTP; it alone reads
+// the connection and calls the media peer. The writer goroutine alone
+// writes data frames. Fields under "guarded by Hub.mu" are matchmaking state.
+type Session struct {
+	id   string
+	hub  *Hub
+	conn *websocket.Conn
+	log  *slog.Logger
+	peer *sfu.Peer
+	ip   string
+
+	send       chan []byte   // outgoing frames; full means the client is too slow
+	done       chan struct{} // closed by kill
+	writerDone chan struct{} // closed when the writer goroutine returns
+	closeOnce  sync.Once
+	closeCode  int // the close status the writer sends; set before done closes
+	closeText  string
+
+	// Used by the reader goroutine only.
+	msgLimit  *rate.Limiter
+	chatLimit *rate.Limiter
+
+	// Guarded by Hub.mu.
+	state     state
+	room      *Room
+	interests []string
+	parted    string      // id of the partner this user last parted from
+	waitGen   uint64      // bumps on each enqueue, so a stale interest timer is ignored
+	openTimer *time.Timer // opens a waiting user with interests to anyone
+}
+
+// ID is the user id announced in welcome.
+func (s *Session) ID() string { return s.id }
+
+// enqueue queues one frame for the writer. A client whose queue is full is
+// too slow to keep up and is disconnected, so it never grows the server's
+// memory. Safe for concurrent use; never blocks.
+func (s *Session) enqueue(frame []byte) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	select {
+	case s.send <- frame:
+	default:
+		s.log.Warn("disconnecting slow client", "queued", len(s.send))
+		s.kill(websocket.ClosePolicyViolation, "too slow to receive messages")
+		// The writer may be blocked on a full socket: close it now.
+		s.conn.Close()
+	}
+}
+
+// sendError queues an `error` message.
+func (s *Session) sendError(e *wireError) {
+	if o := s.hub.opts.Observer; o != nil {
+		o.ErrorSent(e.Code)
+	}
+	s.enqueue(encode("error", errorData{Code: e.Code, Message: e.Message}))
+}
+
+// kill ends the session: the writer sends a close frame with code and text
+// (if it still can) and closes the connection, which ends the reader.
+// Safe for concurrent use; only the first call counts.
+func (s *Session) kill(code int, text string) {
+	s.closeOnce.Do(func() {
+		s.closeCode, s.closeText = code, text
+		close(s.done)
+	})
+}
+
+// writeLoop sends queued frames and pings until the session is killed.
+func (s *Session) writeLoop(pingInterval, writeTimeout time.Duration) {
+	ping := time.NewTicker(pingInterval)
+	defer ping.Stop()
+	defer s.conn.Close()
+	for {
+		select {
+		case frame := <-s.send:
+			s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := s.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+				s.kill(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-ping.C:
+			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+				s.kill(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-s.done:
+			s.flush(writeTimeout)
+			return
+		}
+	}
+}
+
+// flush writes what is still queued (a final partner_left or error, say) and
+// a close frame, each bounded by a short deadline.
+func (s *Session) flush(writeTimeout time.Duration) {
+	if s.closeCode == websocket.CloseAbnormalClosure {
+		return
+	}
+	deadline := time.Now().Add(min(writeTimeout, time.Second))
+	s.conn.SetWriteDeadline(deadline)
+	for {
+		select {
+		case frame := <-s.send:
+			if s.conn.WriteMessage(websocket.TextMessage, frame) != nil {
+				return
+			}
+			continue
+		default:
+		}
+		break
+	}
+	msg := websocket.FormatCloseMessage(s.closeCode, s.closeText)
+	s.conn.WriteControl(websocket.CloseMessage, msg, deadline)
+}
+
+// readLoop reads frames until the connection fails or the session is
+// killed, handing each text frame to the handler table.
+func (s *Session) readLoop(readTimeout time.Duration) {
+	s.conn.SetReadLimit(MaxFrameBytes)
+	s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+	})
+	for {
+		kind, frame, err := s.conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				s.log.Info("closing connection: frame over the limit", "limit", MaxFrameBytes)
+			}
+			return
+		}
+		s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+		if !s.msgLimit.Allow() {
+			s.sendError(errFlood)
+			continue
+		}
+		if kind != websocket.TextMessage {
+			s.sendError(errBadMessage("binary frames are not accepted; send JSON text frames"))
+			continue
+		}
+		if werr := s.hub.handle(s, frame); werr != nil {
+			s.sendError(werr)
+		}
+	}
+}
