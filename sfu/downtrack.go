@@ -32,6 +32,8 @@ type downTrack struct {
 	// src is the up track currently mapped by rw; nil after Pair/Unpair so the next packet
 	// from the partner starts a new source.
 	src *upTrack
+	// resetAt is when reset last ran (unix nanos), the start of a switch's latency.
+	resetAt int64
 }
 
 // trackBinding is what Bind gave us: where and how to write.
@@ -91,6 +93,7 @@ func (d *downTrack) Kind() webrtc.RTPCodecType {
 func (d *downTrack) reset() {
 	d.mu.Lock()
 	d.src = nil
+	d.resetAt = time.Now().UnixNano()
 	d.mu.Unlock()
 }
 
@@ -103,6 +106,7 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 		d.mu.Unlock()
 		return
 	}
+	var switchLatency int64 = -1 // set when this packet completes a partner switch
 	if up != d.src {
 		if d.kind == kindVideo && !d.peer.sfu.codec.isKeyframe(pkt.Payload) {
 			d.mu.Unlock()
@@ -110,11 +114,14 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 			up.peer.requestKeyframe(false)
 			return
 		}
-		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now)
-		d.src = up
 		if d.kind == kindVideo {
 			d.peer.sfu.counters.keyframeSwitches.Add(1)
+			if d.src == nil {
+				switchLatency = now - d.resetAt
+			}
 		}
+		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now)
+		d.src = up
 	}
 	seq, ts, ok := d.rw.rewrite(pkt.SequenceNumber, pkt.Timestamp, now)
 	d.mu.Unlock()
@@ -122,6 +129,9 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 		return
 	}
 	d.write(pkt, seq, ts, now)
+	if switchLatency >= 0 && d.peer.sfu.cfg.OnVideoSwitch != nil {
+		d.peer.sfu.cfg.OnVideoSwitch(time.Duration(switchLatency))
+	}
 }
 
 // write sends the rewritten packet on the bound stream. Header extensions are dropped: their

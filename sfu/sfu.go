@@ -47,6 +47,11 @@ type Config struct {
 	// KeyframeInterval is the PLI repeat interval while a downTrack waits for a keyframe after
 	// a switch, and the minimum spacing of PLIs relayed from receivers (default 300ms).
 	KeyframeInterval time.Duration
+	// OnVideoSwitch, when set, is told how long each partner switch took from Pair until the
+	// new partner's first keyframe was forwarded to the client (the switch latency). It is
+	// called once per switch (never per packet) from a media goroutine with no lock held; it
+	// must be safe for concurrent use and must not block.
+	OnVideoSwitch func(latency time.Duration)
 }
 
 // Defaults used for zero Config fields.
