@@ -1,0 +1,368 @@
+// app.js is the page: it wires the buttons, the chat box and the videos to a
+// Connection (connection.js) and to the local media (media.js). All protocol
+// and WebRTC details live in connection.js; this file only reacts to events.
+
+import { Connection } from './connection.js';
+import { ChatLog } from './chatlog.js';
+import { cameraReason, listDevices, openLocalMedia, openTrack } from './media.js';
+
+/** Status line texts, one per phase of the chat view. */
+const STATUS = {
+  connecting: 'Connecting',
+  searching: 'Looking for someone',
+  talking: "You're talking to a stranger",
+  left: 'Stranger left',
+  reconnecting: 'Reconnecting',
+};
+
+/** Why a partner went away, as a notice in the chat. */
+const LEFT_REASONS = {
+  next: 'Stranger skipped to someone else.',
+  leave: 'Stranger left the chat.',
+  disconnect: 'Stranger disconnected.',
+  media_failed: 'The video connection to the stranger failed.',
+  ended: 'The chat was ended by the server.',
+};
+
+const ESC_CONFIRM_MS = 3000;
+const TYPING_IDLE_MS = 4000;
+const ONLINE_POLL_MS = 15000;
+const MAX_INTERESTS = 10;
+
+const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
+const ui = {
+  online: $('online'), remoteVideo: $('remote-video'), localVideo: $('local-video'),
+  overlay: $('remote-overlay'), overlayText: $('remote-overlay-text'), unmute: $('unmute'),
+  cameraOffLabel: $('camera-off-label'), mediaNote: $('media-note'), interests: $('interests'),
+  status: $('status'), common: $('common-interests'), typing: $('typing'), composer: $('composer'),
+  message: $('message'), send: $('send'), escHint: $('esc-hint'), start: $('start'), next: $('next'),
+  stop: $('stop'), mute: $('mute'), camera: $('camera'), cameraSelect: $('camera-select'),
+  micSelect: $('mic-select'),
+};
+
+const chat = new ChatLog($('messages'));
+
+/** Everything the page remembers; changed only by the functions below. */
+const state = {
+  /** @type {'landing'|'connecting'|'searching'|'talking'|'left'|'reconnecting'} */
+  phase: 'landing',
+  /** The user asked for a partner (Start/Next) and has not stopped since. */
+  wantPartner: false,
+  /** @type {MediaStream|null} */ local: null,
+  /** @type {Connection|null} */ conn: null,
+  escArmedUntil: 0,
+  escTimer: 0,
+  typingSent: false,
+  typingTimer: 0,
+};
+
+const mediaReady = setUpLocalMedia();
+
+/** Opens the camera for the preview and fills the device lists. */
+async function setUpLocalMedia() {
+  const { stream, note } = await openLocalMedia();
+  state.local = stream;
+  ui.localVideo.srcObject = stream;
+  ui.mediaNote.textContent = note;
+  ui.mediaNote.hidden = note === '';
+  ui.mute.disabled = !stream?.getAudioTracks().length;
+  ui.camera.disabled = !stream?.getVideoTracks().length;
+  document.body.classList.toggle('no-camera', !stream?.getVideoTracks().length);
+  await refreshDevices();
+}
+
+async function refreshDevices() {
+  if (!state.local) return;
+  const { cameras, microphones } = await listDevices();
+  fillSelect(ui.cameraSelect, cameras, state.local.getVideoTracks()[0]);
+  fillSelect(ui.micSelect, microphones, state.local.getAudioTracks()[0]);
+}
+
+/**
+ * @param {HTMLSelectElement} select @param {MediaDeviceInfo[]} devices
+ * @param {MediaStreamTrack|undefined} current
+ */
+function fillSelect(select, devices, current) {
+  const currentId = current?.getSettings().deviceId ?? '';
+  select.replaceChildren(...devices.map((d, i) => {
+    const option = document.createElement('option');
+    option.value = d.deviceId;
+    option.textContent = d.label || `Device ${i + 1}`;
+    option.selected = d.deviceId === currentId;
+    return option;
+  }));
+  select.disabled = devices.length < 2 || !current;
+}
+
+/** @param {'audio'|'video'} kind @param {string} deviceId */
+async function switchDevice(kind, deviceId) {
+  const local = state.local;
+  if (!local) return;
+  const old = local.getTracks().find((t) => t.kind === kind);
+  let track;
+  try {
+    track = await openTrack(kind, deviceId);
+  } catch (err) {
+    chat.addNotice(kind === 'video' ? cameraReason(err) : 'The microphone could not be opened.');
+    return;
+  }
+  track.enabled = old ? old.enabled : true;
+  if (old) {
+    local.removeTrack(old);
+    old.stop();
+  }
+  local.addTrack(track);
+  await state.conn?.replaceTrack(kind, track);
+}
+
+/** Creates the Connection on first use and subscribes the page to it. */
+function connection() {
+  if (state.conn) return state.conn;
+  const url = new URL('/ws', window.location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  const conn = new Connection(url.href);
+  conn.setLocalStream(state.local);
+  const on = (/** @type {string} */ type, /** @type {(d: any) => void} */ fn) =>
+    conn.addEventListener(type, (ev) => fn(/** @type {CustomEvent} */ (ev).detail));
+  on('welcome', onWelcome);
+  on('disconnected', () => { if (state.phase !== 'landing') setPhase('reconnecting'); });
+  on('waiting', () => { if (state.wantPartner) setPhase('searching'); });
+  on('partner-found', onPartnerFound);
+  on('partner-left', onPartnerLeft);
+  on('chat', (d) => { ui.typing.hidden = true; chat.addMessage('stranger', d.text, new Date(d.sentAt)); });
+  on('typing', (d) => { ui.typing.hidden = !(d.active && state.phase === 'talking'); });
+  on('remote-stream', (d) => showRemote(d.stream));
+  on('server-error', onServerError);
+  conn.connect();
+  state.conn = conn;
+  return conn;
+}
+
+function onWelcome() {
+  if (state.wantPartner) {
+    state.conn?.findPartner(readInterests());
+    setPhase('searching');
+  } else if (state.phase === 'reconnecting') {
+    setPhase('left');
+  }
+}
+
+/** @param {{commonInterests: string[]}} d */
+function onPartnerFound(d) {
+  setPhase('talking');
+  chat.clear();
+  chat.addNotice("You're now chatting with a stranger. Say hi!");
+  const common = d.commonInterests;
+  ui.common.textContent = common.length ? `You both like: ${common.join(', ')}` : '';
+  ui.common.hidden = common.length === 0;
+  if (common.length) chat.addNotice(`You both like ${common.join(', ')}.`);
+  playRemote();
+}
+
+/** @param {{reason: string}} d */
+function onPartnerLeft(d) {
+  state.wantPartner = false;
+  setPhase('left');
+  chat.addNotice(LEFT_REASONS[/** @type {keyof LEFT_REASONS} */ (d.reason)] ?? 'Stranger left.');
+}
+
+/** @param {{code: string, message: string}} d */
+function onServerError(d) {
+  console.warn(`tandem: server refused a request: ${d.code}: ${d.message}`);
+  if (d.code === 'draining') {
+    state.wantPartner = false;
+    chat.addNotice('The server is restarting and takes no new chats. Try again in a minute.');
+    if (state.phase === 'searching' || state.phase === 'connecting') setPhase('left');
+  } else if (d.code === 'rate_limited') {
+    chat.addNotice('Slow down a little.');
+  }
+}
+
+/** @param {MediaStream} stream */
+function showRemote(stream) {
+  if (ui.remoteVideo.srcObject !== stream) ui.remoteVideo.srcObject = stream;
+  playRemote();
+}
+
+/** Plays the remote video; if sound may not autoplay, plays muted and offers a button. */
+function playRemote() {
+  const video = ui.remoteVideo;
+  if (!video.srcObject) return;
+  video.play().catch(() => {
+    video.muted = true;
+    ui.unmute.hidden = false;
+    video.play().catch(() => {});
+  });
+}
+
+/** @param {typeof state.phase} phase */
+function setPhase(phase) {
+  state.phase = phase;
+  const landing = phase === 'landing';
+  const idle = landing || phase === 'left';
+  document.body.classList.toggle('view-landing', landing);
+  document.body.classList.toggle('view-chat', !landing);
+  document.body.classList.toggle('talking', phase === 'talking');
+  ui.status.textContent = landing ? '' : STATUS[phase];
+  ui.overlayText.textContent = landing ? 'Press Start to meet someone' : STATUS[phase];
+  ui.overlay.classList.toggle('busy', phase === 'connecting' || phase === 'searching' || phase === 'reconnecting');
+  ui.start.hidden = !idle;
+  ui.next.hidden = landing;
+  ui.next.disabled = !(phase === 'talking' || phase === 'left');
+  ui.stop.hidden = landing;
+  ui.message.disabled = ui.send.disabled = phase !== 'talking';
+  if (phase !== 'talking') {
+    ui.typing.hidden = true;
+    ui.common.hidden = true;
+    stopTyping();
+  }
+  disarmEsc();
+}
+
+/** Start (landing or after the stranger left): look for a partner. */
+async function start() {
+  ui.start.disabled = true;
+  await mediaReady;
+  ui.start.disabled = false;
+  saveInterests();
+  state.wantPartner = true;
+  const conn = connection();
+  if (conn.ready && conn.findPartner(readInterests())) setPhase('searching');
+  else setPhase('connecting');
+  playRemote(); // inside the click: lets the stranger's sound autoplay later
+}
+
+/** Next: leave the current stranger and look for another at once. */
+function next() {
+  const conn = state.conn;
+  if (state.phase === 'left') {
+    start();
+    return;
+  }
+  if (state.phase !== 'talking' || !conn) return;
+  if (!conn.nextPartner()) return;
+  state.wantPartner = true;
+  setPhase('searching');
+  chat.addNotice('You skipped to the next stranger.');
+}
+
+/** Stop: end the chat or leave the queue and go back to the landing view. */
+function stop() {
+  state.wantPartner = false;
+  state.conn?.leave();
+  setPhase('landing');
+}
+
+/** @returns {string[]} the interest tags typed on the landing view */
+function readInterests() {
+  const tags = ui.interests.value.split(/[,;\n]/)
+    .map((/** @type {string} */ s) => s.trim().toLowerCase().slice(0, 32))
+    .filter(Boolean);
+  return [...new Set(tags)].slice(0, MAX_INTERESTS);
+}
+
+function saveInterests() {
+  try { window.localStorage.setItem('tandem.interests', ui.interests.value); } catch { /* private mode */ }
+}
+
+function loadInterests() {
+  try { ui.interests.value = window.localStorage.getItem('tandem.interests') ?? ''; } catch { /* private mode */ }
+}
+
+/** @param {SubmitEvent} ev */
+function sendMessage(ev) {
+  ev.preventDefault();
+  const text = ui.message.value.trim();
+  if (!text || state.phase !== 'talking' || !state.conn) return;
+  if (!state.conn.sendChat(text)) return;
+  chat.addMessage('you', text, new Date());
+  ui.message.value = '';
+  stopTyping();
+}
+
+function onMessageInput() {
+  const active = ui.message.value.trim() !== '';
+  if (active !== state.typingSent) {
+    state.typingSent = active;
+    state.conn?.setTyping(active);
+  }
+  clearTimeout(state.typingTimer);
+  if (active) state.typingTimer = window.setTimeout(stopTyping, TYPING_IDLE_MS);
+}
+
+function stopTyping() {
+  clearTimeout(state.typingTimer);
+  if (!state.typingSent) return;
+  state.typingSent = false;
+  state.conn?.setTyping(false);
+}
+
+/** Esc once arms, Esc again within a few seconds goes to the next stranger. */
+function onKeyDown(/** @type {KeyboardEvent} */ ev) {
+  if (ev.key !== 'Escape' || ui.next.hidden || ui.next.disabled) return;
+  ev.preventDefault();
+  if (performance.now() < state.escArmedUntil) {
+    disarmEsc();
+    next();
+    return;
+  }
+  state.escArmedUntil = performance.now() + ESC_CONFIRM_MS;
+  ui.escHint.hidden = false;
+  ui.next.classList.add('armed');
+  state.escTimer = window.setTimeout(disarmEsc, ESC_CONFIRM_MS);
+}
+
+function disarmEsc() {
+  clearTimeout(state.escTimer);
+  state.escArmedUntil = 0;
+  ui.escHint.hidden = true;
+  ui.next.classList.remove('armed');
+}
+
+/** @param {'audio'|'video'} kind @param {HTMLButtonElement} button */
+function toggleTrack(kind, button) {
+  const tracks = state.local?.getTracks().filter((t) => t.kind === kind) ?? [];
+  if (!tracks.length) return;
+  const off = tracks[0].enabled;
+  for (const t of tracks) t.enabled = !off;
+  button.setAttribute('aria-pressed', String(off));
+  if (kind === 'video') ui.cameraOffLabel.hidden = !off;
+}
+
+async function pollOnline() {
+  try {
+    const res = await fetch('/api/stats', { cache: 'no-store' });
+    if (!res.ok) throw new Error(`status ${res.status}`);
+    const stats = await res.json();
+    const n = Number(stats.connectedUsers);
+    ui.online.textContent = `${n} online`;
+    ui.online.hidden = !Number.isFinite(n);
+  } catch {
+    ui.online.hidden = true;
+  }
+  window.setTimeout(pollOnline, ONLINE_POLL_MS);
+}
+
+ui.start.addEventListener('click', start);
+ui.next.addEventListener('click', next);
+ui.stop.addEventListener('click', stop);
+ui.mute.addEventListener('click', () => toggleTrack('audio', ui.mute));
+ui.camera.addEventListener('click', () => toggleTrack('video', ui.camera));
+ui.cameraSelect.addEventListener('change', () => switchDevice('video', ui.cameraSelect.value));
+ui.micSelect.addEventListener('change', () => switchDevice('audio', ui.micSelect.value));
+ui.unmute.addEventListener('click', () => { ui.remoteVideo.muted = false; ui.unmute.hidden = true; playRemote(); });
+ui.composer.addEventListener('submit', sendMessage);
+ui.message.addEventListener('input', onMessageInput);
+document.addEventListener('keydown', onKeyDown);
+navigator.mediaDevices?.addEventListener?.('devicechange', () => { refreshDevices(); });
+window.addEventListener('pagehide', () => {
+  // Leaving the page ends the visit; a page restored from the back/forward
+  // cache starts over on the landing view with a new connection.
+  state.conn?.close();
+  state.conn = null;
+  state.wantPartner = false;
+  setPhase('landing');
+});
+loadInterests();
+setPhase('landing');
+pollOnline();

@@ -1,0 +1,52 @@
+package web_test
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/tandemchat/tandem/web"
+)
+
+// These tests need only the web client, served by web.Handler on loopback:
+// they check what a visitor sees before pressing Start.
+
+func TestLandingShowsMirroredCameraPreviewAndStart(t *testing.T) {
+	requireBrowser(t)
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	b := newBrowser(t, "visitor", browserOptions{camera: green})
+	b.open(srv.URL)
+	b.waitVideoPlaying("#local-video")
+	b.waitVideoColor("#local-video", green)
+	checks := map[string]string{
+		"the preview is muted":             `document.querySelector('#local-video').muted === true`,
+		"the preview is mirrored":          `getComputedStyle(document.querySelector('#local-video')).transform.startsWith('matrix(-1')`,
+		"Start is visible":                 `document.querySelector('#start').checkVisibility()`,
+		"Next and Stop wait for a chat":    `!document.querySelector('#next').checkVisibility() && !document.querySelector('#stop').checkVisibility()`,
+		"no camera problem is reported":    `document.querySelector('#media-note').hidden`,
+		"the chat input is labelled":       `document.querySelector('#message').labels[0].textContent === 'Message'`,
+		"the page explains what it is":     `document.querySelector('h1').textContent.includes('stranger')`,
+		"the interests field is available": `document.querySelector('#interests').checkVisibility()`,
+	}
+	for what, js := range checks {
+		if !eval[bool](b, js) {
+			t.Errorf("%s: false\n%s", what, b.report())
+		}
+	}
+}
+
+func TestLandingExplainsDeniedCamera(t *testing.T) {
+	requireBrowser(t)
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	b := newBrowser(t, "camera-shy", browserOptions{denyCamera: true})
+	b.open(srv.URL)
+	b.waitFor("the reason to show", `!document.querySelector('#media-note').hidden`)
+	note := eval[string](b, `document.querySelector('#media-note').textContent`)
+	if note != "Camera access was denied. You can still watch and chat by text." {
+		t.Errorf("media note = %q, want the denial explained", note)
+	}
+	if !eval[bool](b, `document.querySelector('#start').checkVisibility() && !document.querySelector('#start').disabled`) {
+		t.Errorf("Start is not usable without a camera\n%s", b.report())
+	}
+}
