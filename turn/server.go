@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -95,16 +96,11 @@ func (s *Server) start() (err error) {
 		}
 	}()
 
-	udpNet, tcpNet := networksFor(s.cfg.Addr)
-	udp, err := net.ListenPacket(udpNet, s.cfg.Addr)
+	udp, tcp, err := listenPair(s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("TURN listen UDP %s: %w", s.cfg.Addr, err)
+		return err
 	}
 	opened = append(opened, udp)
-	tcp, err := net.Listen(tcpNet, s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("TURN listen TCP %s: %w", s.cfg.Addr, err)
-	}
 	tcpLn := newTrackingListener(tcp)
 	opened = append(opened, tcpLn)
 	s.udpAddr = udp.LocalAddr().(*net.UDPAddr)
@@ -132,6 +128,35 @@ func (s *Server) start() (err error) {
 		return fmt.Errorf("start pion TURN server: %w", err)
 	}
 	return nil
+}
+
+// listenPair opens the UDP and TCP listeners on addr. With port 0 it looks
+// for one port free for both, so the URLs for both transports share it.
+func listenPair(addr string) (net.PacketConn, net.Listener, error) {
+	udpNet, tcpNet := networksFor(addr)
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("TURN address %q: %w", addr, err)
+	}
+	attempts := 1
+	if port == "0" {
+		attempts = 20
+	}
+	for i := 0; ; i++ {
+		udp, err := net.ListenPacket(udpNet, addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("TURN listen UDP %s: %w", addr, err)
+		}
+		tcpAddr := net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
+		tcp, err := net.Listen(tcpNet, tcpAddr)
+		if err == nil {
+			return udp, tcp, nil
+		}
+		_ = udp.Close()
+		if i+1 >= attempts {
+			return nil, nil, fmt.Errorf("TURN listen TCP %s: %w", tcpAddr, err)
+		}
+	}
 }
 
 // pionConfig assembles pion's server configuration around our listeners.
