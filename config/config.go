@@ -45,6 +45,9 @@ type HTTP struct {
 	ACMEDirectory string `yaml:"acme_directory" env:"TANDEM_ACME_DIRECTORY"`
 	// ACMECacheDir keeps issued certificates across restarts.
 	ACMECacheDir string `yaml:"acme_cache_dir" env:"TANDEM_ACME_CACHE_DIR"`
+	// ACMECAFile is a PEM file of extra CA certificates to trust when talking
+	// to the ACME directory (a private CA or a test server); empty = system roots only.
+	ACMECAFile string `yaml:"acme_ca_file" env:"TANDEM_ACME_CA_FILE"`
 	// RedirectAddr serves plain HTTP that answers ACME challenges and
 	// redirects to HTTPS; used only with ACME.
 	RedirectAddr string `yaml:"redirect_addr" env:"TANDEM_REDIRECT_ADDR"`
@@ -192,6 +195,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.HTTP.ACMEDomains) > 0 && c.HTTP.TLSCert != "" {
 		return fmt.Errorf("http.acme_domains: cannot be combined with http.tls_cert")
+	}
+	if len(c.HTTP.ACMEDomains) > 0 && c.HTTP.ACMECacheDir == "" {
+		return fmt.Errorf("http.acme_cache_dir: must be set with http.acme_domains, or every start asks for a new certificate")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
