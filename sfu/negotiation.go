@@ -230,4 +230,3 @@ func drainReceiverRTCP(receiver *webrtc.RTPReceiver) {
 		}
 	}
 }
-

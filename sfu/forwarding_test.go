@@ -1,0 +1,153 @@
+package sfu_test
+
+import (
+	"testing"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/tandemchat/tandem/sfu"
+	"github.com/tandemchat/tandem/sfu/synth"
+)
+
+const (
+	audio = webrtc.RTPCodecTypeAudio
+	video = webrtc.RTPCodecTypeVideo
+)
+
+func TestPairedClientsReceiveOnlyEachOther(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	a, b, c := connect(t, s, true), connect(t, s, true), connect(t, s, true)
+
+	sfu.Pair(a.peer, b.peer)
+	for _, pair := range [][2]*endpoint{{a, b}, {b, a}} {
+		pair[0].waitPackets(t, video, pair[1], 30)
+		pair[0].waitPackets(t, audio, pair[1], 20)
+	}
+	for _, ep := range []*endpoint{a, b} {
+		pkts := ep.client.Packets()
+		for _, p := range pkts {
+			if p.Source == ep.client.Source() || p.Source == c.client.Source() {
+				t.Fatalf("peer received media from source %d, not its partner", p.Source)
+			}
+		}
+		if first := ofKind(pkts, video)[0]; !first.Keyframe {
+			t.Errorf("first video packet is not a keyframe")
+		}
+	}
+	if n := len(c.client.Packets()); n != 0 {
+		t.Fatalf("unpaired client received %d packets, want none", n)
+	}
+
+	st := a.peer.Stats()
+	if st.InboundBitrateBps <= 0 || st.OutboundBitrateBps <= 0 || st.PacketsIn == 0 || st.PacketsOut == 0 {
+		t.Fatalf("peer stats while media flows: %+v, want bitrates and packets above 0", st)
+	}
+	total := s.Stats()
+	if total.VideoPacketsForwarded == 0 || total.AudioPacketsForwarded == 0 || total.PLIsSent == 0 ||
+		total.KeyframeSwitches < 2 || total.Peers != 3 {
+		t.Fatalf("sfu stats %+v: want forwarded packets, PLIs, 2 switches and 3 peers", total)
+	}
+}
+
+func TestSwitchingPartnersKeepsTheStreamContinuous(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	a, b, c := connect(t, s, true), connect(t, s, true), connect(t, s, true)
+
+	sfu.Pair(a.peer, b.peer)
+	a.waitPackets(t, video, b, 30)
+	a.waitPackets(t, audio, b, 20)
+
+	sfu.Unpair(a.peer, b.peer)
+	sfu.Pair(a.peer, c.peer)
+	a.waitPackets(t, video, c, 30)
+	a.waitPackets(t, audio, c, 20)
+	bCount := len(b.client.Packets())
+
+	pkts := a.client.Packets()
+	for _, kind := range []webrtc.RTPCodecType{audio, video} {
+		checkSwitch(t, ofKind(pkts, kind), b.client.Source(), c.client.Source(), kind == video)
+	}
+
+	// B lost its partner: it must not receive anything more (its count was taken well after
+	// the switch, once A had plenty of C's media).
+	a.waitPackets(t, video, c, 60)
+	if n := len(b.client.Packets()); n != bCount {
+		t.Fatalf("unpaired client still receives: %d packets, then %d", bCount, n)
+	}
+	if a.client.KeyframeRequests() == 0 || c.client.KeyframeRequests() == 0 {
+		t.Fatalf("keyframe requests: a %d, c %d; want both asked", a.client.KeyframeRequests(), c.client.KeyframeRequests())
+	}
+}
+
+// checkSwitch verifies one kind's packets around a switch from source old to source new: the
+// same SSRC, the new source's first packet right after the old source's last one (seq + 1,
+// later timestamp), a keyframe first for video, and nothing from old after the switch.
+func checkSwitch(t *testing.T, pkts []synth.Packet, old, new uint32, wantKeyframe bool) {
+	t.Helper()
+	first := -1
+	for i, p := range pkts {
+		if p.Source == new {
+			first = i
+			break
+		}
+	}
+	if first <= 0 || pkts[first-1].Source != old {
+		t.Fatalf("%s: no packet from the new source right after the old one", pkts[0].Kind)
+	}
+	last, next := pkts[first-1], pkts[first]
+	if next.SSRC != last.SSRC {
+		t.Errorf("%s: SSRC changed from %d to %d at the switch", next.Kind, last.SSRC, next.SSRC)
+	}
+	if next.Seq != last.Seq+1 {
+		t.Errorf("%s: sequence %d then %d at the switch, want consecutive", next.Kind, last.Seq, next.Seq)
+	}
+	if int32(next.Timestamp-last.Timestamp) <= 0 {
+		t.Errorf("%s: timestamp %d then %d at the switch, want increasing", next.Kind, last.Timestamp, next.Timestamp)
+	}
+	if wantKeyframe && !next.Keyframe {
+		t.Errorf("%s: first packet of the new partner is not a keyframe", next.Kind)
+	}
+	for _, p := range pkts[first:] {
+		if p.Source != new {
+			t.Fatalf("%s: packet from source %d after the switch to %d", p.Kind, p.Source, new)
+		}
+	}
+}
+
+func TestReceiveOnlyClientGetsPartnerMedia(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	sender, viewer := connect(t, s, true), connect(t, s, false)
+	sfu.Pair(sender.peer, viewer.peer)
+	viewer.waitPackets(t, video, sender, 30)
+	viewer.waitPackets(t, audio, sender, 20)
+	if first := ofKind(viewer.client.Packets(), video)[0]; !first.Keyframe {
+		t.Fatal("first video packet is not a keyframe")
+	}
+}
+
+func TestRenegotiationWithICERestartKeepsMediaFlowing(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	a, b := connect(t, s, true), connect(t, s, true)
+	sfu.Pair(a.peer, b.peer)
+	a.waitPackets(t, video, b, 20)
+
+	negotiate(t, a, true)
+	n := len(from(a.client.Packets(), video, b.client.Source()))
+	a.waitPackets(t, video, b, n+30)
+	b.waitPackets(t, video, a, 30)
+}
+
+func TestMediaAppearingAfterPairIsForwarded(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	a := connect(t, s, true)
+	late := s.NewPeer("late", sfu.PeerEvents{})
+	sfu.Pair(a.peer, late) // no PeerConnection yet on the late side
+	sfu.Unpair(a.peer, late)
+	if err := late.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := connect(t, s, true)
+	sfu.Pair(a.peer, b.peer)
+	a.waitPackets(t, video, b, 10)
+	b.waitPackets(t, video, a, 10)
+}

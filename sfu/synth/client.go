@@ -1,0 +1,333 @@
+// Package synth is a synthetic WebRTC client for tests and the load generator: a real Pion
+// PeerConnection that sends Opus-like audio and VP8-framed video whose payloads name their
+// sender, answers keyframe requests at once, and reports every packet it receives.
+//
+// Payloads are not decodable media: video packets carry a valid VP8 payload descriptor and a
+// keyframe or interframe header (enough for an SFU's keyframe detection), and every payload
+// ends with a 12-byte trailer holding the sender's source id and the send time.
+package synth
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Options configure a Client.
+type Options struct {
+	// Source is written into every payload the client sends, so receivers can tell whose
+	// media they got. Must not be 0.
+	Source uint32
+	// Send selects sendrecv transceivers with media; false makes a receive-only client.
+	Send bool
+	// VideoBitrate in bits per second (default 500 kbps); FPS frames per second (default 30).
+	VideoBitrate int
+	FPS          int
+	// ICEIP is the only local address used for ICE (default 127.0.0.1).
+	ICEIP string
+	// OnPacket, if set, is called for every RTP packet received, from the track's reader
+	// goroutine. It must not block.
+	OnPacket func(Packet)
+	// Record keeps every received Packet for Packets (tests; not for long runs).
+	Record bool
+}
+
+// Client is one synthetic participant. Its methods are safe for concurrent use.
+type Client struct {
+	opts  Options
+	pc    *webrtc.PeerConnection
+	audio *webrtc.TrackLocalStaticRTP
+	video *webrtc.TrackLocalStaticRTP
+
+	keyframe chan struct{} // capacity 1: send a keyframe now
+	done     chan struct{}
+	wg       sync.WaitGroup
+
+	mu         sync.Mutex
+	answered   bool
+	queued     []webrtc.ICECandidateInit
+	packets    []Packet
+	keyReqs    int
+	started    bool
+	closed     bool
+	onFailedCb func()
+}
+
+// New creates the client's PeerConnection with an audio and a video transceiver.
+func New(opts Options) (*Client, error) {
+	if opts.Source == 0 {
+		return nil, errors.New("synth: Source must not be 0")
+	}
+	if opts.VideoBitrate <= 0 {
+		opts.VideoBitrate = 500_000
+	}
+	if opts.FPS <= 0 {
+		opts.FPS = 30
+	}
+	if opts.ICEIP == "" {
+		opts.ICEIP = "127.0.0.1"
+	}
+	api, err := newAPI(opts.ICEIP)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("synth: new peer connection: %w", err)
+	}
+	c := &Client{opts: opts, pc: pc, keyframe: make(chan struct{}, 1), done: make(chan struct{})}
+	if err := c.addTransceivers(); err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		c.goroutine(func() { c.readTrack(track) })
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateFailed {
+			c.mu.Lock()
+			cb := c.onFailedCb
+			c.mu.Unlock()
+			if cb != nil {
+				cb()
+			}
+		}
+	})
+	return c, nil
+}
+
+// newAPI builds a Pion API like a browser's: Opus and VP8, default interceptors (NACK, reports),
+// host candidates on one IP, no mDNS.
+func newAPI(ip string) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("synth: register codecs: %w", err)
+	}
+	r := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, r); err != nil {
+		return nil, fmt.Errorf("synth: register interceptors: %w", err)
+	}
+	var se webrtc.SettingEngine
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	want := net.ParseIP(ip)
+	se.SetIPFilter(func(got net.IP) bool { return got.Equal(want) })
+	if want.IsLoopback() {
+		se.SetIncludeLoopbackCandidate(true)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(r),
+		webrtc.WithSettingEngine(se)), nil
+}
+
+// addTransceivers adds sendrecv audio and video with tracks, or recvonly transceivers.
+func (c *Client) addTransceivers() error {
+	if !c.opts.Send {
+		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			_, err := c.pc.AddTransceiverFromKind(kind,
+				webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+			if err != nil {
+				return fmt.Errorf("synth: add recvonly %s: %w", kind, err)
+			}
+		}
+		return nil
+	}
+	var err error
+	c.audio, err = webrtc.NewTrackLocalStaticRTP(
+		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "synth")
+	if err != nil {
+		return fmt.Errorf("synth: audio track: %w", err)
+	}
+	c.video, err = webrtc.NewTrackLocalStaticRTP(
+		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "synth")
+	if err != nil {
+		return fmt.Errorf("synth: video track: %w", err)
+	}
+	if _, err := c.pc.AddTrack(c.audio); err != nil {
+		return fmt.Errorf("synth: add audio: %w", err)
+	}
+	videoSender, err := c.pc.AddTrack(c.video)
+	if err != nil {
+		return fmt.Errorf("synth: add video: %w", err)
+	}
+	c.goroutine(func() { c.readSenderRTCP(videoSender) })
+	return nil
+}
+
+// PC returns the client's PeerConnection (for tests that need more control).
+func (c *Client) PC() *webrtc.PeerConnection { return c.pc }
+
+// OnFailed sets a callback for the PeerConnection reaching "failed".
+func (c *Client) OnFailed(f func()) {
+	c.mu.Lock()
+	c.onFailedCb = f
+	c.mu.Unlock()
+}
+
+// OnLocalCandidate sets where the client's trickled candidates go.
+func (c *Client) OnLocalCandidate(f func(webrtc.ICECandidateInit)) {
+	c.pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand != nil {
+			f(cand.ToJSON())
+		}
+	})
+}
+
+// Offer creates an offer, sets it as the local description and returns its SDP.
+func (c *Client) Offer(iceRestart bool) (string, error) {
+	offer, err := c.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err != nil {
+		return "", fmt.Errorf("synth: create offer: %w", err)
+	}
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		return "", fmt.Errorf("synth: set local offer: %w", err)
+	}
+	c.mu.Lock()
+	c.answered = false
+	c.mu.Unlock()
+	return offer.SDP, nil
+}
+
+// SetAnswer applies the server's answer and then the remote candidates that arrived before it.
+func (c *Client) SetAnswer(sdp string) error {
+	err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+	if err != nil {
+		return fmt.Errorf("synth: set answer: %w", err)
+	}
+	c.mu.Lock()
+	c.answered = true
+	queued := c.queued
+	c.queued = nil
+	c.mu.Unlock()
+	for _, cand := range queued {
+		if err := c.pc.AddICECandidate(cand); err != nil {
+			return fmt.Errorf("synth: add queued candidate: %w", err)
+		}
+	}
+	return nil
+}
+
+// AddRemoteCandidate adds a server candidate, queueing it until the answer is applied.
+func (c *Client) AddRemoteCandidate(cand webrtc.ICECandidateInit) error {
+	c.mu.Lock()
+	if !c.answered {
+		c.queued = append(c.queued, cand)
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	if err := c.pc.AddICECandidate(cand); err != nil {
+		return fmt.Errorf("synth: add candidate: %w", err)
+	}
+	return nil
+}
+
+// Start begins sending media (a no-op for receive-only clients and after the first call).
+func (c *Client) Start() {
+	c.mu.Lock()
+	start := c.opts.Send && !c.started && !c.closed
+	c.started = true
+	c.mu.Unlock()
+	if !start {
+		return
+	}
+	c.goroutine(c.sendAudio)
+	c.goroutine(c.sendVideo)
+}
+
+// KeyframeRequests returns how many PLI/FIR the client received.
+func (c *Client) KeyframeRequests() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.keyReqs
+}
+
+// Packets returns a copy of the packets received so far (Options.Record).
+func (c *Client) Packets() []Packet {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Packet(nil), c.packets...)
+}
+
+// Close closes the PeerConnection and waits for the client's goroutines. Idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.done)
+	err := c.pc.GracefulClose()
+	c.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("synth: close: %w", err)
+	}
+	return nil
+}
+
+// goroutine runs f as a goroutine Close waits for, unless the client is closed.
+func (c *Client) goroutine(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+// readSenderRTCP answers PLI and FIR with a keyframe at once.
+func (c *Client) readSenderRTCP(sender *webrtc.RTPSender) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				c.mu.Lock()
+				c.keyReqs++
+				c.mu.Unlock()
+				select {
+				case c.keyframe <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// readTrack reports every packet of a remote track until it ends.
+func (c *Client) readTrack(track *webrtc.TrackRemote) {
+	kind := track.Kind()
+	for {
+		pkt, _, err := track.ReadRTP()
+		if err != nil {
+			return
+		}
+		p := parsePacket(kind, pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload, time.Now())
+		if c.opts.OnPacket != nil {
+			c.opts.OnPacket(p)
+		}
+		if c.opts.Record {
+			c.mu.Lock()
+			c.packets = append(c.packets, p)
+			c.mu.Unlock()
+		}
+	}
+}
+
+// Source returns Options.Source.
+func (c *Client) Source() uint32 { return c.opts.Source }
