@@ -73,6 +73,7 @@ func (p *Peer) applyPendingCandidates(pc *webrtc.PeerConnection) {
 	p.mu.Lock()
 	pending := p.pending
 	p.pending = nil
+	p.remoteSet = true
 	p.mu.Unlock()
 	for _, c := range pending {
 		if err := pc.AddICECandidate(c); err != nil {
@@ -180,6 +181,7 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 		return
 	}
 	p.pc = nil
+	p.remoteSet = false
 	done := p.done
 	p.done = nil
 	p.mu.Unlock()

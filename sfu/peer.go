@@ -52,12 +52,14 @@ type Peer struct {
 
 	stats peerStats
 
-	mu      sync.Mutex // guards the fields below and wg.Add
-	pc      *webrtc.PeerConnection
-	pending []webrtc.ICECandidateInit
-	closed  bool
-	done    chan struct{} // closed by Close once a PC exists; ends the Peer's goroutines
-	wg      sync.WaitGroup
+	mu sync.Mutex // guards the fields below and wg.Add
+	pc *webrtc.PeerConnection
+	// remoteSet is set once the first offer was applied; until then candidates are queued.
+	remoteSet bool
+	pending   []webrtc.ICECandidateInit
+	closed    bool
+	done      chan struct{} // closed by Close once a PC exists; ends the Peer's goroutines
+	wg        sync.WaitGroup
 }
 
 // NewPeer creates a Peer without a PeerConnection; the first HandleOffer creates it. It starts
@@ -97,7 +99,8 @@ func (p *Peer) HandleAnswer(sdp string) error {
 }
 
 // AddICECandidate adds a client's trickled candidate. An empty candidate string marks the end of
-// candidates. Before the first offer, candidates are queued (up to 64) and applied after it.
+// candidates. Until the first offer is applied, candidates are queued (up to 64) and applied
+// after it.
 func (p *Peer) AddICECandidate(c webrtc.ICECandidateInit) error {
 	p.mu.Lock()
 	if p.closed {
@@ -105,7 +108,7 @@ func (p *Peer) AddICECandidate(c webrtc.ICECandidateInit) error {
 		return ErrClosed
 	}
 	pc := p.pc
-	if pc == nil {
+	if !p.remoteSet {
 		defer p.mu.Unlock()
 		if len(p.pending) >= maxPendingCandidates {
 			return fmt.Errorf("add ice candidate: more than %d candidates before the first offer", maxPendingCandidates)
