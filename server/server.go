@@ -32,6 +32,9 @@ type Server struct {
 	ln    net.Listener
 	url   string
 
+	https    *httpsSetup     // certificates for HTTPS and TURN over TLS
+	redirect *redirectServer // plain HTTP redirect and ACME challenges; nil unless ACME
+
 	served    chan error // the HTTP server's result
 	closeOnce sync.Once
 	closeErr  error
@@ -49,11 +52,15 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	if s.media, err = sfu.New(mediaConfig(cfg), log.With("component", "sfu")); err != nil {
 		return nil, fmt.Errorf("start media: %w", err)
 	}
+	if s.https, err = newHTTPS(cfg.HTTP, log.With("component", "tls")); err != nil {
+		return nil, fmt.Errorf("start https: %w", err)
+	}
 	if cfg.TURN.Addr != "" || len(cfg.TURN.ExternalURLs) > 0 {
 		tc, err := turnConfig(cfg)
 		if err != nil {
 			return nil, err
 		}
+		tc.TLSAddr, tc.TLSConfig = cfg.TURN.TLSAddr, s.https.turnConfig()
 		if s.turn, err = turn.New(tc, log.With("component", "turn")); err != nil {
 			return nil, fmt.Errorf("start turn: %w", err)
 		}
@@ -68,13 +75,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	if s.ln, err = lc.Listen(ctx, "tcp", cfg.HTTP.Addr); err != nil {
 		return nil, fmt.Errorf("listen http: %w", err)
 	}
+	if err = s.startRedirect(ctx); err != nil {
+		return nil, err
+	}
 	s.http = &http.Server{
-		Handler:           s.routes(),
+		Handler:           securityHeaders(s.routes(), s.https.enabled()),
+		TLSConfig:         s.https.serverConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	s.url = "http://" + urlHost(s.ln.Addr())
-	go func() { s.served <- s.http.Serve(s.ln) }()
+	s.url = s.https.url(s.ln.Addr())
+	if !s.https.enabled() {
+		warnIfPlainHTTP(log, s.ln.Addr())
+	}
+	go func() { s.served <- s.serve() }()
 	log.Info("tandem listening", "url", s.url, "turn", cfg.TURN.Addr)
 	return s, nil
 }
@@ -107,7 +121,8 @@ func (s *Server) iceServers(userID, host string) []signaling.ICEServer {
 	return out
 }
 
-// URL is the base URL of the HTTP listener, e.g. "http://127.0.0.1:3000".
+// URL is the base URL of the HTTP listener, e.g. "http://127.0.0.1:3000",
+// or "https://tandem.example" with automatic certificates.
 func (s *Server) URL() string { return s.url }
 
 // Addr is the HTTP listener's address.
@@ -170,6 +185,10 @@ func (s *Server) closeParts() error {
 	if s.ln != nil && s.http == nil {
 		err = errors.Join(err, s.ln.Close())
 	}
+	if s.redirect != nil {
+		err = errors.Join(err, s.redirect.Close())
+	}
+	s.https.close()
 	return err
 }
 
