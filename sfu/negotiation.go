@@ -85,6 +85,9 @@ func (p *Peer) applyPendingCandidates(pc *webrtc.PeerConnection) {
 // checkOffer parses the SDP and makes sure it has an audio section offering Opus and a video
 // section offering the configured video codec, so both server tracks can be attached.
 func (p *Peer) checkOffer(offer string) error {
+	if strings.TrimSpace(offer) == "" {
+		return fmt.Errorf("%w: offer is empty", ErrBadSDP)
+	}
 	var parsed sdp.SessionDescription
 	if err := parsed.UnmarshalString(offer); err != nil {
 		return fmt.Errorf("%w: offer is not valid SDP: %w", ErrBadSDP, err)
@@ -115,7 +118,7 @@ func (p *Peer) checkOffer(offer string) error {
 		kindName := [numKinds]string{"audio", "video"}[kind]
 		switch {
 		case !sections[kind]:
-			problems = append(problems, fmt.Sprintf("no %s section (add a %s transceiver; recvonly is fine)", kindName, kindName))
+			problems = append(problems, fmt.Sprintf("no %s section (add a transceiver of that kind; recvonly is fine)", kindName))
 		case !found[kind]:
 			problems = append(problems, fmt.Sprintf("%s section does not offer %s", kindName, name))
 		}

@@ -1,0 +1,166 @@
+package sfu_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/tandemchat/tandem/sfu"
+)
+
+// offerFrom returns an offer of a bare Pion PeerConnection with the given codecs and
+// transceivers (kinds), closed at the end of the test.
+func offerFrom(t *testing.T, codecs []webrtc.RTPCodecParameters, kinds ...webrtc.RTPCodecType) string {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	for _, c := range codecs {
+		kind := webrtc.RTPCodecTypeVideo
+		if strings.HasPrefix(c.MimeType, "audio/") {
+			kind = webrtc.RTPCodecTypeAudio
+		}
+		if err := m.RegisterCodec(c, kind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.GracefulClose() })
+	for _, k := range kinds {
+		if _, err := pc.AddTransceiverFromKind(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offer.SDP
+}
+
+var (
+	opus = webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}}
+	vp8 = webrtc.RTPCodecParameters{PayloadType: 96, RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}}
+	h264 = webrtc.RTPCodecParameters{PayloadType: 102, RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}}
+	pcmu = webrtc.RTPCodecParameters{PayloadType: 0, RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}}
+)
+
+func TestUnacceptableOffersAreBadSDP(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	tests := []struct {
+		name, offer, wantMsg string
+	}{
+		{"garbage", "hello, I am not SDP", "not valid SDP"},
+		{"empty", " \r\n", "offer is empty"},
+		{"audio only", offerFrom(t, []webrtc.RTPCodecParameters{opus}, webrtc.RTPCodecTypeAudio), "no video section"},
+		{"no opus", offerFrom(t, []webrtc.RTPCodecParameters{pcmu, vp8}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo), "audio section does not offer opus"},
+		{"no vp8", offerFrom(t, []webrtc.RTPCodecParameters{opus, h264}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo), "video section does not offer VP8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := s.NewPeer("p", sfu.PeerEvents{})
+			defer p.Close()
+			_, err := p.HandleOffer(tt.offer)
+			if !errors.Is(err, sfu.ErrBadSDP) {
+				t.Fatalf("HandleOffer error %v, want one wrapping ErrBadSDP", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Fatalf("error %q does not say %q", err, tt.wantMsg)
+			}
+		})
+	}
+	if n := s.Stats().Peers; n != 0 {
+		t.Fatalf("%d peer connections left open by refused offers", n)
+	}
+}
+
+func TestH264ConfigAcceptsOnlyH264Offers(t *testing.T) {
+	s := newSFU(t, sfu.Config{VideoCodec: "h264"})
+	p := s.NewPeer("vp8-only", sfu.PeerEvents{})
+	defer p.Close()
+	offer := offerFrom(t, []webrtc.RTPCodecParameters{opus, vp8}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo)
+	if _, err := p.HandleOffer(offer); !errors.Is(err, sfu.ErrBadSDP) || !strings.Contains(err.Error(), "H264") {
+		t.Fatalf("VP8-only offer to an H.264 server: %v, want ErrBadSDP naming H264", err)
+	}
+	q := s.NewPeer("h264", sfu.PeerEvents{})
+	defer q.Close()
+	offer = offerFrom(t, []webrtc.RTPCodecParameters{opus, h264}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo)
+	answer, err := q.HandleOffer(offer)
+	if err != nil {
+		t.Fatalf("H.264 offer: %v", err)
+	}
+	if !strings.Contains(answer, "H264/90000") || strings.Contains(answer, "VP8") {
+		t.Fatalf("answer does not carry exactly H.264 video:\n%s", answer)
+	}
+}
+
+func TestPeerMethodsBeforeOfferAndAfterClose(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	p := s.NewPeer("p", sfu.PeerEvents{})
+	if err := p.HandleAnswer("v=0"); !errors.Is(err, sfu.ErrNoOffer) {
+		t.Fatalf("HandleAnswer before an offer: %v, want ErrNoOffer", err)
+	}
+	for range 64 {
+		if err := p.AddICECandidate(webrtc.ICECandidateInit{Candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host"}); err != nil {
+			t.Fatalf("queueing a candidate before the offer: %v", err)
+		}
+	}
+	if err := p.AddICECandidate(webrtc.ICECandidateInit{}); err == nil {
+		t.Fatal("65th candidate before the offer accepted, want an error")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := p.HandleOffer(offerFrom(t, []webrtc.RTPCodecParameters{opus, vp8},
+		webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo)); !errors.Is(err, sfu.ErrClosed) {
+		t.Fatalf("HandleOffer after Close: %v, want ErrClosed", err)
+	}
+	if err := p.AddICECandidate(webrtc.ICECandidateInit{}); !errors.Is(err, sfu.ErrClosed) {
+		t.Fatalf("AddICECandidate after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestClientGoingAwayFailsThePeerOnce(t *testing.T) {
+	s := newSFU(t, sfu.Config{DisconnectTimeout: 2 * time.Second})
+	a, b := connect(t, s, true), connect(t, s, true)
+	sfu.Pair(a.peer, b.peer)
+	a.waitPackets(t, video, b, 10)
+
+	// The peer's owner closes it from OnFailed, as signaling does.
+	closed := make(chan error, 1)
+	go func() {
+		err := <-b.failed
+		closed <- b.peer.Close()
+		b.failed <- err
+	}()
+	if err := b.client.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close from OnFailed: %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("no OnFailed after the client closed its PeerConnection")
+	}
+	if a.peer.Partner() != nil {
+		t.Fatal("closing a peer did not unpair its partner")
+	}
+	waitFor(t, "peer count to drop", func() bool { return s.Stats().Peers == 1 })
+	if n := b.fails.Load(); n != 1 {
+		t.Fatalf("OnFailed called %d times, want 1", n)
+	}
+}
