@@ -76,7 +76,14 @@ var nextSource atomic.Uint32
 // connection and starts the client's media. Both are closed at the end of the test.
 func connect(t *testing.T, s *sfu.SFU, send bool) *endpoint {
 	t.Helper()
-	client, err := synth.New(synth.Options{Source: nextSource.Add(1), Send: send, Record: true})
+	return connectWith(t, s, synth.Options{Send: send})
+}
+
+// connectWith is connect with more client options (Source and Record are set here).
+func connectWith(t *testing.T, s *sfu.SFU, opts synth.Options) *endpoint {
+	t.Helper()
+	opts.Source, opts.Record = nextSource.Add(1), true
+	client, err := synth.New(opts)
 	if err != nil {
 		t.Fatalf("synth.New: %v", err)
 	}

@@ -32,6 +32,9 @@ type Options struct {
 	FPS          int
 	// ICEIP is the only local address used for ICE (default 127.0.0.1).
 	ICEIP string
+	// TCP makes the client use ICE over TCP only (active candidates), like a browser whose
+	// network blocks UDP.
+	TCP bool
 	// OnPacket, if set, is called for every RTP packet received, from the track's reader
 	// goroutine. It must not block.
 	OnPacket func(Packet)
@@ -74,7 +77,7 @@ func New(opts Options) (*Client, error) {
 	if opts.ICEIP == "" {
 		opts.ICEIP = "127.0.0.1"
 	}
-	api, err := newAPI(opts.ICEIP)
+	api, err := newAPI(opts.ICEIP, opts.TCP)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +108,7 @@ func New(opts Options) (*Client, error) {
 
 // newAPI builds a Pion API like a browser's: Opus and VP8, default interceptors (NACK, reports),
 // host candidates on one IP, no mDNS.
-func newAPI(ip string) (*webrtc.API, error) {
+func newAPI(ip string, tcp bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("synth: register codecs: %w", err)
@@ -117,6 +120,9 @@ func newAPI(ip string) (*webrtc.API, error) {
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if tcp {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	}
 	want := net.ParseIP(ip)
 	se.SetIPFilter(func(got net.IP) bool { return got.Equal(want) })
 	if want.IsLoopback() {
