@@ -20,8 +20,10 @@ type Options struct {
 	TURN  *turn.Server // nil when the embedded TURN server is off
 	// AdminToken guards admin operations; empty disables them.
 	AdminToken string
-	// PublicStats makes /api/stats and /api/rooms readable without the token.
+	// PublicStats makes /api/stats, /api/rooms and /metrics readable without the token.
 	PublicStats bool
+	// Metrics serves GET /metrics (Prometheus); nil leaves the route out.
+	Metrics http.Handler
 }
 
 // API holds the handlers. Safe for concurrent use.
@@ -42,6 +44,10 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/stats", a.statsReader(a.stats))
 	mux.HandleFunc("GET /api/rooms", a.statsReader(a.rooms))
 	mux.HandleFunc("GET /api/rooms/{id}", a.statsReader(a.room))
+	if a.opts.Metrics != nil {
+		mux.HandleFunc("GET /metrics", a.statsReader(a.opts.Metrics.ServeHTTP))
+	}
+	a.registerAdmin(mux)
 }
 
 func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {

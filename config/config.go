@@ -54,8 +54,11 @@ type HTTP struct {
 	// ShutdownGrace is how long existing pairs may go on after a shutdown
 	// signal before they are ended.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace" env:"TANDEM_SHUTDOWN_GRACE"`
-	// PublicStats makes /api/stats and /api/rooms readable without the admin token.
+	// PublicStats makes /api/stats, /api/rooms and /metrics readable without the admin token.
 	PublicStats bool `yaml:"public_stats" env:"TANDEM_PUBLIC_STATS"`
+	// TrustedProxies are reverse proxies (IPs or CIDR prefixes) whose
+	// X-Forwarded-For names the real client for per-IP limits and logs.
+	TrustedProxies []string `yaml:"trusted_proxies" env:"TANDEM_TRUSTED_PROXIES"`
 }
 
 // Log configures structured logging.
@@ -246,6 +249,11 @@ func (c *Config) Validate() error {
 	}
 	if c.TURN.TLSAddr != "" && c.HTTP.TLSCert == "" && len(c.HTTP.ACMEDomains) == 0 {
 		return fmt.Errorf("turn.tls_addr: needs a certificate (http.tls_cert or http.acme_domains)")
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return fmt.Errorf("http.trusted_proxies: %q is not an IP address or CIDR prefix", p)
+		}
 	}
 	if c.Limits.ConnectionsPerMinute < 1 || c.Limits.SessionsPerIP < 1 {
 		return fmt.Errorf("limits: connections_per_minute and sessions_per_ip must be at least 1")

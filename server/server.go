@@ -13,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandemchat/tandem/access"
 	"github.com/tandemchat/tandem/api"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/metrics"
 	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/signaling"
 	"github.com/tandemchat/tandem/turn"
@@ -23,14 +25,16 @@ import (
 
 // Server is a running tandem server.
 type Server struct {
-	cfg   config.Config
-	log   *slog.Logger
-	media *sfu.SFU
-	turn  *turn.Server // nil when neither embedded nor external TURN is configured
-	hub   *signaling.Hub
-	http  *http.Server
-	ln    net.Listener
-	url   string
+	cfg     config.Config
+	log     *slog.Logger
+	media   *sfu.SFU
+	turn    *turn.Server // nil when neither embedded nor external TURN is configured
+	hub     *signaling.Hub
+	guard   *access.Guard    // per-IP limits and access tokens on /ws
+	metrics *metrics.Metrics // this server's Prometheus registry
+	http    *http.Server
+	ln      net.Listener
+	url     string
 
 	https    *httpsSetup     // certificates for HTTPS and TURN over TLS
 	redirect *redirectServer // plain HTTP redirect and ACME challenges; nil unless ACME
@@ -49,7 +53,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 			s.closeParts()
 		}
 	}()
-	if s.media, err = sfu.New(mediaConfig(cfg), log.With("component", "sfu")); err != nil {
+	s.metrics = metrics.New(s.metricSources())
+	if s.guard, err = access.New(accessConfig(cfg), log.With("component", "access")); err != nil {
+		return nil, fmt.Errorf("start access guard: %w", err)
+	}
+	mc := mediaConfig(cfg)
+	mc.OnVideoSwitch = s.metrics.VideoSwitched
+	if s.media, err = sfu.New(mc, log.With("component", "sfu")); err != nil {
 		return nil, fmt.Errorf("start media: %w", err)
 	}
 	if s.https, err = newHTTPS(cfg.HTTP, log.With("component", "tls")); err != nil {
@@ -69,6 +79,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		Signaling:      cfg.Signaling,
 		AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		ICEServers:     s.iceServers,
+		Observer:       s.metrics,
 	}, s.media, log.With("component", "signaling"))
 
 	var lc net.ListenConfig
@@ -96,16 +107,39 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 // routes is the one HTTP mux: the WebSocket, the API and the web client.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /ws", s.hub)
+	mux.Handle("GET /ws", s.guard.Wrap(s.hub))
 	api.New(api.Options{
 		Hub:         s.hub,
 		Media:       s.media,
 		TURN:        s.turn,
 		AdminToken:  s.cfg.Admin.Token,
 		PublicStats: s.cfg.HTTP.PublicStats,
+		Metrics:     s.metrics.Handler(),
 	}, s.log.With("component", "api")).Register(mux)
 	mux.Handle("/", web.Handler())
 	return mux
+}
+
+// metricSources tells the metrics what to read at scrape time; the parts
+// are read through s, since they are built after the metrics.
+func (s *Server) metricSources() metrics.Sources {
+	return metrics.Sources{
+		Hub:    func() signaling.Stats { return s.hub.Stats() },
+		Media:  func() sfu.Stats { return s.media.Stats() },
+		TURN:   func() turn.Stats { return s.turn.Stats() }, // zeros when TURN is off
+		Access: func() access.Stats { return s.guard.Stats() },
+	}
+}
+
+// accessConfig maps the configuration onto the /ws guard's settings.
+func accessConfig(cfg config.Config) access.Config {
+	return access.Config{
+		JWTSecret:            cfg.Auth.JWTSecret,
+		ConnectionsPerMinute: cfg.Limits.ConnectionsPerMinute,
+		SessionsPerIP:        cfg.Limits.SessionsPerIP,
+		TrustedProxies:       cfg.HTTP.TrustedProxies,
+		WithSubject:          signaling.WithIdentity,
+	}
 }
 
 // iceServers converts the TURN server's list into the welcome message's.

@@ -130,6 +130,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := h.newSession(conn, clientIP(r))
+	if identity := IdentityFrom(r.Context()); identity != "" {
+		s.log = s.log.With("identity", identity)
+	}
 	go func() {
 		defer close(s.writerDone)
 		s.writeLoop(h.opts.PingInterval, h.opts.WriteTimeout)

@@ -1,0 +1,120 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// collector turns the snapshots of Sources into metrics at scrape time.
+// Prometheus may call Collect from several goroutines at once; collector keeps
+// no state of its own, so that is safe.
+type collector struct {
+	src Sources
+
+	connected, waiting, rooms, matches, draining *prometheus.Desc
+
+	packets, bytes, held, plis, keyframeReqs *prometheus.Desc
+	nacks, retransmits, switches, mediaPeers *prometheus.Desc
+
+	turnAllocations, turnRelayed *prometheus.Desc
+
+	refused, trackedIPs *prometheus.Desc
+}
+
+func newCollector(src Sources) *collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
+	}
+	return &collector{
+		src:       src,
+		connected: d("connected_users", "WebSocket sessions open now."),
+		waiting:   d("waiting_users", "Users waiting in the matchmaking queue now."),
+		rooms:     d("rooms", "Rooms (pairs of users talking) open now."),
+		matches:   d("matches_total", "Pairs made since start."),
+		draining:  d("draining", "1 while the server is draining (no new matches), else 0."),
+
+		packets:      d("forwarded_packets_total", "RTP packets forwarded to clients, by media kind.", "kind"),
+		bytes:        d("forwarded_bytes_total", "RTP payload bytes forwarded to clients, by media kind.", "kind"),
+		held:         d("video_packets_held_total", "Video packets dropped while a switch waited for the new partner's keyframe."),
+		plis:         d("plis_sent_total", "Picture loss indications the SFU sent to clients."),
+		keyframeReqs: d("keyframe_requests_received_total", "PLI and FIR packets received from clients."),
+		nacks:        d("nacks_received_total", "NACK packets received from clients."),
+		retransmits:  d("retransmissions_total", "Packets resent from the SFU's cache in answer to NACKs."),
+		switches:     d("video_switches_total", "Completed video source switches (first keyframe of the new source forwarded)."),
+		mediaPeers:   d("media_peers", "Peers with an open PeerConnection now."),
+
+		turnAllocations: d("turn_allocations", "TURN allocations open now on the embedded TURN server."),
+		turnRelayed:     d("turn_relayed_bytes_total", "Bytes relayed by the embedded TURN server since start."),
+
+		refused:    d("ws_refused_total", "/ws requests refused before the upgrade, by reason.", "reason"),
+		trackedIPs: d("ws_tracked_ips", "Client IPs (IPv6: /64 prefixes) the per-IP limiter remembers now."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.connected, c.waiting, c.rooms, c.matches, c.draining,
+		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.switches, c.mediaPeers,
+		c.turnAllocations, c.turnRelayed, c.refused, c.trackedIPs,
+	} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: one snapshot per source.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	if c.src.Hub != nil {
+		c.collectHub(ch)
+	}
+	if c.src.Media != nil {
+		c.collectMedia(ch)
+	}
+	if c.src.TURN != nil {
+		t := c.src.TURN()
+		gauge(ch, c.turnAllocations, float64(t.Allocations))
+		counter(ch, c.turnRelayed, float64(t.RelayedBytes))
+	}
+	if c.src.Access != nil {
+		a := c.src.Access()
+		counter(ch, c.refused, float64(a.Unauthorized), "unauthorized")
+		counter(ch, c.refused, float64(a.RateLimited), "rate_limited")
+		counter(ch, c.refused, float64(a.TooManySessions), "too_many_sessions")
+		gauge(ch, c.trackedIPs, float64(a.TrackedIPs))
+	}
+}
+
+func (c *collector) collectHub(ch chan<- prometheus.Metric) {
+	h := c.src.Hub()
+	gauge(ch, c.connected, float64(h.ConnectedUsers))
+	gauge(ch, c.waiting, float64(h.WaitingUsers))
+	gauge(ch, c.rooms, float64(h.ActiveRooms))
+	counter(ch, c.matches, float64(h.TotalMatches))
+	draining := 0.0
+	if h.Draining {
+		draining = 1
+	}
+	gauge(ch, c.draining, draining)
+}
+
+func (c *collector) collectMedia(ch chan<- prometheus.Metric) {
+	m := c.src.Media()
+	counter(ch, c.packets, float64(m.AudioPacketsForwarded), "audio")
+	counter(ch, c.packets, float64(m.VideoPacketsForwarded), "video")
+	counter(ch, c.bytes, float64(m.AudioBytesForwarded), "audio")
+	counter(ch, c.bytes, float64(m.VideoBytesForwarded), "video")
+	counter(ch, c.held, float64(m.VideoPacketsHeld))
+	counter(ch, c.plis, float64(m.PLIsSent))
+	counter(ch, c.keyframeReqs, float64(m.KeyframeRequestsReceived))
+	counter(ch, c.nacks, float64(m.NACKsReceived))
+	counter(ch, c.retransmits, float64(m.Retransmissions))
+	counter(ch, c.switches, float64(m.KeyframeSwitches))
+	gauge(ch, c.mediaPeers, float64(m.Peers))
+}
+
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+}
