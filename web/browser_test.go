@@ -31,6 +31,32 @@ const denyCameraScript = `(() => {
   Object.defineProperty(navigator.mediaDevices, 'getUserMedia', { value: deny, configurable: true });
 })();`
 
+// instrumentScript counts, for the tests, the RTCPeerConnections the page
+// creates and the SDP offers it sends, keeps its WebSockets so a test can
+// drop one, and records every text the status line showed. It wraps the browser's own classes and changes nothing else.
+const instrumentScript = `(() => {
+  const probe = { peerConnections: 0, offers: 0, sockets: [], statuses: [] };
+  Object.defineProperty(window, '__tandemProbe', { value: probe });
+  document.addEventListener('DOMContentLoaded', () => {
+    const status = document.querySelector('#status');
+    if (!status) return;
+    new MutationObserver(() => probe.statuses.push(status.textContent))
+      .observe(status, { childList: true, characterData: true, subtree: true });
+  });
+  const PC = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends PC {
+    constructor(...args) { super(...args); probe.peerConnections++; }
+  };
+  const WS = window.WebSocket;
+  window.WebSocket = class extends WS {
+    constructor(...args) { super(...args); probe.sockets.push(this); }
+    send(data) {
+      try { if (JSON.parse(data).type === 'webrtc_offer') probe.offers++; } catch {}
+      return super.send(data);
+    }
+  };
+})();`
+
 // browserOptions chooses what one test browser brings.
 type browserOptions struct {
 	// camera is the solid colour the fake camera shows; see writeFakeCamera.
@@ -108,16 +134,23 @@ func newBrowser(t *testing.T, name string, opts browserOptions) *browser {
 	if err := chromedp.Listen(ctx, b.record); err != nil {
 		t.Fatalf("%s: start browser: %v", name, err)
 	}
+	b.addInitScript("instrument the page", instrumentScript)
 	if opts.denyCamera {
-		callCtx, cancel := context.WithTimeout(ctx, waitTimeout)
-		_, err := chromedp.Call(callCtx, page.AddScriptToEvaluateOnNewDocument,
-			page.AddScriptToEvaluateOnNewDocumentParams{Source: denyCameraScript})
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: install the camera denial: %v", name, err)
-		}
+		b.addInitScript("deny the camera", denyCameraScript)
 	}
 	return b
+}
+
+// addInitScript runs source in every document of the tab before its scripts.
+func (b *browser) addInitScript(what, source string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: source})
+	if err != nil {
+		b.t.Fatalf("%s: %s: %v", b.name, what, err)
+	}
 }
 
 // record keeps console output and exceptions of the page for failure reports.

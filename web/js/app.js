@@ -124,7 +124,7 @@ function connection() {
   conn.setLocalStream(state.local);
   const on = (/** @type {string} */ type, /** @type {(d: any) => void} */ fn) =>
     conn.addEventListener(type, (ev) => fn(/** @type {CustomEvent} */ (ev).detail));
-  on('welcome', onWelcome);
+  on('welcome', () => { onWelcome(); refreshOnline(); });
   on('disconnected', () => { if (state.phase !== 'landing') setPhase('reconnecting'); });
   on('waiting', () => { if (state.wantPartner) setPhase('searching'); });
   on('partner-found', onPartnerFound);
@@ -150,12 +150,12 @@ function onWelcome() {
 /** @param {{commonInterests: string[]}} d */
 function onPartnerFound(d) {
   setPhase('talking');
+  refreshOnline();
   chat.clear();
   chat.addNotice("You're now chatting with a stranger. Say hi!");
   const common = d.commonInterests;
   ui.common.textContent = common.length ? `You both like: ${common.join(', ')}` : '';
   ui.common.hidden = common.length === 0;
-  if (common.length) chat.addNotice(`You both like ${common.join(', ')}.`);
   playRemote();
 }
 
@@ -329,7 +329,8 @@ function toggleTrack(kind, button) {
   if (kind === 'video') ui.cameraOffLabel.hidden = !off;
 }
 
-async function pollOnline() {
+/** Shows how many people are connected, from the server's /api/stats. */
+async function refreshOnline() {
   try {
     const res = await fetch('/api/stats', { cache: 'no-store' });
     if (!res.ok) throw new Error(`status ${res.status}`);
@@ -340,7 +341,6 @@ async function pollOnline() {
   } catch {
     ui.online.hidden = true;
   }
-  window.setTimeout(pollOnline, ONLINE_POLL_MS);
 }
 
 ui.start.addEventListener('click', start);
@@ -365,4 +365,5 @@ window.addEventListener('pagehide', () => {
 });
 loadInterests();
 setPhase('landing');
-pollOnline();
+refreshOnline();
+window.setInterval(refreshOnline, ONLINE_POLL_MS);

@@ -1,0 +1,263 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/server"
+)
+
+// Status line texts the page must show (issue 5).
+const (
+	statusSearching = "Looking for someone"
+	statusTalking   = "You're talking to a stranger"
+	statusLeft      = "Stranger left"
+	statusReconnect = "Reconnecting"
+)
+
+// lockedBuffer collects the server's log lines from many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// startServer runs a whole tandem server on loopback for one test, with all
+// media on 127.0.0.1 and no TURN (browser and server share the namespace).
+// Its log is printed only if the test fails.
+func startServer(t *testing.T) string {
+	t.Helper()
+	cfg := config.Default()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Media.ICEIPs = []string{"127.0.0.1"}
+	cfg.TURN.Addr = ""
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	srv, err := server.Start(ctx, cfg, logger)
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("close server: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return srv.URL()
+}
+
+// pair opens the page in both browsers and presses Start in a, then b, and
+// waits until both talk to each other.
+func pair(url string, a, b *browser) {
+	a.t.Helper()
+	a.open(url)
+	b.open(url)
+	a.click("Start")
+	a.waitStatus(statusSearching)
+	b.click("Start")
+	a.waitStatus(statusTalking)
+	b.waitStatus(statusTalking)
+}
+
+// typeMessage types text into the Message box and sends it with Enter.
+func (b *browser) typeMessage(text string) {
+	b.t.Helper()
+	b.do("type a message", chromedp.SendKeys(chromedp.CSS("#message"), text+kb.Enter))
+}
+
+// waitMessage waits until the last chat message is from who with text.
+func (b *browser) waitMessage(who, text string) {
+	b.t.Helper()
+	b.waitFor(fmt.Sprintf("a message from %s: %q", who, text), fmt.Sprintf(`(() => {
+	  const items = document.querySelectorAll('#messages li.message');
+	  const last = items[items.length - 1];
+	  return !!last && last.querySelector('.who').textContent === %q &&
+	    last.querySelector('.text').textContent === %q && !!last.querySelector('time[datetime]');
+	})()`, who, text))
+}
+
+// probe reads a counter of the instrumentation script (see instrumentScript).
+func (b *browser) probe(name string) int {
+	b.t.Helper()
+	return eval[int](b, "window.__tandemProbe."+name)
+}
+
+// saveScreenshot writes the visible page to path.
+func (b *browser) saveScreenshot(path string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("%s: screenshot: %v", b.name, err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatalf("save screenshot: %v", err)
+	}
+}
+
+func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
+	requireBrowser(t)
+	url := startServer(t)
+	alice := newBrowser(t, "alice", browserOptions{camera: red})
+	// Bob keeps Chromium's own animated test camera: it makes a livelier
+	// screenshot than a solid colour.
+	bob := newBrowser(t, "bob", browserOptions{})
+	alice.open(url)
+	bob.open(url)
+	alice.do("enter interests", chromedp.SendKeys(chromedp.CSS("#interests"), "Chess, music"))
+	bob.do("enter interests", chromedp.SendKeys(chromedp.CSS("#interests"), "music, hiking"))
+	alice.click("Start")
+	alice.waitStatus(statusSearching)
+	bob.click("Start")
+	alice.waitStatus(statusTalking)
+	bob.waitStatus(statusTalking)
+
+	for _, b := range []*browser{alice, bob} {
+		if got := eval[string](b, `document.querySelector('#common-interests').textContent`); got != "You both like: music" {
+			t.Errorf("%s: shared interests = %q, want %q", b.name, got, "You both like: music")
+		}
+		b.waitVideoPlaying("#remote-video")
+	}
+	bob.waitVideoColor("#remote-video", red)
+
+	alice.do("type", chromedp.SendKeys(chromedp.CSS("#message"), "hi! where are you from?"))
+	bob.waitFor("the typing indicator", `!document.querySelector('#typing').hidden`)
+	alice.do("press Enter", chromedp.SendKeys(chromedp.CSS("#message"), kb.Enter))
+	bob.waitMessage("Stranger", "hi! where are you from?")
+	alice.waitMessage("You", "hi! where are you from?")
+	bob.waitFor("the typing indicator to go", `document.querySelector('#typing').hidden`)
+	bob.typeMessage("hello from the other side :)")
+	alice.waitMessage("Stranger", "hello from the other side :)")
+	alice.waitFor("the online count", `document.querySelector('#online').textContent === '2 online'`)
+	alice.saveScreenshot(filepath.Join("..", "docs", "screenshot.png"))
+
+	// Markup in a message is shown as text: nothing is parsed on either side.
+	hostile := `<b>bold</b> & <img src=x onerror="window.__pwned=1">`
+	bob.typeMessage(hostile)
+	alice.waitMessage("Stranger", hostile)
+	bob.waitMessage("You", hostile)
+	for _, b := range []*browser{alice, bob} {
+		if eval[bool](b, `document.querySelector('#messages img, #messages b') !== null || window.__pwned === 1`) {
+			t.Errorf("%s: a chat message was parsed as HTML\n%s", b.name, b.report())
+		}
+	}
+}
+
+func TestNextFindsTheWaitingStrangerWithoutReload(t *testing.T) {
+	requireBrowser(t)
+	url := startServer(t)
+	alice := newBrowser(t, "alice", browserOptions{camera: red})
+	bob := newBrowser(t, "bob", browserOptions{camera: green})
+	carol := newBrowser(t, "carol", browserOptions{camera: blue})
+	pair(url, alice, bob)
+	alice.waitVideoColor("#remote-video", green)
+	eval[bool](alice, `(window.__samePage = true)`)
+
+	carol.open(url)
+	carol.click("Start")
+	carol.waitStatus(statusSearching)
+
+	alice.click("Next")
+	bob.waitStatus(statusLeft)
+	alice.waitStatus(statusTalking)
+	carol.waitStatus(statusTalking)
+	alice.waitVideoColor("#remote-video", blue)
+	alice.waitVideoPlaying("#remote-video")
+	carol.waitVideoColor("#remote-video", red)
+	if !eval[bool](alice, `window.__samePage === true`) {
+		t.Fatal("alice's page was reloaded by Next")
+	}
+	if pcs, offers := alice.probe("peerConnections"), alice.probe("offers"); pcs != 1 || offers != 1 {
+		t.Errorf("alice used %d RTCPeerConnections and sent %d offers over two partners, want 1 and 1", pcs, offers)
+	}
+
+	// Esc once only arms; Esc again within a few seconds goes next.
+	carol.do("press Esc", chromedp.KeyEvent(kb.Escape))
+	carol.waitFor("the Esc hint", `!document.querySelector('#esc-hint').hidden`)
+	if got := eval[string](carol, `document.querySelector('#status').textContent`); got != statusTalking {
+		t.Fatalf("carol's status after one Esc = %q, want still %q", got, statusTalking)
+	}
+	carol.do("press Esc again", chromedp.KeyEvent(kb.Escape))
+	carol.waitStatus(statusSearching)
+	alice.waitStatus(statusLeft)
+
+	// Bob, left alone earlier, starts again on the same page and meets Carol.
+	bob.click("Start")
+	bob.waitStatus(statusTalking)
+	carol.waitStatus(statusTalking)
+	bob.waitVideoColor("#remote-video", blue)
+	carol.waitVideoColor("#remote-video", green)
+}
+
+func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
+	requireBrowser(t)
+	url := startServer(t)
+	shy := newBrowser(t, "camera-shy", browserOptions{denyCamera: true})
+	dave := newBrowser(t, "dave", browserOptions{camera: red})
+	pair(url, shy, dave)
+
+	note := eval[string](shy, `document.querySelector('#media-note').textContent`)
+	if note != "Camera access was denied. You can still watch and chat by text." {
+		t.Errorf("camera-shy's note = %q, want the denial explained", note)
+	}
+	shy.waitVideoPlaying("#remote-video")
+	shy.waitVideoColor("#remote-video", red)
+
+	shy.typeMessage("no camera here, but hi")
+	dave.waitMessage("Stranger", "no camera here, but hi")
+	dave.typeMessage("I can read you")
+	shy.waitMessage("Stranger", "I can read you")
+}
+
+func TestDroppedSocketReconnectsAndSaysSo(t *testing.T) {
+	requireBrowser(t)
+	url := startServer(t)
+	alice := newBrowser(t, "alice", browserOptions{camera: red})
+	bob := newBrowser(t, "bob", browserOptions{camera: green})
+	pair(url, alice, bob)
+	alice.waitVideoColor("#remote-video", green)
+
+	// Drop alice's socket the way a network hiccup would: no goodbye.
+	eval[bool](alice, `(window.__tandemProbe.sockets.at(-1).close(), true)`)
+	bob.waitStatus(statusLeft)
+	alice.waitStatus(statusSearching)
+	alice.waitFor("the status to have said "+statusReconnect, fmt.Sprintf(
+		`window.__tandemProbe.statuses.includes(%q)`, statusReconnect))
+	if n := len(eval[[]any](alice, `window.__tandemProbe.sockets`)); n != 2 {
+		t.Errorf("alice opened %d WebSockets, want 2 (one reconnect)", n)
+	}
+
+	bob.click("Next")
+	alice.waitStatus(statusTalking)
+	bob.waitStatus(statusTalking)
+	alice.waitVideoColor("#remote-video", green)
+	alice.waitVideoPlaying("#remote-video")
+	if pcs := alice.probe("peerConnections"); pcs != 2 {
+		t.Errorf("alice created %d RTCPeerConnections, want 2 (a fresh one after the reconnect)", pcs)
+	}
+}
