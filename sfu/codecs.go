@@ -15,12 +15,6 @@ const (
 	numKinds  = 2
 )
 
-// nackCacheSize is the number of packets kept per outgoing video stream for retransmissions
-// (a power of two, as the NACK responder requires). At 1.5 Mbps (about 150 packets/s) it
-// covers about 1.7 s, longer than any useful retransmission, and costs at most ~300 KB per
-// peer instead of the 1.2 MB Pion's default of 1024 would.
-const nackCacheSize = 256
-
 // codecSet is the one codec per kind every client must speak.
 type codecSet struct {
 	audio webrtc.RTPCodecParameters
@@ -73,9 +67,9 @@ func (cs codecSet) capability(kind int) webrtc.RTPCodecCapability {
 }
 
 // mediaEngine registers the codec set and builds the interceptor registry: NACK generator
-// (toward senders) and responder (server-to-client packet cache), sender and receiver reports,
-// transport-wide congestion control feedback so browsers can adapt their send rate, and the
-// SFU's own retransmission counter.
+// (toward senders), sender and receiver reports, and transport-wide congestion control
+// feedback so browsers can adapt their send rate. NACKs from receivers are answered by the
+// downTrack's own packetCache instead of Pion's responder (see packetcache.go).
 func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(s.codec.audio, webrtc.RTPCodecTypeAudio); err != nil {
@@ -85,12 +79,11 @@ func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) 
 		return nil, nil, fmt.Errorf("register %s: %w", s.codec.video.MimeType, err)
 	}
 	r := &interceptor.Registry{}
-	// Registered first so it wraps the outgoing writer last and sees retransmissions too.
-	r.Add(&retransmitCounterFactory{counters: &s.counters})
-	err := webrtc.ConfigureNackWithOptions(m, r, nil, nack.ResponderSize(nackCacheSize))
+	generator, err := nack.NewGeneratorInterceptor()
 	if err != nil {
-		return nil, nil, fmt.Errorf("configure nack: %w", err)
+		return nil, nil, fmt.Errorf("nack generator: %w", err)
 	}
+	r.Add(generator)
 	if err := webrtc.ConfigureRTCPReports(r); err != nil {
 		return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
 	}

@@ -26,6 +26,7 @@ type downTrack struct {
 	codec webrtc.RTPCodecCapability
 
 	binding atomic.Pointer[trackBinding]
+	cache   packetCache // video only: answers the client's NACKs
 
 	mu sync.Mutex
 	rw rewriter
@@ -148,8 +149,12 @@ func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 	h.Timestamp = ts
 	h.Extension = false
 	h.Extensions = h.Extensions[:0]
+	h.CSRC = h.CSRC[:0]
 	if pkt.PaddingSize != 0 && h.PaddingSize == 0 {
 		h.PaddingSize = pkt.PaddingSize
+	}
+	if d.kind == kindVideo {
+		d.cache.store(h, pkt.Payload)
 	}
 	if _, err := b.writer.WriteRTP(h, pkt.Payload); err != nil {
 		return // the PC is closing or the client is gone; OnFailed reports real failures
@@ -161,10 +166,12 @@ func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 }
 
 // readRTCP reads the client's RTCP about this track until the sender stops: keyframe requests
-// go (throttled) to the current partner, NACKs are counted (the NACK responder interceptor
-// already answered them), receiver reports feed the peer's jitter and RTT.
+// go (throttled) to the current partner, NACKs are answered from the packet cache, receiver
+// reports feed the peer's jitter and RTT.
 func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 	buf := make([]byte, 1500)
+	var resend rtp.Header
+	resendBuf := make([]byte, maxCachedPayload)
 	for {
 		n, _, err := sender.Read(buf)
 		if err != nil {
@@ -175,6 +182,11 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 			continue
 		}
 		for _, pkt := range pkts {
+			if nack, ok := pkt.(*rtcp.TransportLayerNack); ok {
+				d.peer.sfu.counters.nacksReceived.Add(1)
+				d.retransmit(nack, &resend, resendBuf)
+				continue
+			}
 			d.handleRTCP(pkt)
 		}
 	}
@@ -188,12 +200,31 @@ func (d *downTrack) handleRTCP(pkt rtcp.Packet) {
 		if partner := d.peer.partner.Load(); partner != nil && d.kind == kindVideo {
 			partner.requestKeyframe(false)
 		}
-	case *rtcp.TransportLayerNack:
-		counters.nacksReceived.Add(1)
 	case *rtcp.ReceiverReport:
 		d.receiverReport(p.Reports, time.Now())
 	case *rtcp.SenderReport:
 		d.receiverReport(p.Reports, time.Now())
+	}
+}
+
+// retransmit resends the packets a NACK asks for that are still cached.
+func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf []byte) {
+	b := d.binding.Load()
+	if b == nil || nack.MediaSSRC != b.ssrc {
+		return
+	}
+	for _, pair := range nack.Nacks {
+		pair.Range(func(seq uint16) bool {
+			payload, ok := d.cache.load(seq, h, buf)
+			if !ok {
+				return true
+			}
+			if _, err := b.writer.WriteRTP(h, payload); err != nil {
+				return false
+			}
+			d.peer.sfu.counters.retransmissions.Add(1)
+			return true
+		})
 	}
 }
 

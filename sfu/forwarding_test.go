@@ -3,6 +3,7 @@ package sfu_test
 import (
 	"testing"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tandemchat/tandem/sfu"
@@ -150,4 +151,31 @@ func TestMediaAppearingAfterPairIsForwarded(t *testing.T) {
 	sfu.Pair(a.peer, b.peer)
 	a.waitPackets(t, video, b, 10)
 	b.waitPackets(t, video, a, 10)
+}
+
+func TestClientNACKIsAnsweredFromTheCache(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	a := connectWith(t, s, synth.Options{Send: true, AcceptReplays: true})
+	b := connect(t, s, true)
+	sfu.Pair(a.peer, b.peer)
+	a.waitPackets(t, video, b, 20)
+
+	got := from(a.client.Packets(), video, b.client.Source())
+	lost := got[len(got)-5]
+	nack := &rtcp.TransportLayerNack{MediaSSRC: lost.SSRC, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{lost.Seq})}
+	if err := a.client.PC().WriteRTCP([]rtcp.Packet{nack}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the NACKed packet to arrive again", func() bool {
+		n := 0
+		for _, p := range a.client.Packets() {
+			if p.Kind == video && p.Seq == lost.Seq && p.Source == lost.Source {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	if st := s.Stats(); st.Retransmissions == 0 || st.NACKsReceived == 0 {
+		t.Fatalf("stats %+v: want NACKs received and retransmissions counted", st)
+	}
 }

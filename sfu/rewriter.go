@@ -2,6 +2,10 @@ package sfu
 
 import "math/rand/v2"
 
+// guardSpan is how far (in packets) a source must get past its switch point before packets
+// are no longer compared with it. Reordering on the Internet spans far fewer packets.
+const guardSpan = 8192
+
 // rewriter maps a succession of source RTP streams onto one continuous output stream: at each
 // switch the first packet of the new source gets the last output sequence number plus one and
 // the last output timestamp plus the wall-clock time that passed, and later packets of that
@@ -15,6 +19,9 @@ type rewriter struct {
 	lastTS    uint32 // output timestamp of the packet with lastSeq
 	lastWall  int64  // unix nanos of the last output packet; 0 before the first
 	firstSeq  uint16 // first input sequence number of the current source
+	// guard drops packets older than firstSeq; it is lifted once the source is far enough
+	// past the switch that 16-bit comparisons with firstSeq would become ambiguous.
+	guard     bool
 	seqOffset uint16
 	tsOffset  uint32
 }
@@ -33,6 +40,7 @@ func (r *rewriter) switchSource(seq uint16, ts uint32, now int64) {
 		advance = max(1, uint32(elapsedUs*uint64(r.clockRate)/1_000_000))
 	}
 	r.firstSeq = seq
+	r.guard = true
 	r.seqOffset = r.lastSeq + 1 - seq
 	r.tsOffset = r.lastTS + advance - ts
 }
@@ -40,8 +48,13 @@ func (r *rewriter) switchSource(seq uint16, ts uint32, now int64) {
 // rewrite maps a packet of the current source to its output sequence number and timestamp.
 // ok is false for a packet older than the switch point, which must be dropped.
 func (r *rewriter) rewrite(seq uint16, ts uint32, now int64) (outSeq uint16, outTS uint32, ok bool) {
-	if int16(seq-r.firstSeq) < 0 {
-		return 0, 0, false
+	if r.guard {
+		switch d := int16(seq - r.firstSeq); {
+		case d < 0:
+			return 0, 0, false
+		case d > guardSpan:
+			r.guard = false
+		}
 	}
 	outSeq, outTS = seq+r.seqOffset, ts+r.tsOffset
 	if int16(outSeq-r.lastSeq) > 0 || r.lastWall == 0 {

@@ -126,3 +126,17 @@ func TestRewriterTimestampsIncreaseAcrossSeveralSwitches(t *testing.T) {
 		}
 	}
 }
+
+func TestRewriterLongRunAcrossManyWraps(t *testing.T) {
+	r := newRewriter(90000)
+	now := int64(time.Hour)
+	r.switchSource(30000, 0, now)
+	prev, _, _ := r.rewrite(30000, 0, now)
+	for i := 1; i < 3*65536; i++ {
+		seq, _, ok := r.rewrite(uint16(30000+i), uint32(i)*3000, now)
+		if !ok || seq != prev+1 {
+			t.Fatalf("packet %d: (%d, %v) after %d, want the next number", i, seq, ok, prev)
+		}
+		prev = seq
+	}
+}

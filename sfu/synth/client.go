@@ -40,6 +40,9 @@ type Options struct {
 	OnPacket func(Packet)
 	// Record keeps every received Packet for Packets (tests; not for long runs).
 	Record bool
+	// AcceptReplays turns off SRTP replay protection, so a test can see a retransmission
+	// of a packet it already received.
+	AcceptReplays bool
 }
 
 // Client is one synthetic participant. Its methods are safe for concurrent use.
@@ -77,7 +80,7 @@ func New(opts Options) (*Client, error) {
 	if opts.ICEIP == "" {
 		opts.ICEIP = "127.0.0.1"
 	}
-	api, err := newAPI(opts.ICEIP, opts.TCP)
+	api, err := newAPI(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +111,7 @@ func New(opts Options) (*Client, error) {
 
 // newAPI builds a Pion API like a browser's: Opus and VP8, default interceptors (NACK, reports),
 // host candidates on one IP, no mDNS.
-func newAPI(ip string, tcp bool) (*webrtc.API, error) {
+func newAPI(opts Options) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("synth: register codecs: %w", err)
@@ -120,10 +123,11 @@ func newAPI(ip string, tcp bool) (*webrtc.API, error) {
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	if tcp {
+	se.DisableSRTPReplayProtection(opts.AcceptReplays)
+	if opts.TCP {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
 	}
-	want := net.ParseIP(ip)
+	want := net.ParseIP(opts.ICEIP)
 	se.SetIPFilter(func(got net.IP) bool { return got.Equal(want) })
 	if want.IsLoopback() {
 		se.SetIncludeLoopbackCandidate(true)
