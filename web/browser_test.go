@@ -35,7 +35,7 @@ const denyCameraScript = `(() => {
 // creates and the SDP offers it sends, keeps its WebSockets so a test can
 // drop one, and records every text the status line showed. It wraps the browser's own classes and changes nothing else.
 const instrumentScript = `(() => {
-  const probe = { peerConnections: 0, offers: 0, sockets: [], statuses: [] };
+  const probe = { peerConnections: 0, offers: 0, sockets: [], statuses: [], pcs: [] };
   Object.defineProperty(window, '__tandemProbe', { value: probe });
   document.addEventListener('DOMContentLoaded', () => {
     const status = document.querySelector('#status');
@@ -45,7 +45,7 @@ const instrumentScript = `(() => {
   });
   const PC = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends PC {
-    constructor(...args) { super(...args); probe.peerConnections++; }
+    constructor(...args) { super(...args); probe.peerConnections++; probe.pcs.push(this); }
   };
   const WS = window.WebSocket;
   window.WebSocket = class extends WS {
@@ -277,6 +277,8 @@ const (
 	red   fakeColor = "red"
 	green fakeColor = "green"
 	blue  fakeColor = "blue"
+	// black is what a camera that was turned off sends; no fake camera shows it.
+	black fakeColor = "black"
 )
 
 // yuv holds each colour in BT.601 full-range Y'CbCr, as Chromium's
@@ -322,7 +324,8 @@ func writeFakeCamera(t *testing.T, dir string, c fakeColor) string {
 }
 
 // videoColorJS samples the middle of a video element and names the colour
-// nearest to its average: "red", "green", "blue", or "" before any frame.
+// of its average: "red", "green", "blue", "black" (a camera turned off),
+// "" before any frame, or the average itself when none fits.
 const videoColorJS = `((sel) => {
   const v = document.querySelector(sel);
   if (!v || v.videoWidth === 0) return '';
@@ -334,6 +337,7 @@ const videoColorJS = `((sel) => {
   let r = 0, gr = 0, b = 0;
   for (let i = 0; i < d.length; i += 4) { r += d[i]; gr += d[i + 1]; b += d[i + 2]; }
   const n = d.length / 4; r /= n; gr /= n; b /= n;
+  if (r < 40 && gr < 40 && b < 40) return 'black';
   if (r > 1.5 * gr && r > 1.5 * b) return 'red';
   if (gr > 1.5 * r && gr > 1.5 * b) return 'green';
   if (b > 1.5 * r && b > 1.5 * gr) return 'blue';

@@ -218,12 +218,16 @@ func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
 	requireBrowser(t)
 	url := startServer(t)
 	shy := newBrowser(t, "camera-shy", browserOptions{denyCamera: true})
-	dave := newBrowser(t, "dave", browserOptions{camera: red})
+	// Dave is on a phone-sized screen.
+	dave := newBrowser(t, "dave", browserOptions{camera: red, width: 390, height: 844})
 	pair(url, shy, dave)
 
 	note := eval[string](shy, `document.querySelector('#media-note').textContent`)
 	if note != "Camera access was denied. You can still watch and chat by text." {
 		t.Errorf("camera-shy's note = %q, want the denial explained", note)
+	}
+	if !eval[bool](shy, `document.querySelector('#mute').disabled && document.querySelector('#camera').disabled`) {
+		t.Errorf("camera-shy can press Mute or Camera off without any media\n%s", shy.report())
 	}
 	shy.waitVideoPlaying("#remote-video")
 	shy.waitVideoColor("#remote-video", red)
@@ -232,6 +236,54 @@ func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
 	dave.waitMessage("Stranger", "no camera here, but hi")
 	dave.typeMessage("I can read you")
 	shy.waitMessage("Stranger", "I can read you")
+
+	// The phone layout: nothing scrolls sideways and everything needed for a
+	// chat is on the page at a usable size.
+	phone := map[string]string{
+		"no sideways scrolling":                `document.documentElement.scrollWidth <= window.innerWidth`,
+		"the stranger's video fills the width": `document.querySelector('#remote-video').getBoundingClientRect().width >= 300`,
+		"the controls are visible": `['#remote-video', '#local-video', '#status', '#message', '#next', '#stop']
+		  .every((s) => document.querySelector(s).checkVisibility())`,
+	}
+	for what, js := range phone {
+		if !eval[bool](dave, js) {
+			t.Errorf("dave's phone layout: %s: false\n%s", what, dave.report())
+		}
+	}
+
+	// Camera off sends black frames; camera on again restores the picture.
+	dave.click("Camera off")
+	shy.waitVideoColor("#remote-video", black)
+	if !eval[bool](dave, `document.querySelector('#camera').getAttribute('aria-pressed') === 'true'`) {
+		t.Errorf("Camera off is not shown as pressed\n%s", dave.report())
+	}
+	dave.click("Camera off")
+	shy.waitVideoColor("#remote-video", red)
+	dave.click("Mute")
+	if !eval[bool](dave, `document.querySelector('#local-video').srcObject.getAudioTracks().every((t) => !t.enabled)`) {
+		t.Errorf("Mute left the microphone on\n%s", dave.report())
+	}
+	dave.click("Mute")
+
+	// Another microphone replaces the track on the same sender: the stranger
+	// keeps receiving audio and nothing is renegotiated.
+	eval[bool](dave, `(() => {
+	  const s = document.querySelector('#mic-select');
+	  s.value = [...s.options].find((o) => o.textContent === 'Fake Audio Input 1').value;
+	  return s.dispatchEvent(new Event('change'));
+	})()`)
+	dave.waitFor("the new microphone on the sender", `window.__tandemProbe.pcs.at(-1).getSenders()
+	  .some((s) => s.track?.kind === 'audio' && s.track.label === 'Fake Audio Input 1' && s.track.enabled)`)
+	const audioPackets = `window.__tandemProbe.pcs.at(-1).getStats().then((stats) => {
+	  let n = 0;
+	  stats.forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'audio') n = r.packetsReceived; });
+	  return n;
+	})`
+	before := eval[int](shy, audioPackets)
+	shy.waitFor("audio to keep arriving", fmt.Sprintf(`%s.then((n) => n > %d + 50)`, audioPackets, before))
+	if offers := dave.probe("offers"); offers != 1 {
+		t.Errorf("dave sent %d offers, want 1: switching devices must not renegotiate", offers)
+	}
 }
 
 func TestDroppedSocketReconnectsAndSaysSo(t *testing.T) {

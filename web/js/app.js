@@ -15,7 +15,7 @@ const STATUS = {
   reconnecting: 'Reconnecting',
 };
 
-/** Why a partner went away, as a notice in the chat. */
+/** Why a partner went away, as a notice in the chat. @type {Record<string, string>} */
 const LEFT_REASONS = {
   next: 'Stranger skipped to someone else.',
   leave: 'Stranger left the chat.',
@@ -29,18 +29,45 @@ const TYPING_IDLE_MS = 4000;
 const ONLINE_POLL_MS = 15000;
 const MAX_INTERESTS = 10;
 
-const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
+/**
+ * Finds an element of the page by id and checks its type.
+ * @template {HTMLElement} T
+ * @param {string} id @param {{new (): T}} type
+ * @returns {T}
+ */
+function $(id, type) {
+  const el = document.getElementById(id);
+  if (!(el instanceof type)) throw new Error(`tandem: #${id} is missing from the page`);
+  return el;
+}
+
 const ui = {
-  online: $('online'), remoteVideo: $('remote-video'), localVideo: $('local-video'),
-  overlay: $('remote-overlay'), overlayText: $('remote-overlay-text'), unmute: $('unmute'),
-  cameraOffLabel: $('camera-off-label'), mediaNote: $('media-note'), interests: $('interests'),
-  status: $('status'), common: $('common-interests'), typing: $('typing'), composer: $('composer'),
-  message: $('message'), send: $('send'), escHint: $('esc-hint'), start: $('start'), next: $('next'),
-  stop: $('stop'), mute: $('mute'), camera: $('camera'), cameraSelect: $('camera-select'),
-  micSelect: $('mic-select'),
+  online: $('online', HTMLElement),
+  remoteVideo: $('remote-video', HTMLVideoElement),
+  localVideo: $('local-video', HTMLVideoElement),
+  overlay: $('remote-overlay', HTMLElement),
+  overlayText: $('remote-overlay-text', HTMLElement),
+  unmute: $('unmute', HTMLButtonElement),
+  cameraOffLabel: $('camera-off-label', HTMLElement),
+  mediaNote: $('media-note', HTMLElement),
+  interests: $('interests', HTMLInputElement),
+  status: $('status', HTMLElement),
+  common: $('common-interests', HTMLElement),
+  typing: $('typing', HTMLElement),
+  composer: $('composer', HTMLFormElement),
+  message: $('message', HTMLInputElement),
+  send: $('send', HTMLButtonElement),
+  escHint: $('esc-hint', HTMLElement),
+  start: $('start', HTMLButtonElement),
+  next: $('next', HTMLButtonElement),
+  stop: $('stop', HTMLButtonElement),
+  mute: $('mute', HTMLButtonElement),
+  camera: $('camera', HTMLButtonElement),
+  cameraSelect: $('camera-select', HTMLSelectElement),
+  micSelect: $('mic-select', HTMLSelectElement),
 };
 
-const chat = new ChatLog($('messages'));
+const chat = new ChatLog($('messages', HTMLOListElement));
 
 /** Everything the page remembers; changed only by the functions below. */
 const state = {
@@ -163,7 +190,7 @@ function onPartnerFound(d) {
 function onPartnerLeft(d) {
   state.wantPartner = false;
   setPhase('left');
-  chat.addNotice(LEFT_REASONS[/** @type {keyof LEFT_REASONS} */ (d.reason)] ?? 'Stranger left.');
+  chat.addNotice(LEFT_REASONS[d.reason] ?? 'Stranger left.');
 }
 
 /** @param {{code: string, message: string}} d */
