@@ -1,0 +1,227 @@
+package server
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/letsencrypt/pebble/v2/ca"
+	"github.com/letsencrypt/pebble/v2/db"
+	"github.com/letsencrypt/pebble/v2/va"
+	"github.com/letsencrypt/pebble/v2/wfe"
+	"go.uber.org/goleak"
+
+	"github.com/tandemchat/tandem/config"
+)
+
+// pebbleLeak is the validation queue reader every Pebble VA starts and
+// nothing can stop; it is Pebble's, not tandem's.
+var pebbleLeak = goleak.IgnoreTopFunction("github.com/letsencrypt/pebble/v2/va.VAImpl.processTasks")
+
+// testACME is an ACME certificate authority (Pebble) running in the test
+// process on loopback.
+type testACME struct {
+	directory string         // the ACME directory URL
+	caFile    string         // PEM of the CA behind the directory's own HTTPS certificate
+	roots     *x509.CertPool // the roots Pebble issues certificates under
+	orders    atomic.Int64   // new-order requests received
+}
+
+// startPebble runs Pebble's web front end, CA and validation authority like
+// its cmd/pebble does, on an httptest HTTPS server whose certificate comes
+// from a test CA. Validation always succeeds (PEBBLE_VA_ALWAYS_VALID), so no
+// traffic goes to the names being certified.
+func startPebble(t *testing.T) *testACME {
+	t.Helper()
+	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "1")
+	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
+	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
+	t.Setenv("PEBBLE_AUTHZREUSE", "0")
+
+	logs := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("pebble log:\n%s", logs.String())
+		}
+	})
+	logger := log.New(logs, "pebble ", log.LstdFlags)
+	store := db.NewMemoryStore()
+	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "test"}})
+	validator := va.New(logger, 80, 443, false, "", store)
+	frontEnd := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
+
+	a := &testACME{roots: x509.NewCertPool()}
+	a.roots.AddCert(authority.GetRootCert(0).Cert)
+	handler := frontEnd.Handler()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/order-plz" {
+			a.orders.Add(1)
+		}
+		handler.ServeHTTP(w, r)
+	}))
+	httpsCA := newTestCA(t)
+	certPEM, keyPEM := httpsCA.issue(t, "127.0.0.1")
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{tlsPair(t, certPEM, keyPEM)}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	a.directory = srv.URL + "/dir"
+	a.caFile = writeFile(t, t.TempDir(), "acme-ca.pem", httpsCA.pem)
+	return a
+}
+
+// acmeConfig is a loopback configuration that obtains a certificate for
+// tandem.test from acme, caching it in cacheDir.
+func acmeConfig(acme *testACME, cacheDir string) config.Config {
+	cfg := loopbackConfig()
+	cfg.HTTP.ACMEDomains = []string{"tandem.test"}
+	cfg.HTTP.ACMEEmail = "ops@tandem.test"
+	cfg.HTTP.ACMEDirectory = acme.directory
+	cfg.HTTP.ACMECAFile = acme.caFile
+	cfg.HTTP.ACMECacheDir = cacheDir
+	cfg.HTTP.RedirectAddr = "127.0.0.1:0"
+	return cfg
+}
+
+func TestAutomaticCertificateIsObtainedCachedAndReusedAfterRestart(t *testing.T) {
+	verifyNoLeaks(t, pebbleLeak)
+	acme := startPebble(t)
+	cacheDir := filepath.Join(t.TempDir(), "certs") // created by tandem
+	cfg := acmeConfig(acme, cacheDir)
+
+	log, logs := newTestLogger(t)
+	srv := startServer(t, cfg, log)
+	_, port, _ := net.SplitHostPort(srv.Addr().String())
+	if want := "https://tandem.test:" + port; srv.URL() != want {
+		t.Errorf("URL() = %q, want %q", srv.URL(), want)
+	}
+	if got := acme.orders.Load(); got != 0 {
+		t.Fatalf("%d orders before any visitor: want the certificate obtained on the first handshake", got)
+	}
+
+	// The first handshake obtains the certificate; the client trusts only
+	// Pebble's root, so the handshake also proves the chain.
+	issued := peerCertificate(t, srv.Addr(), "tandem.test", acme.roots)
+	if !slices.Contains(issued.DNSNames, "tandem.test") {
+		t.Fatalf("certificate names %v, want tandem.test", issued.DNSNames)
+	}
+	if got := acme.orders.Load(); got != 1 {
+		t.Fatalf("%d orders after the first handshake, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "certificate obtained and cached") {
+		t.Error("obtaining the certificate was not logged")
+	}
+	for _, name := range []string{"tandem.test", "acme_account+key"} {
+		if _, err := os.Stat(filepath.Join(cacheDir, name)); err != nil {
+			t.Errorf("cache: %v", err)
+		}
+	}
+	// A handshake without a server name (a client that dialed the IP) gets
+	// the domain's certificate instead of an error.
+	if got := unverifiedPeerCertificate(t, srv.Addr()); !got.Equal(issued) {
+		t.Errorf("without SNI the server presents serial %s, want %s", got.SerialNumber, issued.SerialNumber)
+	}
+
+	signalingFlow(t, srv.Addr(), "tandem.test", acme.roots)
+	resp := get(t, httpsClient(t, srv.Addr(), acme.roots), "https://tandem.test:"+port+"/healthz")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Strict-Transport-Security") != hstsValue {
+		t.Errorf("GET /healthz over HTTPS: status %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+	}
+
+	// A restart with the same cache serves the same certificate, with no new order.
+	closeServer(t, srv)
+	restarted := startServer(t, cfg, log)
+	again := peerCertificate(t, restarted.Addr(), "tandem.test", acme.roots)
+	if !again.Equal(issued) {
+		t.Errorf("after restart serial %s is served, want the cached %s", again.SerialNumber, issued.SerialNumber)
+	}
+	if got := acme.orders.Load(); got != 1 {
+		t.Errorf("%d orders after the restart, want still 1", got)
+	}
+}
+
+func TestRedirectListenerSendsBrowsersToHTTPSAndAnswersChallenges(t *testing.T) {
+	verifyNoLeaks(t, pebbleLeak)
+	acme := startPebble(t)
+	log, _ := newTestLogger(t)
+	srv := startServer(t, acmeConfig(acme, t.TempDir()), log)
+	if srv.RedirectAddr() == nil {
+		t.Fatal("no redirect listener with automatic certificates")
+	}
+	_, port, _ := net.SplitHostPort(srv.Addr().String())
+	client := &http.Client{
+		Transport:     &http.Transport{DialContext: dialTo(srv.RedirectAddr())},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer client.CloseIdleConnections()
+
+	for _, tc := range []struct{ host, want string }{
+		{"tandem.test", "https://tandem.test:" + port + "/api/stats?x=1"},
+		{"TANDEM.test:80", "https://tandem.test:" + port + "/api/stats?x=1"},
+		{"203.0.113.7", "https://tandem.test:" + port + "/api/stats?x=1"}, // an IP has no certificate
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+srv.RedirectAddr().String()+"/api/stats?x=1", nil)
+		req.Host = tc.host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET via redirect listener: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != tc.want {
+			t.Errorf("Host %s: %d to %q, want 308 to %q", tc.host, resp.StatusCode, resp.Header.Get("Location"), tc.want)
+		}
+	}
+	// HTTP-01 challenge paths are answered by the certificate manager, not
+	// redirected: an unknown token is a 404.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+srv.RedirectAddr().String()+"/.well-known/acme-challenge/unknown", nil)
+	req.Host = "tandem.test"
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown challenge token: status %d, want 404", resp.StatusCode)
+	}
+	if acme.orders.Load() != 0 {
+		t.Error("plain HTTP requests caused a certificate order")
+	}
+}
+
+func TestNoCertificateForOtherNames(t *testing.T) {
+	verifyNoLeaks(t, pebbleLeak)
+	acme := startPebble(t)
+	log, _ := newTestLogger(t)
+	srv := startServer(t, acmeConfig(acme, t.TempDir()), log)
+	client := httpsClient(t, srv.Addr(), acme.roots)
+	_, port, _ := net.SplitHostPort(srv.Addr().String())
+	if resp, err := client.Get("https://other.test:" + port + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a handshake for a name not in acme_domains succeeded")
+	}
+	if got := acme.orders.Load(); got != 0 {
+		t.Errorf("%d orders for a name not in acme_domains, want 0", got)
+	}
+}
+
+// unverifiedPeerCertificate is the certificate the server at addr presents
+// to a client that sends no server name and checks nothing.
+func unverifiedPeerCertificate(t *testing.T, addr net.Addr) *x509.Certificate {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", addr.String(),
+		&tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("TLS handshake without a server name: %v", err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0]
+}
