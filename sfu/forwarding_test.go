@@ -1,7 +1,9 @@
 package sfu_test
 
 import (
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -51,7 +53,13 @@ func TestPairedClientsReceiveOnlyEachOther(t *testing.T) {
 }
 
 func TestSwitchingPartnersKeepsTheStreamContinuous(t *testing.T) {
-	s := newSFU(t, sfu.Config{})
+	var switches atomic.Int32
+	s := newSFU(t, sfu.Config{OnVideoSwitch: func(latency time.Duration) {
+		if latency <= 0 || latency > waitTimeout {
+			t.Errorf("switch latency %s out of range", latency)
+		}
+		switches.Add(1)
+	}})
 	a, b, c := connect(t, s, true), connect(t, s, true), connect(t, s, true)
 
 	sfu.Pair(a.peer, b.peer)
@@ -74,6 +82,9 @@ func TestSwitchingPartnersKeepsTheStreamContinuous(t *testing.T) {
 	a.waitPackets(t, video, c, 60)
 	if n := len(b.client.Packets()); n != bCount {
 		t.Fatalf("unpaired client still receives: %d packets, then %d", bCount, n)
+	}
+	if n := switches.Load(); n != 4 {
+		t.Fatalf("OnVideoSwitch called %d times, want 4 (two pairs, both directions)", n)
 	}
 	if a.client.KeyframeRequests() == 0 || c.client.KeyframeRequests() == 0 {
 		t.Fatalf("keyframe requests: a %d, c %d; want both asked", a.client.KeyframeRequests(), c.client.KeyframeRequests())
