@@ -43,14 +43,18 @@ func (l *lockedBuffer) String() string {
 }
 
 // startServer runs a whole tandem server on loopback for one test, with all
-// media on 127.0.0.1 and no TURN (browser and server share the namespace).
-// Its log is printed only if the test fails.
-func startServer(t *testing.T) string {
+// media on 127.0.0.1 and no TURN (browser and server share the namespace);
+// tweak, if given, changes the configuration first. The server's log is
+// printed only if the test fails.
+func startServer(t *testing.T, tweak ...func(*config.Config)) string {
 	t.Helper()
 	cfg := config.Default()
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Media.ICEIPs = []string{"127.0.0.1"}
 	cfg.TURN.Addr = ""
+	for _, f := range tweak {
+		f(&cfg)
+	}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
@@ -312,4 +316,43 @@ func TestDroppedSocketReconnectsAndSaysSo(t *testing.T) {
 	if pcs := alice.probe("peerConnections"); pcs != 2 {
 		t.Errorf("alice created %d RTCPeerConnections, want 2 (a fresh one after the reconnect)", pcs)
 	}
+}
+
+// relayOnlyScript makes every RTCPeerConnection of the page use relay
+// candidates only, so media can flow only through the TURN servers the page
+// was given.
+const relayOnlyScript = `(() => {
+  const PC = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends PC {
+    constructor(config = {}, ...rest) { super({ ...config, iceTransportPolicy: 'relay' }, ...rest); }
+  };
+})();`
+
+func TestMediaFlowsThroughTheTURNServerFromWelcome(t *testing.T) {
+	requireBrowser(t)
+	url := startServer(t, func(c *config.Config) {
+		c.TURN.Addr = "127.0.0.1:0"
+		c.TURN.AllowLoopback = true
+	})
+	alice := newBrowser(t, "alice", browserOptions{camera: red})
+	alice.addInitScript("allow only relayed media", relayOnlyScript)
+	bob := newBrowser(t, "bob", browserOptions{camera: green})
+	pair(url, alice, bob)
+
+	if !eval[bool](alice, `window.__tandemProbe.pcs[0].getConfiguration().iceServers
+	  .some((s) => [].concat(s.urls).some((u) => u.startsWith('turn:127.0.0.1:')) && s.username && s.credential)`) {
+		t.Fatalf("alice's RTCPeerConnection lacks the TURN server from welcome\n%s", alice.report())
+	}
+	alice.waitVideoColor("#remote-video", green)
+	alice.waitVideoPlaying("#remote-video")
+	bob.waitVideoColor("#remote-video", red)
+	alice.waitFor("a relayed candidate pair", `window.__tandemProbe.pcs[0].getStats().then((stats) => {
+	  let relayed = false;
+	  stats.forEach((r) => {
+	    if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated) {
+	      relayed ||= stats.get(r.localCandidateId)?.candidateType === 'relay';
+	    }
+	  });
+	  return relayed;
+	})`)
 }
