@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,12 +28,13 @@ func (m Message) Decode(t testing.TB, v any) {
 // Client is a WebSocket client of /ws. One goroutine reads the connection
 // into a channel; Close ends it. Methods are for the test goroutine only.
 type Client struct {
-	t      testing.TB
-	conn   *websocket.Conn
-	msgs   chan Message
-	done   chan struct{} // closed when the reader returns
-	err    error         // the reader's final error; read after done
-	UserID string        // from welcome
+	t       testing.TB
+	conn    *websocket.Conn
+	msgs    chan Message
+	writeMu sync.Mutex    // one writer at a time
+	done    chan struct{} // closed when the reader returns
+	err     error         // the reader's final error; read after done
+	UserID  string        // from welcome
 }
 
 // Dial opens /ws with header (nil for none) and reads welcome. The
@@ -82,17 +84,26 @@ func (c *Client) read() {
 	}
 }
 
-// Send writes one message.
+// Send writes one message, failing the test on error. For the test
+// goroutine only.
 func (c *Client) Send(typ string, data any) {
 	c.t.Helper()
+	if err := c.TrySend(typ, data); err != nil {
+		c.t.Fatalf("send %s: %v", typ, err)
+	}
+}
+
+// TrySend writes one message. Safe for concurrent use (e.g. from a Pion
+// callback sending ICE candidates).
+func (c *Client) TrySend(typ string, data any) error {
 	msg := map[string]any{"type": typ}
 	if data != nil {
 		msg["data"] = data
 	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	c.conn.SetWriteDeadline(time.Now().Add(WaitFor))
-	if err := c.conn.WriteJSON(msg); err != nil {
-		c.t.Fatalf("send %s: %v", typ, err)
-	}
+	return c.conn.WriteJSON(msg)
 }
 
 // Expect returns the next message, failing the test unless it has type typ
