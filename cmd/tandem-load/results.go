@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// results collects what the users measure. Safe for concurrent use.
+type results struct {
+	packets atomic.Uint64 // RTP packets received by all users
+	pairs   atomic.Uint64 // partner_found messages
+	errors  atomic.Uint64
+
+	mu         sync.Mutex
+	switches   []time.Duration // next_partner sent -> first keyframe of the new partner
+	signaling  []time.Duration // next_partner sent -> partner_found received
+	firstError string
+}
+
+func (r *results) addSwitch(d time.Duration) {
+	r.mu.Lock()
+	r.switches = append(r.switches, d)
+	r.mu.Unlock()
+}
+
+func (r *results) addSignaling(d time.Duration) {
+	r.mu.Lock()
+	r.signaling = append(r.signaling, d)
+	r.mu.Unlock()
+}
+
+func (r *results) noteError(s string) {
+	r.mu.Lock()
+	if r.firstError == "" {
+		r.firstError = s
+	}
+	r.mu.Unlock()
+}
+
+// reset forgets the measurements of the warm-up.
+func (r *results) reset() {
+	r.mu.Lock()
+	r.switches, r.signaling = nil, nil
+	r.mu.Unlock()
+	r.packets.Store(0)
+}
+
+// percentile returns the p-th percentile (0..100) of ds, or 0 for none.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
+
+// procSample is a server process's CPU time and resident memory at one moment.
+type procSample struct {
+	cpu time.Duration
+	rss int64 // bytes
+}
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat (100 on Linux).
+const clockTicks = 100
+
+// sampleProc reads /proc/PID/stat (utime+stime) and /proc/PID/status (VmRSS).
+func sampleProc(pid int) (procSample, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procSample{}, fmt.Errorf("read stat: %w", err)
+	}
+	// Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+2:])
+	fields := strings.Fields(rest)
+	if len(fields) < 13 {
+		return procSample{}, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return procSample{}, fmt.Errorf("parse /proc/%d/stat times", pid)
+	}
+	s := procSample{cpu: time.Duration(utime+stime) * time.Second / clockTicks}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return procSample{}, fmt.Errorf("read status: %w", err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rss, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rss), " kB"), 10, 64)
+			if err != nil {
+				return procSample{}, fmt.Errorf("parse VmRSS %q: %w", rss, err)
+			}
+			s.rss = kb * 1024
+		}
+	}
+	return s, nil
+}
+
+// serverForwarded reads the SFU's forwarded-packet counters from /api/stats (0, false if the
+// server does not publish them).
+func serverForwarded(client *http.Client, statsURL string) (uint64, bool) {
+	resp, err := client.Get(statsURL)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Media *struct {
+			AudioPacketsForwarded uint64
+			VideoPacketsForwarded uint64
+		} `json:"media"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil || body.Media == nil {
+		return 0, false
+	}
+	return body.Media.AudioPacketsForwarded + body.Media.VideoPacketsForwarded, true
+}
