@@ -71,6 +71,9 @@ func New(src Sources) *Metrics {
 			Help:      "WebSocket `error` messages sent to clients, by error code.",
 		}, []string{"code"}),
 	}
+	for _, code := range knownErrorCodes() {
+		m.wsErrors.WithLabelValues(code) // export 0 before the first error, so rate() works
+	}
 	m.registry.MustRegister(
 		m.waitSeconds, m.switchSeconds, m.wsErrors,
 		newCollector(src),
@@ -78,6 +81,17 @@ func New(src Sources) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// knownErrorCodes are the `error` codes the hub sends; others still get
+// their series on first use.
+func knownErrorCodes() []string {
+	return []string{
+		signaling.CodeBadMessage, signaling.CodeUnknownType, signaling.CodeTooLarge,
+		signaling.CodeRateLimited, signaling.CodeNotInRoom, signaling.CodeBadSDP,
+		signaling.CodeDraining, signaling.CodeAlreadyPaired, signaling.CodeMediaFailed,
+		signaling.CodeMediaError,
+	}
 }
 
 // Matched records the waiting times of two users just paired. It implements

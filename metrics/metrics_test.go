@@ -54,6 +54,9 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 
 func TestEventsFeedHistogramsAndCounters(t *testing.T) {
 	m := New(Sources{})
+	if v := gathered(t, m, "tandem_websocket_errors_total", map[string]string{"code": "rate_limited"}); v != 0 {
+		t.Errorf("known error codes must be exported at 0 before any error, got %v", v)
+	}
 	m.Matched(1500*time.Millisecond, 0)
 	m.VideoSwitched(250 * time.Millisecond)
 	m.ErrorSent("bad_message")
