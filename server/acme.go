@@ -136,7 +136,7 @@ func (a *acmeCerts) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate
 // out of the URL when it is 443). A request for a host that is not one of
 // the domains is sent to the first domain, which has a certificate.
 func (a *acmeCerts) redirectHandler(httpsPort string) http.Handler {
-	return a.manager.HTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := a.manager.HTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := strings.ToLower(stripPort(r.Host))
 		if !slices.Contains(a.domains, host) {
 			host = a.domains[0]
@@ -146,6 +146,13 @@ func (a *acmeCerts) redirectHandler(httpsPort string) http.Handler {
 		}
 		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
 	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// autocert checks the Host header, port included, against the
+		// domains; a port forwarded from 80 (or a test) puts one there.
+		r = r.WithContext(r.Context())
+		r.Host = stripPort(r.Host)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // url is the address visitors open: the first domain, with the port unless 443.

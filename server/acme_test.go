@@ -3,82 +3,17 @@ package server
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
-	"go.uber.org/goleak"
-
 	"github.com/tandemchat/tandem/config"
 )
-
-// pebbleLeak is the validation queue reader every Pebble VA starts and
-// nothing can stop; it is Pebble's, not tandem's, and outlives the test that
-// started it.
-var pebbleLeak = goleak.IgnoreTopFunction("github.com/letsencrypt/pebble/v2/va.VAImpl.processTasks")
-
-// testACME is an ACME certificate authority (Pebble) running in the test
-// process on loopback.
-type testACME struct {
-	directory string         // the ACME directory URL
-	caFile    string         // PEM of the CA behind the directory's own HTTPS certificate
-	roots     *x509.CertPool // the roots Pebble issues certificates under
-	orders    atomic.Int64   // new-order requests received
-}
-
-// startPebble runs Pebble's web front end, CA and validation authority like
-// its cmd/pebble does, on an httptest HTTPS server whose certificate comes
-// from a test CA. Validation always succeeds (PEBBLE_VA_ALWAYS_VALID), so no
-// traffic goes to the names being certified.
-func startPebble(t *testing.T) *testACME {
-	t.Helper()
-	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "1")
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	t.Setenv("PEBBLE_AUTHZREUSE", "0")
-
-	logs := &logBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("pebble log:\n%s", logs.String())
-		}
-	})
-	logger := log.New(logs, "pebble ", log.LstdFlags)
-	store := db.NewMemoryStore()
-	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "test"}})
-	validator := va.New(logger, 80, 443, false, "", store)
-	frontEnd := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
-
-	a := &testACME{roots: x509.NewCertPool()}
-	a.roots.AddCert(authority.GetRootCert(0).Cert)
-	handler := frontEnd.Handler()
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/order-plz" {
-			a.orders.Add(1)
-		}
-		handler.ServeHTTP(w, r)
-	}))
-	httpsCA := newTestCA(t)
-	certPEM, keyPEM := httpsCA.issue(t, "127.0.0.1")
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{tlsPair(t, certPEM, keyPEM)}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	a.directory = srv.URL + "/dir"
-	a.caFile = writeFile(t, t.TempDir(), "acme-ca.pem", httpsCA.pem)
-	return a
-}
 
 // acmeConfig is a loopback configuration that obtains a certificate for
 // tandem.test from acme, caching it in cacheDir.
@@ -212,6 +147,70 @@ func TestNoCertificateForOtherNames(t *testing.T) {
 	if got := acme.orders.Load(); got != 0 {
 		t.Errorf("%d orders for a name not in acme_domains, want 0", got)
 	}
+}
+
+func TestCertificateIsObtainedThroughRealTLSALPNValidation(t *testing.T) {
+	verifyNoLeaks(t)
+	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "0")
+	acme := startACMEFrontEnd(t)
+	resolver := startLoopbackDNS(t)
+	cfg := acmeConfig(acme, t.TempDir())
+	cfg.HTTP.RedirectAddr = "" // no HTTP-01: TLS-ALPN-01 is the only way
+	log, _ := newTestLogger(t)
+	srv := startServer(t, cfg, log)
+	// Pebble connects to tandem.test (127.0.0.1 by the test DNS) on the
+	// HTTPS port and checks the acme-tls/1 answer; HTTP-01 would go nowhere.
+	acme.install(t, closedPort(t), portOf(t, srv.Addr()), resolver)
+
+	cert := peerCertificate(t, srv.Addr(), "tandem.test", acme.roots)
+	if !slices.Contains(cert.DNSNames, "tandem.test") {
+		t.Fatalf("certificate names %v, want tandem.test", cert.DNSNames)
+	}
+	if got := acme.orders.Load(); got != 1 {
+		t.Errorf("%d orders, want 1", got)
+	}
+}
+
+func TestCertificateIsObtainedThroughRealHTTPValidation(t *testing.T) {
+	verifyNoLeaks(t)
+	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "0")
+	acme := startACMEFrontEnd(t)
+	resolver := startLoopbackDNS(t)
+	log, _ := newTestLogger(t)
+	srv := startServer(t, acmeConfig(acme, t.TempDir()), log)
+	// TLS-ALPN-01 is checked on a closed port and fails; tandem then orders
+	// again and answers HTTP-01 on its redirect listener.
+	acme.install(t, portOf(t, srv.RedirectAddr()), closedPort(t), resolver)
+
+	cert := peerCertificate(t, srv.Addr(), "tandem.test", acme.roots)
+	if !slices.Contains(cert.DNSNames, "tandem.test") {
+		t.Fatalf("certificate names %v, want tandem.test", cert.DNSNames)
+	}
+	if got := acme.orders.Load(); got != 2 {
+		t.Errorf("%d orders, want 2 (TLS-ALPN-01 failing, then HTTP-01)", got)
+	}
+}
+
+// portOf is the port of a listener address.
+func portOf(t *testing.T, addr net.Addr) int {
+	t.Helper()
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("address %v is not TCP", addr)
+	}
+	return tcp.Port
+}
+
+// closedPort is a loopback TCP port nothing listens on (just closed).
+func closedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := portOf(t, ln.Addr())
+	ln.Close()
+	return port
 }
 
 // unverifiedPeerCertificate is the certificate the server at addr presents
