@@ -36,6 +36,11 @@ type Config struct {
 	// WithSubject, when set, stores the verified token subject in the
 	// request's context for the wrapped handler.
 	WithSubject func(ctx context.Context, subject string) context.Context
+	// WithRelease, when set, hands the wrapped handler the function that
+	// frees the request's session slot, for a handler (the signaling hub)
+	// whose sessions outlive ServeHTTP; it must call it exactly once. When
+	// nil, the slot is freed when the wrapped handler returns.
+	WithRelease func(ctx context.Context, release func()) context.Context
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -103,7 +108,8 @@ func (g *Guard) Stats() Stats {
 // limits and, when tokens are required, with a valid token. next runs with
 // r.RemoteAddr set to the real client (from X-Forwarded-For of a trusted
 // proxy), without the token in its query, and with the subject attached by
-// Config.WithSubject; the session slot is held until next returns.
+// Config.WithSubject; the session slot is held until next returns, or
+// until the function handed over by Config.WithRelease is called.
 func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip, fromProxy := g.proxies.clientIP(r)
@@ -112,13 +118,18 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			g.refuseLimit(w, r, ip, refusal)
 			return
 		}
-		defer release()
 		r, ok := g.authorize(w, r, ip)
 		if !ok {
+			release()
 			return
 		}
 		if fromProxy {
 			r.RemoteAddr = clientAddr(ip)
+		}
+		if g.cfg.WithRelease == nil {
+			defer release()
+		} else {
+			r = r.WithContext(g.cfg.WithRelease(r.Context(), release))
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -139,6 +139,7 @@ func accessConfig(cfg config.Config) access.Config {
 		SessionsPerIP:        cfg.Limits.SessionsPerIP,
 		TrustedProxies:       cfg.HTTP.TrustedProxies,
 		WithSubject:          signaling.WithIdentity,
+		WithRelease:          signaling.WithSessionEnd,
 	}
 }
 

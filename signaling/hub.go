@@ -63,7 +63,7 @@ type Hub struct {
 	draining bool
 	closed   bool
 
-	running sync.WaitGroup // one per ServeHTTP that upgraded
+	running sync.WaitGroup // one per session, until it has released everything
 }
 
 // NewHub returns a hub that pairs users and drives their media through media.
@@ -78,10 +78,12 @@ func NewHub(opts Options, media *sfu.SFU, log *slog.Logger) *Hub {
 		queuedAt: make(map[string]time.Time),
 	}
 	h.handlers = h.handlerTable()
+	// Small read buffers and pooled write buffers keep an idle session
+	// small (docs/performance.md): frames larger than a buffer still work.
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   1024,
-		WriteBufferSize:  1024,
+		WriteBufferSize:  4096,
 		WriteBufferPool:  &sync.Pool{},
 		CheckOrigin:      h.checkOrigin,
 	}
@@ -110,8 +112,13 @@ func (h *Hub) checkOrigin(r *http.Request) bool {
 	return false
 }
 
-// ServeHTTP upgrades a request on /ws and runs the session until it ends.
+// ServeHTTP upgrades a request on /ws and starts its session. It returns
+// as soon as the session runs (so the HTTP server's per-request memory is
+// freed); the session's own reader and writer goroutines, owned by the hub,
+// run until it ends. A function attached with WithSessionEnd is called
+// once the session has released everything, or at once if there is none.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	end := sessionEndFrom(r.Context())
 	h.mu.Lock()
 	closed := h.closed
 	if !closed {
@@ -119,13 +126,14 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Unlock()
 	if closed {
+		end()
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer h.running.Done()
-
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		h.running.Done()
+		end()
 		h.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
@@ -137,7 +145,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer close(s.writerDone)
 		s.writeLoop(h.opts.PingInterval, h.opts.WriteTimeout)
 	}()
-	if h.register(s, hostOnly(r.Host)) {
+	go h.run(s, h.register(s, hostOnly(r.Host)), end)
+}
+
+// run is the session's reader goroutine: it reads until the connection
+// ends, then releases the session and waits for its writer. registered is
+// false when the hub closed before s could join it.
+func (h *Hub) run(s *Session, registered bool, end func()) {
+	defer h.running.Done()
+	defer end()
+	if registered {
 		s.readLoop(h.opts.ReadTimeout)
 	}
 	s.kill(websocket.CloseNormalClosure, "")
@@ -157,15 +174,24 @@ func (h *Hub) newSession(conn *websocket.Conn, ip string) *Session {
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		msgLimit:   rate.NewLimiter(rate.Limit(h.opts.MessagesPerSecond), 2*h.opts.MessagesPerSecond),
-		chatLimit: rate.NewLimiter(rate.Every(h.opts.ChatWindow/time.Duration(h.opts.ChatMessages)),
-			h.opts.ChatMessages),
+		chatLimit:  newChatLimiter(h.opts),
 	}
-	s.peer = h.media.NewPeer(id, sfu.PeerEvents{
+	s.peer = h.media.NewPeer(id, peerEvents(h, s))
+	return s
+}
+
+// newChatLimiter allows ChatMessages chat messages per ChatWindow.
+func newChatLimiter(o Options) *rate.Limiter {
+	return rate.NewLimiter(rate.Every(o.ChatWindow/time.Duration(o.ChatMessages)), o.ChatMessages)
+}
+
+// peerEvents routes what s's media peer reports back to s's client.
+func peerEvents(h *Hub, s *Session) sfu.PeerEvents {
+	return sfu.PeerEvents{
 		OnICECandidate: s.sendCandidate,
 		OnOffer:        func(sdp string) { s.enqueue(encode("webrtc_offer", sdpData{SDP: sdp})) },
 		OnFailed:       func(err error) { h.mediaFailed(s, err) },
-	})
-	return s
+	}
 }
 
 // register adds s and sends welcome; false means the hub is closing.

@@ -19,3 +19,23 @@ func IdentityFrom(ctx context.Context) string {
 	identity, _ := ctx.Value(identityKey{}).(string)
 	return identity
 }
+
+// sessionEndKey is the context key of the function called when a session ends.
+type sessionEndKey struct{}
+
+// WithSessionEnd returns a copy of ctx carrying fn, which Hub.ServeHTTP calls
+// exactly once when the session started by that request has ended and
+// released everything (or at once if no session started). Middleware that
+// holds a per-session resource, such as a per-IP slot, releases it in fn,
+// since ServeHTTP itself returns while the session still runs.
+func WithSessionEnd(ctx context.Context, fn func()) context.Context {
+	return context.WithValue(ctx, sessionEndKey{}, fn)
+}
+
+// sessionEndFrom returns the function stored by WithSessionEnd, or a no-op.
+func sessionEndFrom(ctx context.Context) func() {
+	if fn, ok := ctx.Value(sessionEndKey{}).(func()); ok && fn != nil {
+		return fn
+	}
+	return func() {}
+}

@@ -52,17 +52,19 @@ func (m *Matchmaker) Waiting(id string) bool { return m.waiting[id] != nil }
 // no interests). id must not be waiting already.
 func (m *Matchmaker) Add(id string, interests []string, avoid string, openNow bool) (Match, bool) {
 	t := &ticket{id: id, avoid: avoid, interests: interests}
+	open := openNow || len(interests) == 0
 	if other := m.bestSharing(t); other != nil {
-		m.remove(other)
-		return newMatch(t, other), true
+		return m.take(t, other), true
 	}
-	if openNow || len(interests) == 0 {
-		if other := m.oldestOpen(t); other != nil {
-			m.remove(other)
-			return newMatch(t, other), true
+	if open {
+		if other := pick(&m.open, t); other != nil {
+			return m.take(t, other), true
 		}
 	}
-	m.enqueue(t, openNow || len(interests) == 0)
+	if other := m.onlyParted(t, open); other != nil {
+		return m.take(t, other), true
+	}
+	m.enqueue(t, open)
 	return Match{}, false
 }
 
@@ -73,12 +75,14 @@ func (m *Matchmaker) Open(id string) (Match, bool) {
 	if t == nil || t.openElem != nil {
 		return Match{}, false
 	}
-	if other := m.oldestOpen(t); other != nil {
-		m.remove(t)
-		m.remove(other)
-		return newMatch(t, other), true
+	m.remove(t)
+	if other := pick(&m.open, t); other != nil {
+		return m.take(t, other), true
 	}
-	t.openElem = m.open.PushBack(t)
+	if other := m.onlyParted(t, true); other != nil {
+		return m.take(t, other), true
+	}
+	m.enqueue(t, true)
 	return Match{}, false
 }
 
@@ -126,7 +130,14 @@ func (m *Matchmaker) remove(t *ticket) {
 	t.tagElems = nil
 }
 
-// bestSharing finds the longest-waiting user who shares an interest with t.
+// take removes other from the queue and pairs it with t.
+func (m *Matchmaker) take(t, other *ticket) Match {
+	m.remove(other)
+	return newMatch(t, other)
+}
+
+// bestSharing finds the longest-waiting user who shares an interest with t
+// and is not the partner t just parted from.
 func (m *Matchmaker) bestSharing(t *ticket) *ticket {
 	var best *ticket
 	for _, tag := range t.interests {
@@ -141,28 +152,38 @@ func (m *Matchmaker) bestSharing(t *ticket) *ticket {
 	return best
 }
 
-// oldestOpen finds the longest-waiting user open to anyone.
-func (m *Matchmaker) oldestOpen(t *ticket) *ticket {
-	return pick(&m.open, t)
-}
-
-// pick returns the first ticket in l that t may be paired with: never t
-// itself, and the partner t just parted from only when nobody else is there.
-func pick(l *list.List, t *ticket) *ticket {
-	var parted *ticket
-	for e := l.Front(); e != nil; e = e.Next() {
-		c := e.Value.(*ticket)
-		switch {
-		case c.id == t.id:
-		case c.id == t.avoid || c.avoid == t.id:
-			if parted == nil {
-				parted = c
-			}
-		default:
+// onlyParted returns the partner t just parted from when that partner is
+// the only one waiting and t may take them (a shared interest, or both open
+// to anyone): the two are paired again only when nobody else waits.
+func (m *Matchmaker) onlyParted(t *ticket, open bool) *ticket {
+	if len(m.waiting) != 1 {
+		return nil
+	}
+	for _, c := range m.waiting {
+		if !parted(t, c) {
+			return nil
+		}
+		if len(newMatch(t, c).Common) > 0 || (open && c.openElem != nil) {
 			return c
 		}
 	}
-	return parted
+	return nil
+}
+
+// pick returns the first ticket in l that t may be paired with: never t
+// itself, nor the partner t just parted from.
+func pick(l *list.List, t *ticket) *ticket {
+	for e := l.Front(); e != nil; e = e.Next() {
+		if c := e.Value.(*ticket); c.id != t.id && !parted(t, c) {
+			return c
+		}
+	}
+	return nil
+}
+
+// parted reports whether a and b just parted from each other.
+func parted(a, b *ticket) bool {
+	return a.avoid == b.id || b.avoid == a.id
 }
 
 func newMatch(a, b *ticket) Match {
