@@ -202,6 +202,11 @@ func (c *Config) Validate() error {
 	if len(c.HTTP.ACMEDomains) > 0 && c.HTTP.ACMECacheDir == "" {
 		return fmt.Errorf("http.acme_cache_dir: must be set with http.acme_domains, or every start asks for a new certificate")
 	}
+	for _, d := range c.HTTP.ACMEDomains {
+		if net.ParseIP(d) != nil || !strings.Contains(strings.Trim(d, "."), ".") || strings.ContainsAny(d, "*/: ") {
+			return fmt.Errorf("http.acme_domains: %q is not a domain name like chat.example.org", d)
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

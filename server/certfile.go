@@ -4,7 +4,9 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strings"
 	"sync"
 )
 
@@ -67,6 +69,25 @@ func (c *certFile) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error
 	c.log.Info("TLS certificate reloaded", "file", c.certPath,
 		"names", c.cert.Leaf.DNSNames, "expires", c.cert.Leaf.NotAfter)
 	return c.cert, nil
+}
+
+// urlHost renders the listener address at addr with the certificate's first
+// DNS name (not a wildcard) as host, so that the URL printed at start
+// matches the certificate; without one, as urlHost does.
+func (c *certFile) urlHost(addr net.Addr) string {
+	c.mu.Lock()
+	names := c.cert.Leaf.DNSNames
+	c.mu.Unlock()
+	_, port, err := net.SplitHostPort(addr.String())
+	for _, name := range names {
+		if err == nil && !strings.HasPrefix(name, "*") {
+			if port == "443" {
+				return name
+			}
+			return net.JoinHostPort(name, port)
+		}
+	}
+	return urlHost(addr)
 }
 
 // load reads and parses the pair, recording stamp as the loaded version.

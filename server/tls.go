@@ -74,7 +74,7 @@ func (h *httpsSetup) url(addr net.Addr) string {
 	case h.acme != nil:
 		return h.acme.url(addr)
 	case h.files != nil:
-		return "https://" + urlHost(addr)
+		return "https://" + h.files.urlHost(addr)
 	}
 	return "http://" + urlHost(addr)
 }

@@ -49,12 +49,12 @@ func TestHTTPSFromCertificateFilesCarriesSignaling(t *testing.T) {
 	log, _ := newTestLogger(t)
 	srv := startServer(t, cfg, log)
 
-	if !strings.HasPrefix(srv.URL(), "https://") {
-		t.Errorf("URL() = %q, want https://", srv.URL())
-	}
 	client := httpsClient(t, srv.Addr(), ca.pool())
 	_, port, _ := net.SplitHostPort(srv.Addr().String())
 	base := "https://" + net.JoinHostPort("tandem.test", port)
+	if srv.URL() != base {
+		t.Errorf("URL() = %q, want %q (the certificate's name)", srv.URL(), base)
+	}
 	for _, path := range []string{"/", "/healthz", "/api/stats"} {
 		resp := get(t, client, base+path)
 		if resp.StatusCode != http.StatusOK {
@@ -189,6 +189,21 @@ func TestPlainHTTPOnAReachableAddressWarnsAboutTheCamera(t *testing.T) {
 		if warned != tc.warn {
 			t.Errorf("%s: warned %v, want %v; log %q", tc.addr, warned, tc.warn, out)
 		}
+	}
+}
+
+func TestConfigRefusesACMEDomainsWithoutCertificates(t *testing.T) {
+	for _, d := range []string{"203.0.113.7", "localhost", "*.example.org", "example.org:443", "https://example.org"} {
+		cfg := loopbackConfig()
+		cfg.HTTP.ACMEDomains = []string{"chat.example.org", d}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "acme_domains") {
+			t.Errorf("acme_domains %q: Validate() = %v, want an acme_domains error", d, err)
+		}
+	}
+	cfg := loopbackConfig()
+	cfg.HTTP.ACMEDomains = []string{"chat.example.org", "tandem.test."}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("acme_domains of two names: %v", err)
 	}
 }
 
