@@ -40,6 +40,7 @@ type user struct {
 	found     bool      // partner_found arrived since nextAt
 	lastKeyAt time.Time // arrival of the newest keyframe
 	oldSource uint32    // partner source before the switch
+	queued    bool      // in the queue (or asked to be) since the last partner_found
 }
 
 // dial connects a user's WebSocket and creates its media client.
@@ -88,6 +89,9 @@ func (u *user) start() error {
 		return err
 	}
 	u.send("webrtc_offer", map[string]string{"sdp": offer})
+	u.mu.Lock()
+	u.queued = true
+	u.mu.Unlock()
 	u.send("find_partner", nil)
 	u.client.Start()
 	return nil
@@ -134,6 +138,7 @@ func (u *user) handle(msg message) {
 		u.inRoom.Store(true)
 		u.res.pairs.Add(1)
 		u.mu.Lock()
+		u.queued = false
 		if !u.nextAt.IsZero() {
 			u.res.addSignaling(time.Since(u.nextAt))
 			u.found = true
@@ -147,9 +152,15 @@ func (u *user) handle(msg message) {
 	case "partner_left":
 		u.inRoom.Store(false)
 		u.mu.Lock()
-		u.oldSource = u.lastSource.Load()
+		requeue := !u.queued // our own next_partner may have crossed the partner's
+		u.queued = true
+		if u.nextAt.IsZero() {
+			u.oldSource = u.lastSource.Load()
+		}
 		u.mu.Unlock()
-		u.send("find_partner", nil)
+		if requeue {
+			u.send("find_partner", nil)
+		}
 	case "error":
 		u.res.errors.Add(1)
 		u.res.noteError(string(msg.Data))
@@ -164,6 +175,7 @@ func (u *user) next() {
 	u.mu.Lock()
 	u.nextAt = time.Now()
 	u.found = false
+	u.queued = true
 	u.oldSource = u.lastSource.Load()
 	u.mu.Unlock()
 	u.inRoom.Store(false)
