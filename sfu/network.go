@@ -12,6 +12,7 @@ import (
 // UDP port and the ICE-TCP listener when configured (stored in s for Close).
 func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
+	se.LoggerFactory = pionLogs{log: s.log}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 
 	ipFilter, loopbackOnly, networks := s.ipSelection()
