@@ -115,7 +115,7 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 		ip, fromProxy := g.proxies.clientIP(r)
 		release, refusal := g.limits.acquire(ipKey(ip))
 		if refusal != nil {
-			g.refuseLimit(w, r, ip, refusal)
+			g.refuseLimit(w, ip, refusal)
 			return
 		}
 		r, ok := g.authorize(w, r, ip)
@@ -168,7 +168,7 @@ func (g *Guard) refuseToken(w http.ResponseWriter, ip, reason string) {
 	writeRefusal(w, http.StatusUnauthorized, "unauthorized", reason)
 }
 
-func (g *Guard) refuseLimit(w http.ResponseWriter, r *http.Request, ip string, ref *refusal) {
+func (g *Guard) refuseLimit(w http.ResponseWriter, ip string, ref *refusal) {
 	if ref.code == codeRateLimited {
 		g.rateLimited.Add(1)
 	} else {
