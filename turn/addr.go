@@ -70,6 +70,24 @@ func firstInterfaceIP(wantV4 bool) net.IP {
 	return nil
 }
 
+// udpBufferSize is the receive and send buffer asked for on UDP sockets;
+// the kernel caps it at net.core.rmem_max / wmem_max. Media arrives in
+// bursts (a video keyframe is dozens of packets at once) and the default
+// buffer of about 200 KiB overflows while a read loop is busy.
+const udpBufferSize = 4 << 20
+
+// growBuffers enlarges a UDP socket's kernel buffers, best effort: a
+// smaller buffer only costs packets under load.
+func growBuffers(conn net.PacketConn) {
+	if c, ok := conn.(interface {
+		SetReadBuffer(int) error
+		SetWriteBuffer(int) error
+	}); ok {
+		_ = c.SetReadBuffer(udpBufferSize)
+		_ = c.SetWriteBuffer(udpBufferSize)
+	}
+}
+
 // newTLSListener wraps ln in TLS with a copy of cfg.
 func newTLSListener(ln net.Listener, cfg *tls.Config) net.Listener {
 	return tls.NewListener(ln, cfg.Clone())

@@ -19,7 +19,7 @@ import (
 
 // startProcess starts a helper binary that runs until the test ends; it is
 // killed and waited for in cleanup. Its output is kept for failure reports.
-func startProcess(t testing.TB, name string, args ...string) {
+func startProcess(t testing.TB, name string, args ...string) (pid int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -42,6 +42,7 @@ func startProcess(t testing.TB, name string, args ...string) {
 			t.Logf("%s output:\n%s", name, out.String())
 		}
 	})
+	return cmd.Process.Pid
 }
 
 // startTurnutilsPeer starts coturn's UDP echo peer on 127.0.0.1 and waits
@@ -146,19 +147,25 @@ func TestCoturnClientRelaysThroughOurServer(t *testing.T) {
 
 // startCoturn runs coturn's turnserver on 127.0.0.1 with the REST API
 // secret and returns its listening address once it accepts TCP.
-func startCoturn(t testing.TB, secret string, extra ...string) *net.UDPAddr {
+func startCoturn(t testing.TB, secret string) *net.UDPAddr {
+	addr, _ := startCoturnPID(t, secret)
+	return addr
+}
+
+// startCoturnPID is startCoturn that also returns the server's process id.
+func startCoturnPID(t testing.TB, secret string) (*net.UDPAddr, int) {
 	t.Helper()
 	port := freeUDPPort(t)
 	relayMin := freeUDPPort(t)
 	dir := t.TempDir()
-	args := append([]string{"-n", "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
+	args := []string{"-n", "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
 		"--listening-port", strconv.Itoa(port),
 		"--min-port", strconv.Itoa(relayMin), "--max-port", strconv.Itoa(min(relayMin+200, 65535)),
 		"--use-auth-secret", "--static-auth-secret", secret, "--realm", DefaultRealm,
 		"--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls", "--no-rfc5780",
 		"--no-stun-backward-compatibility", "--log-file", "stdout", "--simple-log",
-		"--pidfile", dir + "/turnserver.pid", "--db", dir + "/turndb"}, extra...)
-	startProcess(t, "turnserver", args...)
+		"--pidfile", dir + "/turnserver.pid", "--db", dir + "/turndb"}
+	pid := startProcess(t, "turnserver", args...)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	waitFor(t, "coturn to accept TCP", 15*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp4", addr, 100*time.Millisecond)
@@ -167,7 +174,7 @@ func startCoturn(t testing.TB, secret string, extra ...string) *net.UDPAddr {
 		}
 		return err == nil
 	})
-	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, pid
 }
 
 func TestCoturnAcceptsOurCredentials(t *testing.T) {

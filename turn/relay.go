@@ -60,6 +60,7 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 		g.quota.release(conf.UserID)
 		return nil, nil, fmt.Errorf("allocate UDP relay: %w", err)
 	}
+	growBuffers(conn)
 	g.meters.allocations.Add(1)
 	return &countingPacketConn{PacketConn: conn, meters: g.meters, release: g.releaser(conf.UserID)}, addr, nil
 }

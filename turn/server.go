@@ -150,6 +150,7 @@ func listenPair(addr string) (net.PacketConn, net.Listener, error) {
 		tcpAddr := net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
 		tcp, err := net.Listen(tcpNet, tcpAddr)
 		if err == nil {
+			growBuffers(udp)
 			return udp, tcp, nil
 		}
 		_ = udp.Close()
