@@ -204,10 +204,12 @@ func (b *browser) open(url string) {
 	b.waitFor("the page to start", `document.querySelector('#start') !== null && document.body.classList.contains('view-landing')`)
 }
 
-// click presses the button whose visible name is name.
+// click presses the button whose accessible name is name (its text, or its
+// aria-label when it has one).
 func (b *browser) click(name string) {
 	b.t.Helper()
-	b.do("click "+name, chromedp.Click(chromedp.Search(fmt.Sprintf(`//button[normalize-space(.)=%q]`, name))))
+	xpath := fmt.Sprintf(`//button[@aria-label=%q or (not(@aria-label) and normalize-space(.)=%q)]`, name, name)
+	b.do("click "+name, chromedp.Click(chromedp.Search(xpath)))
 }
 
 // eval evaluates a JavaScript expression (awaiting a promise) into T.

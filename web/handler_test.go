@@ -180,7 +180,7 @@ func TestEveryReferencedFileIsServed(t *testing.T) {
 			queue = append(queue, "/js/"+m[1])
 		}
 	}
-	for _, module := range []string{"/js/app.js", "/js/connection.js", "/js/chatlog.js", "/js/media.js"} {
+	for _, module := range []string{"/js/app.js", "/js/connection.js", "/js/chatlog.js", "/js/media.js", "/js/interests.js"} {
 		if !seen[module] {
 			t.Errorf("%s is not reachable from index.html", module)
 		}

@@ -4,6 +4,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/tandemchat/tandem/web"
 )
 
@@ -48,5 +50,27 @@ func TestLandingExplainsDeniedCamera(t *testing.T) {
 	}
 	if !eval[bool](b, `document.querySelector('#start').checkVisibility() && !document.querySelector('#start').disabled`) {
 		t.Errorf("Start is not usable without a camera\n%s", b.report())
+	}
+}
+
+func TestInterestTagsAreLowercaseUniqueAndRemembered(t *testing.T) {
+	requireBrowser(t)
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	b := newBrowser(t, "visitor", browserOptions{camera: blue})
+	b.open(srv.URL)
+	tags := `JSON.stringify([...document.querySelectorAll('#interest-tags .tag span')].map((s) => s.textContent))`
+	b.do("type interests", chromedp.SendKeys(chromedp.CSS("#interests"), "Chess, MUSIC,chess, travel"+kb.Enter))
+	if got := eval[string](b, tags); got != `["chess","music","travel"]` {
+		t.Fatalf("tags after typing = %s, want chess, music, travel", got)
+	}
+	b.do("remove the last tag", chromedp.SendKeys(chromedp.CSS("#interests"), kb.Backspace))
+	b.click("Remove chess")
+	if got := eval[string](b, tags); got != `["music"]` {
+		t.Fatalf("tags after removing two = %s, want music", got)
+	}
+	b.open(srv.URL)
+	if got := eval[string](b, tags); got != `["music"]` {
+		t.Errorf("tags after a reload = %s, want music remembered", got)
 	}
 }

@@ -4,6 +4,7 @@
 
 import { Connection } from './connection.js';
 import { ChatLog } from './chatlog.js';
+import { InterestTags } from './interests.js';
 import { cameraReason, listDevices, openLocalMedia, openTrack } from './media.js';
 
 /** Status line texts, one per phase of the chat view. */
@@ -27,7 +28,6 @@ const LEFT_REASONS = {
 const ESC_CONFIRM_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const ONLINE_POLL_MS = 15000;
-const MAX_INTERESTS = 10;
 
 /**
  * Finds an element of the page by id and checks its type.
@@ -50,7 +50,6 @@ const ui = {
   unmute: $('unmute', HTMLButtonElement),
   cameraOffLabel: $('camera-off-label', HTMLElement),
   mediaNote: $('media-note', HTMLElement),
-  interests: $('interests', HTMLInputElement),
   status: $('status', HTMLElement),
   common: $('common-interests', HTMLElement),
   typing: $('typing', HTMLElement),
@@ -68,6 +67,7 @@ const ui = {
 };
 
 const chat = new ChatLog($('messages', HTMLOListElement));
+const interests = new InterestTags($('interest-tags', HTMLUListElement), $('interests', HTMLInputElement));
 
 /** Everything the page remembers; changed only by the functions below. */
 const state = {
@@ -167,7 +167,7 @@ function connection() {
 
 function onWelcome() {
   if (state.wantPartner) {
-    state.conn?.findPartner(readInterests());
+    state.conn?.findPartner(interests.read());
     setPhase('searching');
   } else if (state.phase === 'reconnecting') {
     setPhase('left');
@@ -176,6 +176,9 @@ function onWelcome() {
 
 /** @param {{commonInterests: string[]}} d */
 function onPartnerFound(d) {
+  // A match that crossed the user's Stop on the wire: the leave already sent
+  // ends it, so the page stays where it is.
+  if (!state.wantPartner) return;
   setPhase('talking');
   refreshOnline();
   chat.clear();
@@ -188,6 +191,7 @@ function onPartnerFound(d) {
 
 /** @param {{reason: string}} d */
 function onPartnerLeft(d) {
+  if (state.phase === 'landing') return;
   state.wantPartner = false;
   setPhase('left');
   chat.addNotice(LEFT_REASONS[d.reason] ?? 'Stranger left.');
@@ -251,10 +255,9 @@ async function start() {
   ui.start.disabled = true;
   await mediaReady;
   ui.start.disabled = false;
-  saveInterests();
   state.wantPartner = true;
   const conn = connection();
-  if (conn.ready && conn.findPartner(readInterests())) setPhase('searching');
+  if (conn.ready && conn.findPartner(interests.read())) setPhase('searching');
   else setPhase('connecting');
   playRemote(); // inside the click: lets the stranger's sound autoplay later
 }
@@ -278,22 +281,6 @@ function stop() {
   state.wantPartner = false;
   state.conn?.leave();
   setPhase('landing');
-}
-
-/** @returns {string[]} the interest tags typed on the landing view */
-function readInterests() {
-  const tags = ui.interests.value.split(/[,;\n]/)
-    .map((/** @type {string} */ s) => s.trim().toLowerCase().slice(0, 32))
-    .filter(Boolean);
-  return [...new Set(tags)].slice(0, MAX_INTERESTS);
-}
-
-function saveInterests() {
-  try { window.localStorage.setItem('tandem.interests', ui.interests.value); } catch { /* private mode */ }
-}
-
-function loadInterests() {
-  try { ui.interests.value = window.localStorage.getItem('tandem.interests') ?? ''; } catch { /* private mode */ }
 }
 
 /** @param {SubmitEvent} ev */
@@ -390,7 +377,6 @@ window.addEventListener('pagehide', () => {
   state.wantPartner = false;
   setPhase('landing');
 });
-loadInterests();
 setPhase('landing');
 refreshOnline();
 window.setInterval(refreshOnline, ONLINE_POLL_MS);
