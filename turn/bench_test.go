@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -43,7 +42,10 @@ func BenchmarkRelayVsCoturn(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			benchUclient(b, s.udpAddr.Port, peer.Port, flags, selfCPU)
+			// The embedded server runs in this process; the harness idles
+			// while uclient runs.
+			self := os.Getpid()
+			benchUclient(b, s.udpAddr.Port, peer.Port, flags, func() time.Duration { return procCPU(b, self) })
 		})
 		b.Run("coturn/"+transport, func(b *testing.B) {
 			addr, pid := startCoturnPID(b, testSecret)
@@ -94,17 +96,8 @@ func lastFloat(b *testing.B, re *regexp.Regexp, out string) float64 {
 	return v
 }
 
-// selfCPU is this process's user+system CPU time (the embedded server runs
-// here; the test harness is idle meanwhile).
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procCPU is a child's user+system CPU time from /proc/PID/stat.
+// procCPU is a process's user+system CPU time from /proc/PID/stat; the
+// same measure for both servers.
 func procCPU(b *testing.B, pid int) time.Duration {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
