@@ -21,11 +21,15 @@ export class InterestTags {
     this.#input = input;
     input.addEventListener('input', () => this.#onInput());
     input.addEventListener('keydown', (ev) => this.#onKeyDown(ev));
-    input.addEventListener('blur', () => this.#commit(input.value));
     this.#load();
   }
 
-  /** The tags, including any word still being typed. @returns {string[]} */
+  /**
+   * The tags, including any word still being typed (which becomes a tag now:
+   * not on blur, because a layout change under the pointer between mousedown
+   * and mouseup would swallow the click on Start).
+   * @returns {string[]}
+   */
   read() {
     this.#commit(this.#input.value);
     return [...this.#tags];
