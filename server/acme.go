@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -28,15 +29,24 @@ import (
 // account key are kept in a directory so a restart reuses them; autocert
 // renews each certificate in the background 30 days before it expires.
 //
-// All methods are safe for concurrent use. autocert offers no way to stop its
-// renewal timers; they hold no goroutine until they fire, and a stopped
-// process takes them with it.
+// All methods are safe for concurrent use. autocert offers no way to stop
+// its renewal timers (they hold no goroutine until they fire) or an issuance
+// in progress: a handshake that is obtaining a certificate when the server
+// closes finishes that work (each ACME request is bounded by a minute).
 type acmeCerts struct {
 	manager   *autocert.Manager
 	domains   []string        // lower case, as configured
 	transport *http.Transport // the ACME client's, closed by close
 	log       *slog.Logger
+
+	mu       sync.Mutex
+	warnedAt time.Time // when the last failure to get a certificate was logged
 }
+
+// failureLogInterval spaces the warnings about failing to get a
+// certificate: autocert remembers a failure for a minute and fails every
+// handshake in that time at once, which must not become a log line each.
+const failureLogInterval = time.Minute
 
 // newACMECerts prepares the certificate manager; it contacts the authority
 // only when a certificate is first needed.
@@ -125,10 +135,22 @@ func (a *acmeCerts) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate
 		hello = &named
 	}
 	cert, err := a.manager.GetCertificate(hello)
-	if err != nil && slices.Contains(a.domains, strings.ToLower(hello.ServerName)) {
+	if err != nil && slices.Contains(a.domains, strings.ToLower(hello.ServerName)) && a.shouldWarn() {
 		a.log.Warn("no certificate for a configured domain", "domain", hello.ServerName, "err", err)
 	}
 	return cert, err
+}
+
+// shouldWarn reports whether failureLogInterval has passed since the last
+// warning, and if so starts a new interval.
+func (a *acmeCerts) shouldWarn() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if now := time.Now(); now.Sub(a.warnedAt) >= failureLogInterval {
+		a.warnedAt = now
+		return true
+	}
+	return false
 }
 
 // redirectHandler serves plain HTTP: it answers HTTP-01 challenges and

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,28 @@ func TestCertificateIsObtainedThroughRealHTTPValidation(t *testing.T) {
 	}
 	if got := acme.orders.Load(); got != 2 {
 		t.Errorf("%d orders, want 2 (TLS-ALPN-01 failing, then HTTP-01)", got)
+	}
+}
+
+func TestFailureToGetACertificateIsLoggedOncePerInterval(t *testing.T) {
+	verifyNoLeaks(t)
+	cfg := loopbackConfig()
+	cfg.HTTP.ACMEDomains = []string{"tandem.test"}
+	cfg.HTTP.ACMEDirectory = "https://127.0.0.1:" + strconv.Itoa(closedPort(t)) + "/dir" // nobody answers
+	cfg.HTTP.ACMECacheDir = t.TempDir()
+	cfg.HTTP.RedirectAddr = ""
+	log, logs := newTestLogger(t)
+	srv := startServer(t, cfg, log)
+	for range 3 {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", srv.Addr().String(),
+			&tls.Config{ServerName: "tandem.test", InsecureSkipVerify: true})
+		if err == nil {
+			conn.Close()
+			t.Fatal("a handshake succeeded without a certificate authority")
+		}
+	}
+	if n := strings.Count(logs.String(), "no certificate for a configured domain"); n != 1 {
+		t.Errorf("the failure was logged %d times for 3 handshakes, want once:\n%s", n, logs)
 	}
 }
 

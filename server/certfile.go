@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -94,6 +95,9 @@ func (c *certFile) urlHost(addr net.Addr) string {
 // The caller holds mu (or is the constructor).
 func (c *certFile) load(stamp fileStamp) error {
 	pair, err := tls.LoadX509KeyPair(c.certPath, c.keyPath)
+	if err == nil && pair.Leaf == nil { // GODEBUG=x509keypairleaf=0
+		pair.Leaf, err = x509.ParseCertificate(pair.Certificate[0])
+	}
 	if err != nil {
 		return fmt.Errorf("load TLS certificate %s and key %s: %w", c.certPath, c.keyPath, err)
 	}
