@@ -34,6 +34,8 @@ func TestAutomaticCertificateIsObtainedCachedAndReusedAfterRestart(t *testing.T)
 	acme := startPebble(t)
 	cacheDir := filepath.Join(t.TempDir(), "certs") // created by tandem
 	cfg := acmeConfig(acme, cacheDir)
+	cfg.TURN.Addr = "127.0.0.1:0"
+	cfg.TURN.TLSAddr = "127.0.0.1:0"
 
 	log, logs := newTestLogger(t)
 	srv := startServer(t, cfg, log)
@@ -53,6 +55,9 @@ func TestAutomaticCertificateIsObtainedCachedAndReusedAfterRestart(t *testing.T)
 	}
 	if got := acme.orders.Load(); got != 1 {
 		t.Fatalf("%d orders after the first handshake, want 1", got)
+	}
+	if got := peerCertificate(t, turnTLSAddr(t, srv), "tandem.test", acme.roots); !got.Equal(issued) {
+		t.Errorf("TURN over TLS serves serial %s, HTTPS %s: want the same certificate", got.SerialNumber, issued.SerialNumber)
 	}
 	if !strings.Contains(logs.String(), "certificate obtained and cached") {
 		t.Error("obtaining the certificate was not logged")
