@@ -46,7 +46,7 @@ func (l *lockedBuffer) String() string {
 // media on 127.0.0.1 and no TURN (browser and server share the namespace);
 // tweak, if given, changes the configuration first. The server's log is
 // printed only if the test fails.
-func startServer(t *testing.T, tweak ...func(*config.Config)) string {
+func startServer(t *testing.T, tweak ...func(*config.Config)) *server.Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.HTTP.Addr = "127.0.0.1:0"
@@ -71,7 +71,7 @@ func startServer(t *testing.T, tweak ...func(*config.Config)) string {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return srv.URL()
+	return srv
 }
 
 // pair opens the page in both browsers and presses Start in a, then b, and
@@ -126,7 +126,7 @@ func (b *browser) saveScreenshot(path string) {
 
 func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 	requireBrowser(t)
-	url := startServer(t)
+	url := startServer(t).URL()
 	alice := newBrowser(t, "alice", browserOptions{camera: red})
 	// Bob keeps Chromium's own animated test camera: it makes a livelier
 	// screenshot than a solid colour.
@@ -174,7 +174,7 @@ func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 
 func TestNextFindsTheWaitingStrangerWithoutReload(t *testing.T) {
 	requireBrowser(t)
-	url := startServer(t)
+	url := startServer(t).URL()
 	alice := newBrowser(t, "alice", browserOptions{camera: red})
 	bob := newBrowser(t, "bob", browserOptions{camera: green})
 	carol := newBrowser(t, "carol", browserOptions{camera: blue})
@@ -220,7 +220,7 @@ func TestNextFindsTheWaitingStrangerWithoutReload(t *testing.T) {
 
 func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
 	requireBrowser(t)
-	url := startServer(t)
+	url := startServer(t).URL()
 	shy := newBrowser(t, "camera-shy", browserOptions{denyCamera: true})
 	// Dave is on a phone-sized screen.
 	dave := newBrowser(t, "dave", browserOptions{camera: red, width: 390, height: 844})
@@ -292,7 +292,7 @@ func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
 
 func TestDroppedSocketReconnectsAndSaysSo(t *testing.T) {
 	requireBrowser(t)
-	url := startServer(t)
+	url := startServer(t).URL()
 	alice := newBrowser(t, "alice", browserOptions{camera: red})
 	bob := newBrowser(t, "bob", browserOptions{camera: green})
 	pair(url, alice, bob)
@@ -333,7 +333,7 @@ func TestMediaFlowsThroughTheTURNServerFromWelcome(t *testing.T) {
 	url := startServer(t, func(c *config.Config) {
 		c.TURN.Addr = "127.0.0.1:0"
 		c.TURN.AllowLoopback = true
-	})
+	}).URL()
 	alice := newBrowser(t, "alice", browserOptions{camera: red})
 	alice.addInitScript("allow only relayed media", relayOnlyScript)
 	bob := newBrowser(t, "bob", browserOptions{camera: green})
@@ -355,4 +355,27 @@ func TestMediaFlowsThroughTheTURNServerFromWelcome(t *testing.T) {
 	  });
 	  return relayed;
 	})`)
+}
+
+func TestDrainingServerSendsWaitersBackWithAReason(t *testing.T) {
+	requireBrowser(t)
+	srv := startServer(t)
+	erin := newBrowser(t, "erin", browserOptions{camera: blue})
+	erin.open(srv.URL())
+	erin.click("Start")
+	erin.waitStatus(statusSearching)
+
+	srv.Hub().Drain()
+	erin.waitFor("the landing view", `document.body.classList.contains('view-landing')`)
+	banner := eval[string](erin, `document.querySelector('#banner').checkVisibility() ? document.querySelector('#banner').textContent : ''`)
+	if banner != "The server is restarting and takes no new chats right now. Try again in a minute." {
+		t.Errorf("banner = %q, want the restart explained\n%s", banner, erin.report())
+	}
+
+	// Trying again while the server still drains gets the same answer.
+	erin.click("Start")
+	erin.waitFor("a second search", fmt.Sprintf(
+		`window.__tandemProbe.statuses.filter((s) => s === %q).length === 2`, statusSearching))
+	erin.waitFor("the banner again", `document.body.classList.contains('view-landing') &&
+	  document.querySelector('#banner').checkVisibility()`)
 }

@@ -43,6 +43,7 @@ function $(id, type) {
 
 const ui = {
   online: $('online', HTMLElement),
+  banner: $('banner', HTMLElement),
   remoteVideo: $('remote-video', HTMLVideoElement),
   localVideo: $('local-video', HTMLVideoElement),
   overlay: $('remote-overlay', HTMLElement),
@@ -201,12 +202,20 @@ function onPartnerLeft(d) {
 function onServerError(d) {
   console.warn(`tandem: server refused a request: ${d.code}: ${d.message}`);
   if (d.code === 'draining') {
+    // No new matches: the server is shutting down. A chat in progress goes
+    // on; anyone waiting is sent back to the start with the reason.
     state.wantPartner = false;
-    chat.addNotice('The server is restarting and takes no new chats. Try again in a minute.');
-    if (state.phase === 'searching' || state.phase === 'connecting') setPhase('left');
+    showBanner('The server is restarting and takes no new chats right now. Try again in a minute.');
+    if (state.phase !== 'talking') setPhase('landing');
   } else if (d.code === 'rate_limited') {
-    chat.addNotice('Slow down a little.');
+    showBanner('You are sending messages too fast. Slow down a little.');
   }
+}
+
+/** @param {string} text */
+function showBanner(text) {
+  ui.banner.textContent = text;
+  ui.banner.hidden = false;
 }
 
 /** @param {MediaStream} stream */
@@ -252,6 +261,7 @@ function setPhase(phase) {
 
 /** Start (landing or after the stranger left): look for a partner. */
 async function start() {
+  ui.banner.hidden = true;
   ui.start.disabled = true;
   await mediaReady;
   ui.start.disabled = false;

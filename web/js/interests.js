@@ -4,7 +4,7 @@
 // in localStorage for the next visit.
 
 const MAX_TAGS = 10;
-const MAX_TAG_LENGTH = 32;
+const MAX_TAG_LENGTH = 32; // characters (code points), as the server counts
 const STORAGE_KEY = 'tandem.interests';
 
 export class InterestTags {
@@ -65,7 +65,7 @@ export class InterestTags {
 
   /** @param {string} raw */
   #add(raw) {
-    const tag = raw.trim().toLowerCase().slice(0, MAX_TAG_LENGTH);
+    const tag = Array.from(raw.trim().toLowerCase()).slice(0, MAX_TAG_LENGTH).join('');
     if (tag && !this.#tags.includes(tag) && this.#tags.length < MAX_TAGS) this.#tags.push(tag);
   }
 
