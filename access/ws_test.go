@@ -122,3 +122,22 @@ func TestWebSocketConnectionsPerMinuteLimit(t *testing.T) {
 		t.Fatalf("fourth connection in a minute: %s %q", code, reason)
 	}
 }
+
+func TestWebSocketBehindATrustedProxyCountsTheForwardedClient(t *testing.T) {
+	srv := livetest.Start(t, func(c *config.Config) {
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+		c.Limits.SessionsPerIP = 1
+	})
+	via := func(client string) http.Header { return http.Header{"X-Forwarded-For": {client}} }
+	first, _, err := livetest.Dial(t, srv.WSURL, via("203.0.113.5"))
+	if err != nil {
+		t.Fatalf("first client through the proxy: %v", err)
+	}
+	srv.Logs.WaitForLine(t, "session started", "user="+first.UserID, "remote=203.0.113.5")
+	if _, _, err := livetest.Dial(t, srv.WSURL, via("203.0.113.6")); err != nil {
+		t.Fatalf("another client through the same proxy must not share the first one's limit: %v", err)
+	}
+	if code, _ := refused(t, srv.WSURL, via("203.0.113.5"), http.StatusTooManyRequests); code != "too_many_sessions" {
+		t.Fatalf("second session of 203.0.113.5: %s, want too_many_sessions", code)
+	}
+}
