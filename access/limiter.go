@@ -37,16 +37,16 @@ type ipEntry struct {
 // acquire calls), and when the table is full idle IPs are dropped at once
 // to make room. IPs with open sessions are always kept. Safe for concurrent use.
 type limiter struct {
-	perMinute, perIP, max int
-	now                   func() time.Time
+	perMinute, perIP, maxIPs int
+	now                      func() time.Time
 
 	mu        sync.Mutex
 	ips       map[string]*ipEntry
 	lastSweep time.Time
 }
 
-func newLimiter(perMinute, perIP, max int, now func() time.Time) *limiter {
-	return &limiter{perMinute: perMinute, perIP: perIP, max: max, now: now, ips: make(map[string]*ipEntry)}
+func newLimiter(perMinute, perIP, maxIPs int, now func() time.Time) *limiter {
+	return &limiter{perMinute: perMinute, perIP: perIP, maxIPs: maxIPs, now: now, ips: make(map[string]*ipEntry)}
 }
 
 // acquire admits one new connection from key, or says why not. The caller
@@ -60,7 +60,7 @@ func (l *limiter) acquire(key string) (release func(), _ *refusal) {
 	}
 	e := l.ips[key]
 	if e == nil {
-		if len(l.ips) >= l.max {
+		if len(l.ips) >= l.maxIPs {
 			l.sweepLocked(now, true)
 		}
 		e = &ipEntry{bucket: rate.NewLimiter(rate.Every(time.Minute/time.Duration(l.perMinute)), l.perMinute)}
