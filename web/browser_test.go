@@ -264,6 +264,8 @@ func (b *browser) report() string {
 	  note: document.querySelector('#media-note')?.textContent,
 	  view: document.body.className,
 	  messages: [...document.querySelectorAll('#messages li')].map((li) => li.textContent),
+	  statuses: window.__tandemProbe?.statuses,
+	  banner: document.querySelector('#banner')?.textContent,
 	  remote: (() => { const v = document.querySelector('#remote-video'); return v && {w: v.videoWidth, t: v.currentTime, ready: v.readyState, paused: v.paused}; })(),
 	})`))
 	if err != nil {
