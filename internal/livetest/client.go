@@ -35,6 +35,7 @@ type Client struct {
 	done    chan struct{} // closed when the reader returns
 	err     error         // the reader's final error; read after done
 	UserID  string        // from welcome
+	Welcome Message       // the welcome message (iceServers and all)
 }
 
 // Dial opens /ws with header (nil for none) and reads welcome. The
@@ -52,7 +53,8 @@ func Dial(t testing.TB, url string, header http.Header) (*Client, *http.Response
 	var w struct {
 		UserID string `json:"userId"`
 	}
-	c.Expect("welcome").Decode(t, &w)
+	c.Welcome = c.Expect("welcome")
+	c.Welcome.Decode(t, &w)
 	c.UserID = w.UserID
 	return c, resp, nil
 }
