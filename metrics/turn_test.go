@@ -80,7 +80,18 @@ func TestTURNMetricsMoveWithAllocationsAndRelayedBytes(t *testing.T) {
 	if n, _, err := peer.ReadFrom(buf); err != nil || string(buf[:n]) != "hello through the relay" {
 		t.Fatalf("peer read %q, %v", buf[:n], err)
 	}
-	if got := value(scrape(t, srv, ""), "tandem_turn_relayed_bytes_total"); got < float64(len("hello through the relay")) {
-		t.Fatalf("relayed bytes %v, want at least the datagram's %d", got, len("hello through the relay"))
+	// The relay counts the datagram after its write returns, which may be
+	// after the peer read it: poll.
+	want := float64(len("hello through the relay"))
+	deadline := time.Now().Add(livetest.WaitFor)
+	for {
+		got := value(scrape(t, srv, ""), "tandem_turn_relayed_bytes_total")
+		if got >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relayed bytes %v, want at least the datagram's %v", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
