@@ -39,7 +39,7 @@ func (l *pionLogger) emit(level slog.Level, msg string) {
 	if !l.factory.log.Enabled(ctx, level) || !l.factory.limiter.Allow() {
 		return
 	}
-	l.factory.log.Log(ctx, level, msg, "component", "pion/"+l.scope)
+	l.factory.log.Log(ctx, level, msg, "pion", l.scope)
 }
 
 func (l *pionLogger) emitf(level slog.Level, format string, args ...any) {
@@ -47,7 +47,7 @@ func (l *pionLogger) emitf(level slog.Level, format string, args ...any) {
 	if !l.factory.log.Enabled(ctx, level) || !l.factory.limiter.Allow() {
 		return
 	}
-	l.factory.log.Log(ctx, level, fmt.Sprintf(format, args...), "component", "pion/"+l.scope)
+	l.factory.log.Log(ctx, level, fmt.Sprintf(format, args...), "pion", l.scope)
 }
 
 func (l *pionLogger) Trace(string)          {}

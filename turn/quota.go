@@ -32,8 +32,12 @@ func (q *userQuota) available(user string) bool {
 }
 
 // acquire takes one allocation slot for user, or reports false when the
-// user is at the limit.
+// user is at the limit. The empty user is pion probing for a free even port
+// (the socket is closed at once); it is not limited.
 func (q *userQuota) acquire(user string) bool {
+	if user == "" {
+		return true
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.count[user] >= q.max {
@@ -45,6 +49,9 @@ func (q *userQuota) acquire(user string) bool {
 
 // release gives back one slot taken by acquire.
 func (q *userQuota) release(user string) {
+	if user == "" {
+		return
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.count[user] <= 1 {

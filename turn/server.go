@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/pion/transport/v5/reuseport"
 	pionturn "github.com/pion/turn/v5"
 )
 
@@ -96,14 +98,16 @@ func (s *Server) start() (err error) {
 		}
 	}()
 
-	udp, tcp, err := listenPair(s.cfg.Addr)
+	udps, tcp, err := listenPair(s.cfg.Addr)
 	if err != nil {
 		return err
 	}
-	opened = append(opened, udp)
+	for _, c := range udps {
+		opened = append(opened, c)
+	}
 	tcpLn := newTrackingListener(tcp)
 	opened = append(opened, tcpLn)
-	s.udpAddr = udp.LocalAddr().(*net.UDPAddr)
+	s.udpAddr = udps[0].LocalAddr().(*net.UDPAddr)
 	s.tcpAddr = tcp.Addr().(*net.TCPAddr)
 
 	listeners := []net.Listener{tcpLn}
@@ -123,16 +127,20 @@ func (s *Server) start() (err error) {
 	if err != nil {
 		return err
 	}
-	s.pion, err = pionturn.NewServer(s.pionConfig(udp, listeners))
+	s.pion, err = pionturn.NewServer(s.pionConfig(udps, listeners))
 	if err != nil {
 		return fmt.Errorf("start pion TURN server: %w", err)
 	}
 	return nil
 }
 
-// listenPair opens the UDP and TCP listeners on addr. With port 0 it looks
-// for one port free for both, so the URLs for both transports share it.
-func listenPair(addr string) (net.PacketConn, net.Listener, error) {
+// listenPair opens the UDP sockets and the TCP listener on addr. There is
+// one UDP socket per GOMAXPROCS, all on the same port with SO_REUSEPORT:
+// pion reads each with one goroutine, and the kernel spreads clients over
+// them by address hash, so UDP relaying is not capped at one core. With
+// port 0 it looks for one port free for UDP and TCP, so the URLs for both
+// transports share it.
+func listenPair(addr string) ([]net.PacketConn, net.Listener, error) {
 	udpNet, tcpNet := networksFor(addr)
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -141,27 +149,64 @@ func listenPair(addr string) (net.PacketConn, net.Listener, error) {
 	attempts := 1
 	if port == "0" {
 		attempts = 20
+	} else if err := probeUDP(udpNet, addr); err != nil {
+		return nil, nil, err
 	}
 	for i := 0; ; i++ {
-		udp, err := net.ListenPacket(udpNet, addr)
+		udp, err := listenReusePort(udpNet, addr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("TURN listen UDP %s: %w", addr, err)
 		}
-		tcpAddr := net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
-		tcp, err := net.Listen(tcpNet, tcpAddr)
-		if err == nil {
-			growBuffers(udp)
-			return udp, tcp, nil
+		bound := net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
+		tcp, err := net.Listen(tcpNet, bound)
+		if err != nil {
+			_ = udp.Close()
+			if i+1 >= attempts {
+				return nil, nil, fmt.Errorf("TURN listen TCP %s: %w", bound, err)
+			}
+			continue
 		}
-		_ = udp.Close()
-		if i+1 >= attempts {
-			return nil, nil, fmt.Errorf("TURN listen TCP %s: %w", tcpAddr, err)
+		conns := []net.PacketConn{udp}
+		for len(conns) < runtime.GOMAXPROCS(0) {
+			more, err := listenReusePort(udpNet, bound)
+			if err != nil {
+				closeAll(conns)
+				_ = tcp.Close()
+				return nil, nil, fmt.Errorf("TURN listen UDP %s (socket %d): %w", bound, len(conns)+1, err)
+			}
+			conns = append(conns, more)
 		}
+		for _, c := range conns {
+			growBuffers(c)
+		}
+		return conns, tcp, nil
+	}
+}
+
+// probeUDP fails when another socket holds the UDP address: SO_REUSEPORT
+// alone would let a second tandem on the same port silently share it.
+func probeUDP(network, addr string) error {
+	c, err := net.ListenPacket(network, addr)
+	if err != nil {
+		return fmt.Errorf("TURN listen UDP %s: %w", addr, err)
+	}
+	return c.Close()
+}
+
+// listenReusePort opens a UDP socket with SO_REUSEADDR and SO_REUSEPORT.
+func listenReusePort(network, addr string) (net.PacketConn, error) {
+	lc := net.ListenConfig{Control: reuseport.Control}
+	return lc.ListenPacket(context.Background(), network, addr)
+}
+
+func closeAll(conns []net.PacketConn) {
+	for _, c := range conns {
+		_ = c.Close()
 	}
 }
 
 // pionConfig assembles pion's server configuration around our listeners.
-func (s *Server) pionConfig(udp net.PacketConn, listeners []net.Listener) pionturn.ServerConfig {
+func (s *Server) pionConfig(udps []net.PacketConn, listeners []net.Listener) pionturn.ServerConfig {
 	quota := newUserQuota(s.cfg.MaxAllocationsPerUser)
 	bindIP := s.udpAddr.IP.String()
 	gen := newRelayGenerator(s.relayIP, bindIP, s.cfg.RelayPortMin, s.cfg.RelayPortMax, quota, s.meters)
@@ -174,9 +219,11 @@ func (s *Server) pionConfig(udp net.PacketConn, listeners []net.Listener) piontu
 		QuotaHandler: func(userID, _ string, _ net.Addr) bool {
 			return quota.available(userID)
 		},
-		PacketConnConfigs: []pionturn.PacketConnConfig{{
+	}
+	for _, udp := range udps {
+		pc.PacketConnConfigs = append(pc.PacketConnConfigs, pionturn.PacketConnConfig{
 			PacketConn: udp, RelayAddressGenerator: gen, PermissionHandler: permit,
-		}},
+		})
 	}
 	for _, ln := range listeners {
 		pc.ListenerConfigs = append(pc.ListenerConfigs, pionturn.ListenerConfig{

@@ -293,3 +293,14 @@ func freeUDPPort(t testing.TB) int {
 	t.Fatal("no free UDP+TCP port pair found")
 	return 0
 }
+
+func TestSecondServerOnTheSamePortFails(t *testing.T) {
+	first := newTestServer(t, Config{})
+	// SO_REUSEPORT on the first server's sockets must not let a second
+	// server quietly share its port.
+	second, err := New(Config{Addr: first.udpAddr.String(), Secret: testSecret}, testLogger(t))
+	if err == nil {
+		_ = second.Close()
+		t.Fatalf("a second server on %s started", first.udpAddr)
+	}
+}
