@@ -1,0 +1,54 @@
+package turn
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+)
+
+// recordHandler keeps the records it is given.
+type recordHandler struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records = append(h.records, r)
+	return nil
+}
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+
+func TestPionLogsAreLoweredAndLimited(t *testing.T) {
+	h := &recordHandler{}
+	log := newPionLogFactory(slog.New(h)).NewLogger("turn")
+
+	log.Trace("trace")
+	log.Debugf("debug %d", 1)
+	log.Infof("info %d", 1)
+	log.Warn("warn")
+	log.Error("error")
+	if len(h.records) != 3 {
+		t.Fatalf("got %d records, want 3 (trace and debug dropped)", len(h.records))
+	}
+	wantLevels := []slog.Level{slog.LevelDebug, slog.LevelWarn, slog.LevelError}
+	for i, r := range h.records {
+		if r.Level != wantLevels[i] {
+			t.Errorf("record %q at %v, want %v", r.Message, r.Level, wantLevels[i])
+		}
+	}
+
+	// A flood of per-packet errors: far fewer reach the log. (The limit
+	// lets 5 per second through after a burst of 20; this loop takes well
+	// under the 16 s it would need to pass 100.)
+	for range 100 {
+		log.Errorf("Failed to send ChannelData %d", 1)
+	}
+	if n := len(h.records) - 3; n >= 100 || n == 0 {
+		t.Errorf("%d of 100 flooded messages logged, want some but far fewer", n)
+	}
+}
