@@ -269,7 +269,6 @@ async function start() {
   const conn = connection();
   if (conn.ready && conn.findPartner(interests.read())) setPhase('searching');
   else setPhase('connecting');
-  playRemote(); // inside the click: lets the stranger's sound autoplay later
 }
 
 /** Next: leave the current stranger and look for another at once. */
