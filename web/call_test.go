@@ -288,6 +288,13 @@ func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
 	if offers := dave.probe("offers"); offers != 1 {
 		t.Errorf("dave sent %d offers, want 1: switching devices must not renegotiate", offers)
 	}
+
+	// Stop ends the chat and goes back to the landing view; the stranger is told.
+	shy.click("Stop")
+	shy.waitFor("the landing view", `document.body.classList.contains('view-landing') &&
+	  document.querySelector('#start').checkVisibility()`)
+	dave.waitStatus(statusLeft)
+	dave.waitFor("the chat input to close", `document.querySelector('#message').disabled`)
 }
 
 func TestDroppedSocketReconnectsAndSaysSo(t *testing.T) {
