@@ -148,6 +148,7 @@ func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 		b.waitVideoPlaying("#remote-video")
 	}
 	bob.waitVideoColor("#remote-video", red)
+	bob.waitFor("the stranger's video to be shown", `getComputedStyle(document.querySelector('#remote-video')).opacity === '1'`)
 
 	alice.do("type", chromedp.SendKeys(chromedp.CSS("#message"), "hi! where are you from?"))
 	bob.waitFor("the typing indicator", `!document.querySelector('#typing').hidden`)
@@ -192,6 +193,8 @@ func TestNextFindsTheWaitingStrangerWithoutReload(t *testing.T) {
 	carol.waitStatus(statusTalking)
 	alice.waitVideoColor("#remote-video", blue)
 	alice.waitVideoPlaying("#remote-video")
+	alice.waitFor("the new stranger's video to be shown", `document.querySelector('#remote').classList.contains('live') &&
+	  getComputedStyle(document.querySelector('#remote-video')).opacity === '1'`)
 	carol.waitVideoColor("#remote-video", red)
 	if !eval[bool](alice, `window.__samePage === true`) {
 		t.Fatal("alice's page was reloaded by Next")

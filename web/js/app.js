@@ -44,6 +44,7 @@ function $(id, type) {
 const ui = {
   online: $('online', HTMLElement),
   banner: $('banner', HTMLElement),
+  remote: $('remote', HTMLElement),
   remoteVideo: $('remote-video', HTMLVideoElement),
   localVideo: $('local-video', HTMLVideoElement),
   overlay: $('remote-overlay', HTMLElement),
@@ -188,6 +189,22 @@ function onPartnerFound(d) {
   ui.common.textContent = common.length ? `You both like: ${common.join(', ')}` : '';
   ui.common.hidden = common.length === 0;
   playRemote();
+  revealRemoteOnNextFrame();
+}
+
+/**
+ * Keeps the stranger's video hidden until it presents a new frame. With no
+ * partner the server's tracks are silent, so the first frame after
+ * partner_found is the new stranger's, never the last one of the previous.
+ */
+function revealRemoteOnNextFrame() {
+  const video = ui.remoteVideo;
+  ui.remote.classList.remove('live');
+  if (!('requestVideoFrameCallback' in video)) {
+    ui.remote.classList.add('live');
+    return;
+  }
+  video.requestVideoFrameCallback(() => ui.remote.classList.add('live'));
 }
 
 /** @param {{reason: string}} d */
