@@ -33,15 +33,23 @@ const denyCameraScript = `(() => {
 
 // instrumentScript counts, for the tests, the RTCPeerConnections the page
 // creates and the SDP offers it sends, keeps its WebSockets so a test can
-// drop one, and records every text the status line showed. It wraps the browser's own classes and changes nothing else.
+// drop one, and records every text the status line showed and how often the
+// typing indicator and the Esc hint appeared (all may change faster than a
+// test can poll on a loaded machine). It wraps the browser's own classes and changes nothing else.
 const instrumentScript = `(() => {
-  const probe = { peerConnections: 0, offers: 0, sockets: [], statuses: [], pcs: [] };
+  const probe = { peerConnections: 0, offers: 0, sockets: [], statuses: [], pcs: [], shown: {} };
   Object.defineProperty(window, '__tandemProbe', { value: probe });
   document.addEventListener('DOMContentLoaded', () => {
     const status = document.querySelector('#status');
     if (!status) return;
     new MutationObserver(() => probe.statuses.push(status.textContent))
       .observe(status, { childList: true, characterData: true, subtree: true });
+    for (const id of ['typing', 'esc-hint']) {
+      const el = document.getElementById(id);
+      probe.shown[id] = 0;
+      new MutationObserver(() => { if (!el.hidden) probe.shown[id]++; })
+        .observe(el, { attributes: true, attributeFilter: ['hidden'] });
+    }
   });
   const PC = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends PC {

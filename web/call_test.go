@@ -151,7 +151,7 @@ func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 	bob.waitFor("the stranger's video to be shown", `getComputedStyle(document.querySelector('#remote-video')).opacity === '1'`)
 
 	alice.do("type", chromedp.SendKeys(chromedp.CSS("#message"), "hi! where are you from?"))
-	bob.waitFor("the typing indicator", `!document.querySelector('#typing').hidden`)
+	bob.waitFor("the typing indicator", `window.__tandemProbe.shown['typing'] > 0`)
 	alice.do("press Enter", chromedp.SendKeys(chromedp.CSS("#message"), kb.Enter))
 	bob.waitMessage("Stranger", "hi! where are you from?")
 	alice.waitMessage("You", "hi! where are you from?")
@@ -205,11 +205,13 @@ func TestNextFindsTheWaitingStrangerWithoutReload(t *testing.T) {
 
 	// Esc once only arms; Esc again within a few seconds goes next.
 	carol.do("press Esc", chromedp.KeyEvent(kb.Escape))
-	carol.waitFor("the Esc hint", `!document.querySelector('#esc-hint').hidden`)
+	carol.waitFor("the Esc hint", `window.__tandemProbe.shown['esc-hint'] > 0`)
 	if got := eval[string](carol, `document.querySelector('#status').textContent`); got != statusTalking {
 		t.Fatalf("carol's status after one Esc = %q, want still %q", got, statusTalking)
 	}
-	carol.do("press Esc again", chromedp.KeyEvent(kb.Escape))
+	// The confirming press: sent as a quick double press, so a slow machine
+	// cannot let the first press's few seconds run out in between.
+	carol.do("press Esc twice", chromedp.KeyEvent(kb.Escape+kb.Escape))
 	carol.waitStatus(statusSearching)
 	alice.waitStatus(statusLeft)
 
@@ -374,6 +376,10 @@ func TestDrainingServerSendsWaitersBackWithAReason(t *testing.T) {
 	erin.open(srv.URL())
 	erin.click("Start")
 	erin.waitStatus(statusSearching)
+
+	if first := eval[string](erin, `window.__tandemProbe.statuses[0]`); first != "Connecting" {
+		t.Errorf("the first status = %q, want %q", first, "Connecting")
+	}
 
 	srv.Hub().Drain()
 	erin.waitFor("the landing view", `document.body.classList.contains('view-landing')`)
