@@ -156,11 +156,9 @@ func startCoturn(t testing.TB, secret string) *net.UDPAddr {
 func startCoturnPID(t testing.TB, secret string) (*net.UDPAddr, int) {
 	t.Helper()
 	port := freeUDPPort(t)
-	relayMin := freeUDPPort(t)
 	dir := t.TempDir()
 	args := []string{"-n", "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
 		"--listening-port", strconv.Itoa(port),
-		"--min-port", strconv.Itoa(relayMin), "--max-port", strconv.Itoa(min(relayMin+200, 65535)),
 		"--use-auth-secret", "--static-auth-secret", secret, "--realm", DefaultRealm,
 		"--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls", "--no-rfc5780",
 		"--no-stun-backward-compatibility", "--log-file", "stdout", "--simple-log",
