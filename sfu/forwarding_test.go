@@ -158,10 +158,15 @@ func TestMediaAppearingAfterPairIsForwarded(t *testing.T) {
 	if err := late.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b := connect(t, s, true)
-	sfu.Pair(a.peer, b.peer)
+	// Paired before its first offer: media flows both ways once it connects.
+	b := connectPrepared(t, s, synth.Options{Send: true}, func(p *sfu.Peer) { sfu.Pair(a.peer, p) })
 	a.waitPackets(t, video, b, 10)
 	b.waitPackets(t, video, a, 10)
+	a.waitPackets(t, audio, b, 10)
+	b.waitPackets(t, audio, a, 10)
+	if first := ofKind(a.client.Packets(), video)[0]; !first.Keyframe {
+		t.Fatal("first video packet is not a keyframe")
+	}
 }
 
 func TestClientNACKIsAnsweredFromTheCache(t *testing.T) {

@@ -82,6 +82,12 @@ func connect(t *testing.T, s *sfu.SFU, send bool) *endpoint {
 // connectWith is connect with more client options (Source and Record are set here).
 func connectWith(t *testing.T, s *sfu.SFU, opts synth.Options) *endpoint {
 	t.Helper()
+	return connectPrepared(t, s, opts, nil)
+}
+
+// connectPrepared is connectWith, calling prepare with the new Peer before its first offer.
+func connectPrepared(t *testing.T, s *sfu.SFU, opts synth.Options, prepare func(*sfu.Peer)) *endpoint {
+	t.Helper()
 	opts.Source, opts.Record = nextSource.Add(1), true
 	client, err := synth.New(opts)
 	if err != nil {
@@ -109,6 +115,9 @@ func connectWith(t *testing.T, s *sfu.SFU, opts synth.Options) *endpoint {
 			t.Errorf("peer close: %v", err)
 		}
 	})
+	if prepare != nil {
+		prepare(ep.peer)
+	}
 	negotiate(t, ep, false)
 	waitFor(t, "client connected", func() bool {
 		return client.PC().ConnectionState() == webrtc.PeerConnectionStateConnected
