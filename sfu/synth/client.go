@@ -17,6 +17,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -322,10 +323,15 @@ func (c *Client) readSenderRTCP(sender *webrtc.RTPSender) {
 // readTrack reports every packet of a remote track until it ends.
 func (c *Client) readTrack(track *webrtc.TrackRemote) {
 	kind := track.Kind()
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
 	for {
-		pkt, _, err := track.ReadRTP()
+		n, _, err := track.Read(buf)
 		if err != nil {
 			return
+		}
+		if pkt.Unmarshal(buf[:n]) != nil {
+			continue
 		}
 		p := parsePacket(kind, pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload, time.Now())
 		if c.opts.OnPacket != nil {
