@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -218,6 +219,23 @@ func (b *browser) click(name string) {
 	b.t.Helper()
 	xpath := fmt.Sprintf(`//button[@aria-label=%q or (not(@aria-label) and normalize-space(.)=%q)]`, name, name)
 	b.do("click "+name, chromedp.Click(chromedp.Search(xpath)))
+}
+
+// typeText focuses the element and inserts text as typing would (one input
+// event), in one protocol call rather than three key events per character,
+// which crawl on a loaded machine.
+func (b *browser) typeText(selector, text string) {
+	b.t.Helper()
+	b.do("type into "+selector, chromedp.Focus(chromedp.CSS(selector)), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: text})
+		return err
+	}))
+}
+
+// press sends key presses (see package kb) to the focused element.
+func (b *browser) press(keys string) {
+	b.t.Helper()
+	b.do("press keys", chromedp.KeyEvent(keys))
 }
 
 // eval evaluates a JavaScript expression (awaiting a promise) into T.

@@ -90,7 +90,8 @@ func pair(url string, a, b *browser) {
 // typeMessage types text into the Message box and sends it with Enter.
 func (b *browser) typeMessage(text string) {
 	b.t.Helper()
-	b.do("type a message", chromedp.SendKeys(chromedp.CSS("#message"), text+kb.Enter))
+	b.typeText("#message", text)
+	b.press(kb.Enter)
 }
 
 // waitMessage waits until the last chat message is from who with text.
@@ -133,8 +134,8 @@ func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 	bob := newBrowser(t, "bob", browserOptions{})
 	alice.open(url)
 	bob.open(url)
-	alice.do("enter interests", chromedp.SendKeys(chromedp.CSS("#interests"), "Chess, music"))
-	bob.do("enter interests", chromedp.SendKeys(chromedp.CSS("#interests"), "music, hiking"))
+	alice.typeText("#interests", "Chess, music")
+	bob.typeText("#interests", "music, hiking")
 	alice.click("Start")
 	alice.waitStatus(statusSearching)
 	bob.click("Start")
@@ -150,9 +151,9 @@ func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 	bob.waitVideoColor("#remote-video", red)
 	bob.waitFor("the stranger's video to be shown", `getComputedStyle(document.querySelector('#remote-video')).opacity === '1'`)
 
-	alice.do("type", chromedp.SendKeys(chromedp.CSS("#message"), "hi! where are you from?"))
+	alice.typeText("#message", "hi! where are you from?")
 	bob.waitFor("the typing indicator", `window.__tandemProbe.shown['typing'] > 0`)
-	alice.do("press Enter", chromedp.SendKeys(chromedp.CSS("#message"), kb.Enter))
+	alice.press(kb.Enter)
 	bob.waitMessage("Stranger", "hi! where are you from?")
 	alice.waitMessage("You", "hi! where are you from?")
 	bob.waitFor("the typing indicator to go", `document.querySelector('#typing').hidden`)
@@ -204,14 +205,14 @@ func TestNextFindsTheWaitingStrangerWithoutReload(t *testing.T) {
 	}
 
 	// Esc once only arms; Esc again within a few seconds goes next.
-	carol.do("press Esc", chromedp.KeyEvent(kb.Escape))
+	carol.press(kb.Escape)
 	carol.waitFor("the Esc hint", `window.__tandemProbe.shown['esc-hint'] > 0`)
 	if got := eval[string](carol, `document.querySelector('#status').textContent`); got != statusTalking {
 		t.Fatalf("carol's status after one Esc = %q, want still %q", got, statusTalking)
 	}
 	// The confirming press: sent as a quick double press, so a slow machine
 	// cannot let the first press's few seconds run out in between.
-	carol.do("press Esc twice", chromedp.KeyEvent(kb.Escape+kb.Escape))
+	carol.press(kb.Escape + kb.Escape)
 	carol.waitStatus(statusSearching)
 	alice.waitStatus(statusLeft)
 

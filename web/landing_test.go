@@ -4,7 +4,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/tandemchat/tandem/web"
 )
@@ -60,11 +59,12 @@ func TestInterestTagsAreLowercaseUniqueAndRemembered(t *testing.T) {
 	b := newBrowser(t, "visitor", browserOptions{camera: blue})
 	b.open(srv.URL)
 	tags := `JSON.stringify([...document.querySelectorAll('#interest-tags .tag span')].map((s) => s.textContent))`
-	b.do("type interests", chromedp.SendKeys(chromedp.CSS("#interests"), "Chess, MUSIC,chess, travel"+kb.Enter))
+	b.typeText("#interests", "Chess, MUSIC,chess, travel")
+	b.press(kb.Enter)
 	if got := eval[string](b, tags); got != `["chess","music","travel"]` {
 		t.Fatalf("tags after typing = %s, want chess, music, travel", got)
 	}
-	b.do("remove the last tag", chromedp.SendKeys(chromedp.CSS("#interests"), kb.Backspace))
+	b.press(kb.Backspace)
 	b.click("Remove chess")
 	if got := eval[string](b, tags); got != `["music"]` {
 		t.Fatalf("tags after removing two = %s, want music", got)
