@@ -56,7 +56,7 @@ func dial(ctx context.Context, wsURL string, id uint32, bitrate, fps int, res *r
 		return nil, fmt.Errorf("dial %s: %w", wsURL, err)
 	}
 	u.conn = conn
-	u.client, err = synth.New(synth.Options{Source: id, Send: true, VideoBitrate: bitrate, FPS: fps,
+	u.client, err = synth.New(synth.Options{Source: id, Send: true, VideoBitrate: bitrate, FPS: fps, Lean: true,
 		OnPacket: u.onPacket})
 	if err != nil {
 		conn.Close()

@@ -44,6 +44,9 @@ type Options struct {
 	// AcceptReplays turns off SRTP replay protection, so a test can see a retransmission
 	// of a packet it already received.
 	AcceptReplays bool
+	// Lean registers only the RTCP report interceptors (no NACK, TWCC or stats), so one
+	// process can run many clients; for load generation.
+	Lean bool
 }
 
 // Client is one synthetic participant. Its methods are safe for concurrent use.
@@ -118,7 +121,11 @@ func newAPI(opts Options) (*webrtc.API, error) {
 		return nil, fmt.Errorf("synth: register codecs: %w", err)
 	}
 	r := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, r); err != nil {
+	register := webrtc.RegisterDefaultInterceptors
+	if opts.Lean {
+		register = func(_ *webrtc.MediaEngine, r *interceptor.Registry) error { return webrtc.ConfigureRTCPReports(r) }
+	}
+	if err := register(m, r); err != nil {
 		return nil, fmt.Errorf("synth: register interceptors: %w", err)
 	}
 	var se webrtc.SettingEngine
