@@ -45,6 +45,12 @@ func TestPairedClientsReceiveOnlyEachOther(t *testing.T) {
 	if st.InboundBitrateBps <= 0 || st.OutboundBitrateBps <= 0 || st.PacketsIn == 0 || st.PacketsOut == 0 {
 		t.Fatalf("peer stats while media flows: %+v, want bitrates and packets above 0", st)
 	}
+	// Video at 500 kbps plus audio: the windowed bitrate must be in the right range.
+	if st.InboundBitrateBps < 100_000 || st.InboundBitrateBps > 2_000_000 {
+		t.Fatalf("inbound bitrate %d bps for a 500 kbps client", st.InboundBitrateBps)
+	}
+	// RTT needs a sender report from the server and a receiver report answering it.
+	waitFor(t, "an RTT from the client's receiver reports", func() bool { return a.peer.Stats().RTTMs > 0 })
 	total := s.Stats()
 	if total.VideoPacketsForwarded == 0 || total.AudioPacketsForwarded == 0 || total.PLIsSent == 0 ||
 		total.KeyframeSwitches < 2 || total.Peers != 3 {

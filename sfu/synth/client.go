@@ -97,8 +97,18 @@ func New(opts Options) (*Client, error) {
 		_ = pc.Close()
 		return nil, err
 	}
-	pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 		c.goroutine(func() { c.readTrack(track) })
+		// Reading the receiver's RTCP lets the report interceptor see the server's sender
+		// reports, so the receiver reports we send carry LSR/DLSR (the server's RTT).
+		c.goroutine(func() {
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := receiver.Read(buf); err != nil {
+					return
+				}
+			}
+		})
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if s == webrtc.PeerConnectionStateFailed {
