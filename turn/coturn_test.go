@@ -92,25 +92,28 @@ func runUclient(t testing.TB, args ...string) (int, string) {
 
 func TestCoturnClientRelaysThroughOurServer(t *testing.T) {
 	skipUnlessBinary(t, "turnutils_uclient", "turnutils_peer")
-	s := newTestServer(t, Config{AllowLoopback: true})
+	s := newTestServer(t, Config{AllowLoopback: true, TLSAddr: "127.0.0.1:0", TLSConfig: testTLSConfig(t)})
 	peer := startTurnutilsPeer(t)
 	port := strconv.Itoa(s.udpAddr.Port)
+	tlsPort := strconv.Itoa(s.tlsAddr.Port)
 	user, pass := validCredentials("coturn-client")
 
 	cases := []struct {
 		name  string
+		port  string
 		flags []string
 	}{
-		{"udp", []string{"-u", user, "-w", pass}},
-		{"tcp", []string{"-t", "-u", user, "-w", pass}},
+		{"udp", port, []string{"-u", user, "-w", pass}},
+		{"tcp", port, []string{"-t", "-u", user, "-w", pass}},
+		{"tls", tlsPort, []string{"-t", "-S", "-u", user, "-w", pass}},
 		// -W: the client derives the REST credentials from the secret itself.
-		{"udp with REST secret", []string{"-u", "coturn-rest", "-W", testSecret}},
-		{"tcp with REST secret", []string{"-t", "-u", "coturn-rest", "-W", testSecret}},
+		{"udp with REST secret", port, []string{"-u", "coturn-rest", "-W", testSecret}},
+		{"tcp with REST secret", port, []string{"-t", "-u", "coturn-rest", "-W", testSecret}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.Stats().RelayedBytes
-			args := append([]string{"-p", port, "-e", "127.0.0.1", "-r", strconv.Itoa(peer.Port),
+			args := append([]string{"-p", tc.port, "-e", "127.0.0.1", "-r", strconv.Itoa(peer.Port),
 				"-n", "20", "-l", "200", "-c", "-X"}, tc.flags...)
 			code, out := runUclient(t, append(args, "127.0.0.1")...)
 			all := uclientTotals.FindAllStringSubmatch(out, -1)
