@@ -88,6 +88,14 @@ func connectWith(t *testing.T, s *sfu.SFU, opts synth.Options) *endpoint {
 // connectPrepared is connectWith, calling prepare with the new Peer before its first offer.
 func connectPrepared(t *testing.T, s *sfu.SFU, opts synth.Options, prepare func(*sfu.Peer)) *endpoint {
 	t.Helper()
+	return connectVia(t, s, opts, prepare, nil)
+}
+
+// connectVia is connectPrepared with route applied to every server candidate before the
+// client sees it (to put a proxy in the media path).
+func connectVia(t *testing.T, s *sfu.SFU, opts synth.Options, prepare func(*sfu.Peer),
+	route func(webrtc.ICECandidateInit) webrtc.ICECandidateInit) *endpoint {
+	t.Helper()
 	opts.Source, opts.Record = nextSource.Add(1), true
 	client, err := synth.New(opts)
 	if err != nil {
@@ -96,6 +104,9 @@ func connectPrepared(t *testing.T, s *sfu.SFU, opts synth.Options, prepare func(
 	ep := &endpoint{client: client, failed: make(chan error, 4)}
 	ep.peer = s.NewPeer(fmt.Sprintf("peer-%d", client.Source()), sfu.PeerEvents{
 		OnICECandidate: func(c webrtc.ICECandidateInit) {
+			if route != nil {
+				c = route(c)
+			}
 			if err := client.AddRemoteCandidate(c); err != nil {
 				t.Errorf("client add candidate: %v", err)
 			}
