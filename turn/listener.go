@@ -2,42 +2,64 @@ package turn
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
+	"time"
 )
 
 // trackingListener remembers the client connections it accepted so Close
 // can end them: pion's server closes only its listeners, which would leave
 // established TURN/TCP sessions (and their allocations) running after
-// shutdown. Safe for concurrent use.
+// shutdown. It also rides out failing Accepts (say, out of file
+// descriptors during a connection flood): pion stops serving a listener for
+// good on the first Accept error. Safe for concurrent use.
 type trackingListener struct {
 	net.Listener
+	log  *slog.Logger
+	done chan struct{} // closed by Close
 
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
 	closed bool
 }
 
-func newTrackingListener(ln net.Listener) *trackingListener {
-	return &trackingListener{Listener: ln, conns: make(map[*trackedConn]struct{})}
+func newTrackingListener(ln net.Listener, log *slog.Logger) *trackingListener {
+	return &trackingListener{Listener: ln, log: log, done: make(chan struct{}),
+		conns: make(map[*trackedConn]struct{})}
 }
 
-// Accept returns the next client connection, tracked until it closes.
+// Accept returns the next client connection, tracked until it closes. It
+// returns an error only once the listener is closed; other errors are
+// retried with a backoff of 5 ms doubling up to 1 s.
 func (l *trackingListener) Accept() (net.Conn, error) {
-	conn, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	tc := &trackedConn{Conn: conn, owner: l}
-	l.mu.Lock()
-	if l.closed {
+	var backoff time.Duration
+	for {
+		conn, err := l.Listener.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil, err
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.log.Warn("TURN accept failed; retrying", "addr", l.Addr(), "in", backoff, "err", err)
+			select {
+			case <-l.done:
+				return nil, net.ErrClosed
+			case <-time.After(backoff):
+			}
+			continue
+		}
+		tc := &trackedConn{Conn: conn, owner: l}
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			_ = conn.Close()
+			return nil, net.ErrClosed
+		}
+		l.conns[tc] = struct{}{}
 		l.mu.Unlock()
-		_ = conn.Close()
-		return nil, net.ErrClosed
+		return tc, nil
 	}
-	l.conns[tc] = struct{}{}
-	l.mu.Unlock()
-	return tc, nil
 }
 
 // Close stops accepting and closes every open client connection.
@@ -48,6 +70,7 @@ func (l *trackingListener) Close() error {
 		return nil
 	}
 	l.closed = true
+	close(l.done)
 	conns := make([]*trackedConn, 0, len(l.conns))
 	for c := range l.conns {
 		conns = append(conns, c)

@@ -105,7 +105,7 @@ func (s *Server) start() (err error) {
 	for _, c := range udps {
 		opened = append(opened, c)
 	}
-	tcpLn := newTrackingListener(tcp)
+	tcpLn := newTrackingListener(tcp, s.log)
 	opened = append(opened, tcpLn)
 	s.udpAddr = udps[0].LocalAddr().(*net.UDPAddr)
 	s.tcpAddr = tcp.Addr().(*net.TCPAddr)
@@ -117,7 +117,7 @@ func (s *Server) start() (err error) {
 		if err != nil {
 			return fmt.Errorf("TURN listen TLS %s: %w", s.cfg.TLSAddr, err)
 		}
-		tlsLn := newTrackingListener(raw)
+		tlsLn := newTrackingListener(raw, s.log)
 		opened = append(opened, tlsLn)
 		s.tlsAddr = raw.Addr().(*net.TCPAddr)
 		listeners = append(listeners, newTLSListener(tlsLn, s.cfg.TLSConfig))
