@@ -201,3 +201,23 @@ func TestClientNACKIsAnsweredFromTheCache(t *testing.T) {
 		t.Fatalf("stats %+v: want NACKs received and retransmissions counted", st)
 	}
 }
+
+func TestReceiverPLIIsRelayedToThePartner(t *testing.T) {
+	s := newSFU(t, sfu.Config{KeyframeInterval: 20 * time.Millisecond})
+	a, b := connect(t, s, true), connect(t, s, true)
+	sfu.Pair(a.peer, b.peer)
+	a.waitPackets(t, video, b, 10)
+
+	ssrc := ofKind(a.client.Packets(), video)[0].SSRC
+	before := b.client.KeyframeRequests()
+	waitFor(t, "the partner to be asked for a keyframe", func() bool {
+		pli := &rtcp.PictureLossIndication{MediaSSRC: ssrc}
+		if err := a.client.PC().WriteRTCP([]rtcp.Packet{pli}); err != nil {
+			t.Fatal(err)
+		}
+		return b.client.KeyframeRequests() > before
+	})
+	if s.Stats().KeyframeRequestsReceived == 0 {
+		t.Fatal("KeyframeRequestsReceived not counted")
+	}
+}
