@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,8 +17,9 @@ import (
 // good on the first Accept error. Safe for concurrent use.
 type trackingListener struct {
 	net.Listener
-	log  *slog.Logger
-	done chan struct{} // closed by Close
+	log   *slog.Logger
+	greet atomic.Int64  // nanoseconds a new client may stay silent (a test may shorten it)
+	done  chan struct{} // closed by Close
 
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
@@ -25,8 +27,10 @@ type trackingListener struct {
 }
 
 func newTrackingListener(ln net.Listener, log *slog.Logger) *trackingListener {
-	return &trackingListener{Listener: ln, log: log, done: make(chan struct{}),
+	l := &trackingListener{Listener: ln, log: log, done: make(chan struct{}),
 		conns: make(map[*trackedConn]struct{})}
+	l.greet.Store(int64(greetTimeout))
+	return l
 }
 
 // Accept returns the next client connection, tracked until it closes. It
@@ -49,6 +53,9 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
+		// A client that connects must speak soon; one that never does
+		// only holds a goroutine and a descriptor.
+		_ = conn.SetReadDeadline(time.Now().Add(time.Duration(l.greet.Load())))
 		tc := &trackedConn{Conn: conn, owner: l}
 		l.mu.Lock()
 		if l.closed {
@@ -92,10 +99,25 @@ func (l *trackingListener) forget(c *trackedConn) {
 	l.mu.Unlock()
 }
 
-// trackedConn removes itself from its listener when closed.
+// greetTimeout is how long a new TCP/TLS client may stay silent.
+const greetTimeout = 30 * time.Second
+
+// trackedConn removes itself from its listener when closed, and lifts the
+// greeting deadline once the client has sent something. Read is called by
+// one goroutine only (pion's read loop, or the TLS layer under it).
 type trackedConn struct {
 	net.Conn
-	owner *trackingListener
+	owner   *trackingListener
+	greeted bool
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.greeted {
+		c.greeted = true
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 func (c *trackedConn) Close() error {

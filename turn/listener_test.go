@@ -75,3 +75,45 @@ func TestTrackingListenerCloseInterruptsBackoff(t *testing.T) {
 		t.Fatal("Accept still retrying 10 s after Close")
 	}
 }
+
+func TestSilentClientsAreDroppedTalkingOnesKept(t *testing.T) {
+	s := newTestServer(t, Config{AllowLoopback: true})
+	for _, ln := range s.pionListeners() {
+		ln.greet.Store(int64(300 * time.Millisecond))
+	}
+	// Connect the talking client first: it was given the short deadline
+	// before the silent one.
+	talker, err := net.Dial("tcp4", s.tcpAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer talker.Close()
+	user, pass := validCredentials("talker")
+	client := dialTURNOver(t, talker, s.tcpAddr.String(), user, pass)
+	relay, err := client.Allocate() // the client speaks at once
+	if err != nil {
+		t.Fatalf("allocate: %v", err)
+	}
+	defer relay.Close()
+
+	silent, err := net.Dial("tcp4", s.tcpAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	_ = silent.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil {
+		t.Fatal("silent client got data")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("silent client still connected after 20 s")
+	}
+
+	// The talking client, connected earlier, still relays.
+	peer := echoPeer(t, "127.0.0.1:0")
+	if err := roundTrip(t, relay, peer.LocalAddr(), []byte("still here")); err != nil {
+		t.Fatalf("talking client lost its connection: %v", err)
+	}
+}
+
+// pionListeners returns the server's TCP and TLS client listeners.
+func (s *Server) pionListeners() []*trackingListener { return s.tracked }

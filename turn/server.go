@@ -39,6 +39,7 @@ type Server struct {
 	udpAddr *net.UDPAddr
 	tcpAddr *net.TCPAddr
 	tlsAddr *net.TCPAddr
+	tracked []*trackingListener // TCP and TLS client listeners
 
 	closeOnce sync.Once
 	closeErr  error
@@ -107,6 +108,7 @@ func (s *Server) start() (err error) {
 	}
 	tcpLn := newTrackingListener(tcp, s.log)
 	opened = append(opened, tcpLn)
+	s.tracked = append(s.tracked, tcpLn)
 	s.udpAddr = udps[0].LocalAddr().(*net.UDPAddr)
 	s.tcpAddr = tcp.Addr().(*net.TCPAddr)
 
@@ -119,6 +121,7 @@ func (s *Server) start() (err error) {
 		}
 		tlsLn := newTrackingListener(raw, s.log)
 		opened = append(opened, tlsLn)
+		s.tracked = append(s.tracked, tlsLn)
 		s.tlsAddr = raw.Addr().(*net.TCPAddr)
 		listeners = append(listeners, newTLSListener(tlsLn, s.cfg.TLSConfig))
 	}
