@@ -57,7 +57,12 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		if err != nil {
 			return se, fmt.Errorf("open ice tcp port %d: %w", s.cfg.TCPPort, err)
 		}
-		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, ReadBufferSize: 32})
+		// A write buffer (grown on demand, up to 1 MB per connection) so one slow TCP client
+		// drops packets instead of blocking its partner's forwarding goroutine.
+		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
+			Listener: ln, ReadBufferSize: 32, WriteBufferSize: 1 << 20,
+			Logger: pionLogs{log: s.log}.NewLogger("ice-tcp"),
+		})
 		se.SetICETCPMux(s.tcpMux)
 		networks = append(networks, webrtc.NetworkTypeTCP4)
 		if hasIPv6(s.cfg.ICEIPs) {
