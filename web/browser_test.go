@@ -33,12 +33,13 @@ const denyCameraScript = `(() => {
 })();`
 
 // instrumentScript counts, for the tests, the RTCPeerConnections the page
-// creates and the SDP offers it sends, keeps its WebSockets so a test can
-// drop one, and records every text the status line showed and how often the
+// creates, the SDP offers it sends and the fetches of /ws (asking why a
+// socket was refused), keeps its WebSockets so a test can drop one or read
+// its URL, and records every text the status line showed and how often the
 // typing indicator and the Esc hint appeared (all may change faster than a
 // test can poll on a loaded machine). It wraps the browser's own classes and changes nothing else.
 const instrumentScript = `(() => {
-  const probe = { peerConnections: 0, offers: 0, sockets: [], statuses: [], pcs: [], shown: {} };
+  const probe = { peerConnections: 0, offers: 0, wsFetches: 0, sockets: [], statuses: [], pcs: [], shown: {} };
   Object.defineProperty(window, '__tandemProbe', { value: probe });
   document.addEventListener('DOMContentLoaded', () => {
     const status = document.querySelector('#status');
@@ -55,6 +56,12 @@ const instrumentScript = `(() => {
   const PC = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends PC {
     constructor(...args) { super(...args); probe.peerConnections++; probe.pcs.push(this); }
+  };
+  const fetch0 = window.fetch;
+  window.fetch = function (input, init) {
+    const url = new URL(input instanceof Request ? input.url : String(input), location.href);
+    if (url.pathname === '/ws') probe.wsFetches++;
+    return fetch0.call(this, input, init);
   };
   const WS = window.WebSocket;
   window.WebSocket = class extends WS {

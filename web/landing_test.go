@@ -20,14 +20,15 @@ func TestLandingShowsMirroredCameraPreviewAndStart(t *testing.T) {
 	b.waitVideoPlaying("#local-video")
 	b.waitVideoColor("#local-video", green)
 	checks := map[string]string{
-		"the preview is muted":             `document.querySelector('#local-video').muted === true`,
-		"the preview is mirrored":          `getComputedStyle(document.querySelector('#local-video')).transform.startsWith('matrix(-1')`,
-		"Start is visible":                 `document.querySelector('#start').checkVisibility()`,
-		"Next and Stop wait for a chat":    `!document.querySelector('#next').checkVisibility() && !document.querySelector('#stop').checkVisibility()`,
-		"no camera problem is reported":    `document.querySelector('#media-note').hidden`,
-		"the chat input is labelled":       `document.querySelector('#message').labels[0].textContent === 'Message'`,
-		"the page explains what it is":     `document.querySelector('h1').textContent.includes('stranger')`,
-		"the interests field is available": `document.querySelector('#interests').checkVisibility()`,
+		"the preview is muted":              `document.querySelector('#local-video').muted === true`,
+		"the preview is mirrored":           `getComputedStyle(document.querySelector('#local-video')).transform.startsWith('matrix(-1')`,
+		"Start is visible":                  `document.querySelector('#start').checkVisibility()`,
+		"Next and Stop wait for a chat":     `!document.querySelector('#next').checkVisibility() && !document.querySelector('#stop').checkVisibility()`,
+		"no camera problem is reported":     `document.querySelector('#media-note').hidden`,
+		"loopback http is a secure context": `window.isSecureContext && document.querySelector('#insecure-notice').hidden`,
+		"the chat input is labelled":        `document.querySelector('#message').labels[0].textContent === 'Message'`,
+		"the page explains what it is":      `document.querySelector('h1').textContent.includes('stranger')`,
+		"the interests field is available":  `document.querySelector('#interests').checkVisibility()`,
 	}
 	for what, js := range checks {
 		if !eval[bool](b, js) {

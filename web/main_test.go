@@ -15,6 +15,11 @@ import (
 // tests itself).
 const netnsEnv = "TANDEM_WEB_TEST_NETNS"
 
+// outerNetnsEnv names, in the re-executed test process, the network
+// namespace its parent ran in (as /proc/self/ns/net reads), so a test can
+// prove it runs in another one before changing interfaces.
+const outerNetnsEnv = "TANDEM_WEB_TEST_OUTER_NETNS"
+
 // TestMain runs the package's tests in a fresh network namespace that has
 // only a loopback interface, so the browsers and the server they talk to can
 // reach nothing but each other. As root with unshare available, the test
@@ -36,6 +41,9 @@ func reexecIsolated(unshare string) int {
 	args := append([]string{"--net", "sh", "-c", `ip link set lo up && exec "$0" "$@"`, os.Args[0]}, os.Args[1:]...)
 	cmd := exec.Command(unshare, args...)
 	cmd.Env = append(os.Environ(), netnsEnv+"=1")
+	if outer, err := os.Readlink("/proc/self/ns/net"); err == nil {
+		cmd.Env = append(cmd.Env, outerNetnsEnv+"="+outer)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err := cmd.Run()
 	var exit *exec.ExitError

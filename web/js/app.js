@@ -2,7 +2,7 @@
 // Connection (connection.js) and to the local media (media.js). All protocol
 // and WebRTC details live in connection.js; this file only reacts to events.
 
-import { Connection } from './connection.js';
+import { Connection, takeAccessToken } from './connection.js';
 import { ChatLog } from './chatlog.js';
 import { InterestTags } from './interests.js';
 import { cameraReason, listDevices, openLocalMedia, openTrack } from './media.js';
@@ -25,6 +25,17 @@ const LEFT_REASONS = {
   ended: 'The chat was ended by the server.',
 };
 
+/**
+ * Why the server refused to connect, as a banner. Limits say when the page
+ * tries again; see refusalText.
+ * @type {Record<string, string>}
+ */
+const REFUSALS = {
+  unauthorized: 'This link is invalid or has expired. Go back to the site that sent you here for a new one.',
+  unauthorizedNoToken: 'This tandem server admits visitors only through a link from its own website. Open it from there.',
+  limited: 'Too many connections from your network right now.',
+};
+
 const ESC_CONFIRM_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const ONLINE_POLL_MS = 15000;
@@ -41,9 +52,23 @@ function $(id, type) {
   return el;
 }
 
+/**
+ * The access token of an embedding site's link (`/?token=...`), taken out of
+ * the address bar at once and sent with every WebSocket attempt.
+ */
+const accessToken = takeAccessToken();
+
+/**
+ * Browsers give the camera and microphone only to secure contexts (https://,
+ * or http://localhost): on any other http:// page a call cannot start.
+ */
+const insecure = !window.isSecureContext;
+
 const ui = {
   online: $('online', HTMLElement),
   banner: $('banner', HTMLElement),
+  insecure: $('insecure-notice', HTMLElement),
+  secureLink: $('secure-link', HTMLAnchorElement),
   remote: $('remote', HTMLElement),
   remoteVideo: $('remote-video', HTMLVideoElement),
   localVideo: $('local-video', HTMLVideoElement),
@@ -83,12 +108,18 @@ const state = {
   escTimer: 0,
   typingSent: false,
   typingTimer: 0,
+  /** The banner shows why the server refused to connect (hidden on welcome). */
+  refusalShown: false,
 };
 
 const mediaReady = setUpLocalMedia();
 
 /** Opens the camera for the preview and fills the device lists. */
 async function setUpLocalMedia() {
+  if (insecure) {
+    showInsecureNotice();
+    return;
+  }
   const { stream, note } = await openLocalMedia();
   state.local = stream;
   ui.localVideo.srcObject = stream;
@@ -98,6 +129,21 @@ async function setUpLocalMedia() {
   ui.camera.disabled = !stream?.getVideoTracks().length;
   document.body.classList.toggle('no-camera', !stream?.getVideoTracks().length);
   await refreshDevices();
+}
+
+/**
+ * Explains why no call can start on this page, disables Start, and offers
+ * the same address over https:// in case the server has one.
+ */
+function showInsecureNotice() {
+  const secure = new URL(window.location.href);
+  secure.protocol = 'https:';
+  ui.secureLink.href = secure.href;
+  ui.secureLink.textContent = secure.href;
+  ui.insecure.hidden = false;
+  ui.start.disabled = true;
+  ui.mute.disabled = ui.camera.disabled = true;
+  document.body.classList.add('no-camera');
 }
 
 async function refreshDevices() {
@@ -149,7 +195,7 @@ function connection() {
   if (state.conn) return state.conn;
   const url = new URL('/ws', window.location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  const conn = new Connection(url.href);
+  const conn = new Connection(url.href, { token: accessToken });
   conn.setLocalStream(state.local);
   const on = (/** @type {string} */ type, /** @type {(d: any) => void} */ fn) =>
     conn.addEventListener(type, (ev) => fn(/** @type {CustomEvent} */ (ev).detail));
@@ -162,12 +208,17 @@ function connection() {
   on('typing', (d) => { ui.typing.hidden = !(d.active && state.phase === 'talking'); });
   on('remote-stream', (d) => showRemote(d.stream));
   on('server-error', onServerError);
+  on('refused', onRefused);
   conn.connect();
   state.conn = conn;
   return conn;
 }
 
 function onWelcome() {
+  if (state.refusalShown) {
+    state.refusalShown = false;
+    ui.banner.hidden = true;
+  }
   if (state.wantPartner) {
     state.conn?.findPartner(interests.read());
     setPhase('searching');
@@ -229,8 +280,29 @@ function onServerError(d) {
   }
 }
 
+/**
+ * The server refused the WebSocket before it opened. A refused token ends
+ * the visit's connection: the page goes back to the landing view with the
+ * reason (Start tries once more). A per-IP limit says when the connection
+ * tries again by itself.
+ * @param {{code: string, retryInMs: number|null}} d
+ */
+function onRefused(d) {
+  if (d.retryInMs === null) {
+    state.conn = null; // closed for good; Start makes a new one
+    state.wantPartner = false;
+    setPhase('landing');
+    showBanner(accessToken ? REFUSALS.unauthorized : REFUSALS.unauthorizedNoToken);
+  } else {
+    if (state.phase !== 'landing') setPhase('reconnecting');
+    showBanner(`${REFUSALS.limited} Trying again in ${Math.ceil(d.retryInMs / 1000)} s.`);
+  }
+  state.refusalShown = true;
+}
+
 /** @param {string} text */
 function showBanner(text) {
+  state.refusalShown = false;
   ui.banner.textContent = text;
   ui.banner.hidden = false;
 }
@@ -261,7 +333,9 @@ function setPhase(phase) {
   document.body.classList.toggle('view-chat', !landing);
   document.body.classList.toggle('talking', phase === 'talking');
   ui.status.textContent = landing ? '' : STATUS[phase];
-  ui.overlayText.textContent = landing ? 'Press Start to meet someone' : STATUS[phase];
+  ui.overlayText.textContent = landing
+    ? (insecure ? 'Video chat needs a secure (https) page' : 'Press Start to meet someone')
+    : STATUS[phase];
   ui.overlay.classList.toggle('busy', phase === 'connecting' || phase === 'searching' || phase === 'reconnecting');
   ui.start.hidden = !idle;
   ui.next.hidden = landing;
@@ -278,6 +352,7 @@ function setPhase(phase) {
 
 /** Start (landing or after the stranger left): look for a partner. */
 async function start() {
+  if (insecure) return;
   ui.banner.hidden = true;
   ui.start.disabled = true;
   await mediaReady;

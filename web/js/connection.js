@@ -9,6 +9,13 @@
 // it forwards into the same remote tracks. When the WebSocket drops, the
 // PeerConnection goes with it; the connection retries with exponential
 // backoff and builds a fresh PeerConnection after the next welcome.
+//
+// Access tokens and refusals: a token given to the constructor goes with
+// every attempt as /ws?token=... . A socket that closes without ever opening
+// may have been refused before the upgrade; the connection then asks the same
+// URL over plain HTTP(S), whose 401/429 JSON body names the reason
+// (docs/api.md). A refused token ends the retries; a per-IP limit makes them
+// wait longer.
 
 /** Protocol version this client speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -18,11 +25,49 @@ const BASE_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 15000;
 
 /**
+ * After a per-IP limit (HTTP 429) the next attempt waits at least this long
+ * (or the server's Retry-After, if longer), doubling while refusals repeat up
+ * to MAX_LIMITED_BACKOFF_MS.
+ */
+const LIMITED_BACKOFF_MS = 10000;
+const MAX_LIMITED_BACKOFF_MS = 60000;
+
+/** Codes of the JSON body of a refused /ws request (docs/api.md). */
+const REFUSAL_CODES = new Set(['unauthorized', 'rate_limited', 'too_many_sessions']);
+
+/**
+ * Why /ws refused a socket before the upgrade.
+ * @typedef {Object} Refusal
+ * @property {'unauthorized'|'rate_limited'|'too_many_sessions'} code
+ * @property {string} message     the server's reason, for the console
+ * @property {number} retryAfterMs the server's Retry-After, or 0
+ */
+
+/**
+ * Reads the access token from the page's own address (`?token=...`) and
+ * removes it from the address bar with history.replaceState, so it is not
+ * bookmarked, shared with a copied link or kept in the history. Call it once,
+ * as the page loads.
+ * @returns {string} the token, or "" when the address has none
+ */
+export function takeAccessToken() {
+  const url = new URL(window.location.href);
+  if (!url.searchParams.has('token')) return '';
+  const token = url.searchParams.get('token') ?? '';
+  url.searchParams.delete('token');
+  window.history.replaceState(window.history.state, '', url.href);
+  return token;
+}
+
+/**
  * @typedef {Object} ConnectionEvents
  * Events dispatched (all CustomEvent; `detail` as listed):
  *  - "connecting"     {attempt}              a socket is being opened
  *  - "welcome"        {userId, reconnected}  the server accepted the socket
  *  - "disconnected"   {retryInMs}            the socket dropped; a retry is scheduled
+ *  - "refused"        {code, message, retryInMs}  /ws refused the socket before
+ *                                            the upgrade; retryInMs is null when
+ *                                            no retry follows (unauthorized)
  *  - "waiting"        {}                     queued, waiting for a partner
  *  - "partner-found"  {roomId, commonInterests}
  *  - "partner-left"   {reason}
@@ -42,15 +87,26 @@ export class Connection extends EventTarget {
   /** Serialises every SDP operation on the current PeerConnection. */
   #negotiation = Promise.resolve();
   #attempt = 0;
+  /** Consecutive per-IP refusals (HTTP 429), for their longer backoff. */
+  #limited = 0;
   #reconnectTimer = 0;
+  /** @type {AbortController|null} the refusal check under way, if any */
+  #diagnosis = null;
+  #started = false;
   #welcomed = false;
   #everWelcomed = false;
   #closed = false;
 
-  /** @param {string} url WebSocket URL of the server's /ws endpoint. */
-  constructor(url) {
+  /**
+   * @param {string} url WebSocket URL of the server's /ws endpoint.
+   * @param {{token?: string}} [options] token: an access token sent as
+   *   /ws?token=... on every attempt, for servers that require one.
+   */
+  constructor(url, { token = '' } = {}) {
     super();
-    this.#url = url;
+    const u = new URL(url);
+    if (token) u.searchParams.set('token', token);
+    this.#url = u.href;
   }
 
   /** True while the socket is open and the server has said welcome. */
@@ -69,7 +125,8 @@ export class Connection extends EventTarget {
 
   /** Opens the WebSocket (once; reconnects happen by themselves). */
   connect() {
-    if (this.#ws || this.#closed) return;
+    if (this.#started || this.#closed) return;
+    this.#started = true;
     this.#open();
   }
 
@@ -77,6 +134,8 @@ export class Connection extends EventTarget {
   close() {
     this.#closed = true;
     clearTimeout(this.#reconnectTimer);
+    this.#diagnosis?.abort();
+    this.#diagnosis = null;
     this.#closePeer();
     this.#ws?.close(1000, 'bye');
     this.#ws = null;
@@ -131,23 +190,94 @@ export class Connection extends EventTarget {
     this.#dispatch('connecting', { attempt: this.#attempt });
     const ws = new WebSocket(this.#url);
     this.#ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+    };
     ws.onmessage = (ev) => {
       if (this.#ws === ws) this.#onMessage(ev.data);
     };
     ws.onclose = () => {
-      if (this.#ws === ws) this.#onSocketClosed();
+      if (this.#ws === ws) this.#onSocketClosed(!opened);
     };
   }
 
-  #onSocketClosed() {
+  /** @param {boolean} neverOpened the handshake failed: maybe a refusal */
+  #onSocketClosed(neverOpened) {
     this.#ws = null;
     this.#welcomed = false;
     this.#closePeer();
     if (this.#closed) return;
+    if (neverOpened) this.#diagnose();
+    else this.#retry();
+  }
+
+  /** Schedules the next attempt with the usual exponential backoff. */
+  #retry() {
     const exp = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.max(0, this.#attempt - 1));
     const retryInMs = Math.round(exp * (0.8 + Math.random() * 0.4));
     this.#dispatch('disconnected', { retryInMs });
     this.#reconnectTimer = setTimeout(() => this.#open(), retryInMs);
+  }
+
+  /**
+   * Finds out why a socket never opened and acts on it: a refused token
+   * stops the connection, a per-IP limit delays the next attempt longer,
+   * anything else (server down, network gone) retries as usual.
+   */
+  async #diagnose() {
+    const abort = new AbortController();
+    this.#diagnosis = abort;
+    const refusal = await this.#askWhyRefused(abort.signal);
+    if (this.#diagnosis !== abort) return; // closed meanwhile
+    this.#diagnosis = null;
+    if (!refusal) {
+      this.#retry();
+      return;
+    }
+    const { code, message } = refusal;
+    console.warn(`tandem: the server refused the connection: ${code}: ${message}`);
+    if (code === 'unauthorized') {
+      // The same token will be refused again: retrying cannot help.
+      this.#closed = true;
+      this.#dispatch('refused', { code, message, retryInMs: null });
+      return;
+    }
+    this.#limited++;
+    const wait = Math.min(MAX_LIMITED_BACKOFF_MS, LIMITED_BACKOFF_MS * 2 ** (this.#limited - 1));
+    // Jitter only upwards, so the retry never comes before Retry-After.
+    const retryInMs = Math.round(Math.max(wait, refusal.retryAfterMs) * (1 + Math.random() * 0.2));
+    this.#dispatch('refused', { code, message, retryInMs });
+    this.#reconnectTimer = setTimeout(() => this.#open(), retryInMs);
+  }
+
+  /**
+   * Requests the /ws URL over HTTP(S) without upgrade headers: the server
+   * answers a refusal the same way it refused the WebSocket (401 or 429
+   * with a JSON reason), and anything else when it would have admitted it.
+   * @param {AbortSignal} signal
+   * @returns {Promise<Refusal|null>} null when it was no refusal, or unknown
+   */
+  async #askWhyRefused(signal) {
+    const url = new URL(this.#url);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+    try {
+      const res = await fetch(url, { cache: 'no-store', credentials: 'same-origin', signal });
+      if (res.status !== 401 && res.status !== 429) return null;
+      const body = await res.json().catch(() => null);
+      let code = typeof body?.code === 'string' ? body.code : '';
+      // A 429 from a proxy in front of tandem has no JSON: still a limit.
+      if (!REFUSAL_CODES.has(code)) code = res.status === 429 ? 'rate_limited' : '';
+      if (!code) return null;
+      const retryAfter = Number(res.headers.get('Retry-After'));
+      return {
+        code: /** @type {Refusal['code']} */ (code),
+        message: typeof body?.error === 'string' ? body.error : `HTTP ${res.status}`,
+        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 0,
+      };
+    } catch {
+      return null; // unreachable, or aborted by close()
+    }
   }
 
   /** @param {string} type @param {object} [data] @returns {boolean} sent */
@@ -198,6 +328,7 @@ export class Connection extends EventTarget {
     }
     const reconnected = this.#everWelcomed;
     this.#attempt = 0;
+    this.#limited = 0;
     this.#welcomed = true;
     this.#everWelcomed = true;
     this.#startPeer(Array.isArray(data.iceServers) ? data.iceServers : []);
