@@ -20,9 +20,11 @@ const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl:
  */
 export async function openLocalMedia() {
   if (!navigator.mediaDevices?.getUserMedia) {
+    // On a secure page (app.js handles insecure ones before asking): an old
+    // or locked-down browser, or a frame not allowed to use the camera.
     return {
       stream: null,
-      note: 'Your camera and microphone cannot be used on this page (it needs https or localhost). You can still watch and chat.',
+      note: 'This browser does not let the page use a camera or microphone. You can still watch and chat by text.',
     };
   }
   try {
