@@ -28,8 +28,10 @@ type downTrack struct {
 	binding atomic.Pointer[trackBinding]
 	cache   packetCache // video only: answers the client's NACKs
 
-	mu sync.Mutex
-	rw rewriter
+	mu       sync.Mutex
+	rw       rewriter
+	mungeVP8 bool      // a VP8 video track: picture IDs are rewritten too
+	vp8      vp8Munger // guarded by mu
 	// src is the up track currently mapped by rw; nil after Pair/Unpair so the next packet
 	// from the partner starts a new source.
 	src *upTrack
@@ -45,7 +47,8 @@ type trackBinding struct {
 }
 
 func newDownTrack(p *Peer, kind int, codec webrtc.RTPCodecCapability) *downTrack {
-	return &downTrack{peer: p, kind: kind, codec: codec, rw: newRewriter(codec.ClockRate)}
+	return &downTrack{peer: p, kind: kind, codec: codec, rw: newRewriter(codec.ClockRate),
+		mungeVP8: kind == kindVideo && strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8)}
 }
 
 // Bind implements webrtc.TrackLocal.
@@ -122,9 +125,15 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 			}
 		}
 		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now)
+		if d.mungeVP8 {
+			d.vp8.switchSource(pkt.Payload)
+		}
 		d.src = up
 	}
 	seq, ts, ok := d.rw.rewrite(pkt.SequenceNumber, pkt.Timestamp, now)
+	if ok && d.mungeVP8 {
+		d.vp8.rewrite(pkt.Payload)
+	}
 	d.mu.Unlock()
 	if !ok {
 		return

@@ -125,6 +125,9 @@ func checkSwitch(t *testing.T, pkts []synth.Packet, old, new uint32, wantKeyfram
 	if wantKeyframe && !next.Keyframe {
 		t.Errorf("%s: first packet of the new partner is not a keyframe", next.Kind)
 	}
+	if next.Kind == video && next.PictureID != (last.PictureID+1)&0x7fff {
+		t.Errorf("VP8 picture ID %d then %d at the switch, want consecutive", last.PictureID, next.PictureID)
+	}
 	for _, p := range pkts[first:] {
 		if p.Source != new {
 			t.Fatalf("%s: packet from source %d after the switch to %d", p.Kind, p.Source, new)

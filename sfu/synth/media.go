@@ -27,10 +27,12 @@ type Packet struct {
 	At        time.Time // arrival
 	// Keyframe is set on the first packet of a VP8 keyframe.
 	Keyframe bool
+	// PictureID is the VP8 picture ID (7 or 15 bits), or -1 if the packet has none.
+	PictureID int
 }
 
 func parsePacket(kind webrtc.RTPCodecType, seq uint16, ts, ssrc uint32, payload []byte, at time.Time) Packet {
-	p := Packet{Kind: kind, Seq: seq, Timestamp: ts, SSRC: ssrc, At: at}
+	p := Packet{Kind: kind, Seq: seq, Timestamp: ts, SSRC: ssrc, At: at, PictureID: -1}
 	if len(payload) >= trailerLen {
 		t := payload[len(payload)-trailerLen:]
 		p.Source = binary.BigEndian.Uint32(t)
@@ -38,6 +40,7 @@ func parsePacket(kind webrtc.RTPCodecType, seq uint16, ts, ssrc uint32, payload 
 	}
 	if kind == webrtc.RTPCodecTypeVideo {
 		p.Keyframe = IsVP8Keyframe(payload)
+		p.PictureID = vp8PictureID(payload)
 	}
 	return p
 }
@@ -67,6 +70,20 @@ func IsVP8Keyframe(payload []byte) bool {
 	}
 	h := payload[off:]
 	return h[0]&0x01 == 0 && h[3] == 0x9d && h[4] == 0x01 && h[5] == 0x2a
+}
+
+// vp8PictureID returns the picture ID of a VP8 payload descriptor, or -1.
+func vp8PictureID(payload []byte) int {
+	if len(payload) < 3 || payload[0]&0x80 == 0 || payload[1]&0x80 == 0 {
+		return -1
+	}
+	if payload[2]&0x80 == 0 {
+		return int(payload[2])
+	}
+	if len(payload) < 4 {
+		return -1
+	}
+	return int(payload[2]&0x7f)<<8 | int(payload[3])
 }
 
 // sendAudio writes a 20 ms packet every 20 ms until Close.
