@@ -79,7 +79,7 @@ func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) 
 		return nil, nil, fmt.Errorf("register %s: %w", s.codec.video.MimeType, err)
 	}
 	r := &interceptor.Registry{}
-	generator, err := nack.NewGeneratorInterceptor()
+	generator, err := nack.NewGeneratorInterceptor(nack.GeneratorLog(pionLogs{log: s.log}.NewLogger("nack")))
 	if err != nil {
 		return nil, nil, fmt.Errorf("nack generator: %w", err)
 	}
