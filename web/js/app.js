@@ -26,8 +26,8 @@ const LEFT_REASONS = {
 };
 
 /**
- * Why the server refused to connect, as a banner. Limits say when the page
- * tries again; see refusalText.
+ * Why the server refused to connect, as a banner (see onRefused, which adds
+ * when the page tries again after a limit).
  * @type {Record<string, string>}
  */
 const REFUSALS = {
