@@ -125,7 +125,7 @@ func checkSwitch(t *testing.T, pkts []synth.Packet, old, new uint32, wantKeyfram
 	if wantKeyframe && !next.Keyframe {
 		t.Errorf("%s: first packet of the new partner is not a keyframe", next.Kind)
 	}
-	if next.Kind == video && next.PictureID != (last.PictureID+1)&0x7fff {
+	if next.Kind == video && last.PictureID >= 0 && next.PictureID != (last.PictureID+1)&0x7fff {
 		t.Errorf("VP8 picture ID %d then %d at the switch, want consecutive", last.PictureID, next.PictureID)
 	}
 	for _, p := range pkts[first:] {
@@ -223,4 +223,23 @@ func TestReceiverPLIIsRelayedToThePartner(t *testing.T) {
 	if s.Stats().KeyframeRequestsReceived == 0 {
 		t.Fatal("KeyframeRequestsReceived not counted")
 	}
+}
+
+func TestH264ClientsSwitchOnAnIDR(t *testing.T) {
+	s := newSFU(t, sfu.Config{VideoCodec: "h264"})
+	opts := synth.Options{Send: true, H264: true}
+	a, b, c := connectWith(t, s, opts), connectWith(t, s, opts), connectWith(t, s, opts)
+
+	sfu.Pair(a.peer, b.peer)
+	a.waitPackets(t, video, b, 30)
+	sfu.Unpair(a.peer, b.peer)
+	sfu.Pair(a.peer, c.peer)
+	a.waitPackets(t, video, c, 30)
+	a.waitPackets(t, audio, c, 10)
+
+	pkts := a.client.Packets()
+	if first := ofKind(pkts, video)[0]; !first.Keyframe {
+		t.Fatal("first H.264 packet is not the start of an IDR")
+	}
+	checkSwitch(t, ofKind(pkts, video), b.client.Source(), c.client.Source(), true)
 }

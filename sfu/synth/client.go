@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +45,8 @@ type Options struct {
 	// AcceptReplays turns off SRTP replay protection, so a test can see a retransmission
 	// of a packet it already received.
 	AcceptReplays bool
+	// H264 sends H.264 (FU-A packets, IDR keyframes) instead of VP8.
+	H264 bool
 	// Lean registers only the RTCP report interceptors (no NACK, TWCC or stats), so one
 	// process can run many clients; for load generation.
 	Lean bool
@@ -172,8 +175,12 @@ func (c *Client) addTransceivers() error {
 	if err != nil {
 		return fmt.Errorf("synth: audio track: %w", err)
 	}
-	c.video, err = webrtc.NewTrackLocalStaticRTP(
-		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "synth")
+	videoCodec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	if c.opts.H264 {
+		videoCodec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
+	}
+	c.video, err = webrtc.NewTrackLocalStaticRTP(videoCodec, "video", "synth")
 	if err != nil {
 		return fmt.Errorf("synth: video track: %w", err)
 	}
@@ -340,6 +347,7 @@ func (c *Client) readSenderRTCP(sender *webrtc.RTPSender) {
 // readTrack reports every packet of a remote track until it ends.
 func (c *Client) readTrack(track *webrtc.TrackRemote) {
 	kind := track.Kind()
+	h264 := strings.EqualFold(track.Codec().MimeType, webrtc.MimeTypeH264)
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	for {
@@ -350,7 +358,7 @@ func (c *Client) readTrack(track *webrtc.TrackRemote) {
 		if pkt.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		p := parsePacket(kind, pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload, time.Now())
+		p := parsePacket(kind, h264, pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload, time.Now())
 		if c.opts.OnPacket != nil {
 			c.opts.OnPacket(p)
 		}

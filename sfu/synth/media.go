@@ -31,14 +31,17 @@ type Packet struct {
 	PictureID int
 }
 
-func parsePacket(kind webrtc.RTPCodecType, seq uint16, ts, ssrc uint32, payload []byte, at time.Time) Packet {
+func parsePacket(kind webrtc.RTPCodecType, h264 bool, seq uint16, ts, ssrc uint32, payload []byte, at time.Time) Packet {
 	p := Packet{Kind: kind, Seq: seq, Timestamp: ts, SSRC: ssrc, At: at, PictureID: -1}
 	if len(payload) >= trailerLen {
 		t := payload[len(payload)-trailerLen:]
 		p.Source = binary.BigEndian.Uint32(t)
 		p.SentAt = time.Unix(0, int64(binary.BigEndian.Uint64(t[4:])))
 	}
-	if kind == webrtc.RTPCodecTypeVideo {
+	switch {
+	case kind == webrtc.RTPCodecTypeVideo && h264:
+		p.Keyframe = isH264KeyframeStart(payload)
+	case kind == webrtc.RTPCodecTypeVideo:
 		p.Keyframe = IsVP8Keyframe(payload)
 		p.PictureID = vp8PictureID(payload)
 	}
@@ -70,6 +73,21 @@ func IsVP8Keyframe(payload []byte) bool {
 	}
 	h := payload[off:]
 	return h[0]&0x01 == 0 && h[3] == 0x9d && h[4] == 0x01 && h[5] == 0x2a
+}
+
+// isH264KeyframeStart reports whether a payload is a single IDR NAL unit or the first FU-A
+// fragment of one (what this package sends).
+func isH264KeyframeStart(payload []byte) bool {
+	if len(payload) < 2 {
+		return false
+	}
+	switch payload[0] & 0x1f {
+	case 5:
+		return true
+	case 28: // FU-A
+		return payload[1]&0x80 != 0 && payload[1]&0x1f == 5
+	}
+	return false
 }
 
 // vp8PictureID returns the picture ID of a VP8 payload descriptor, or -1.
@@ -151,17 +169,10 @@ func (c *Client) writeFrame(v *videoState, key bool, now time.Time) error {
 	first := true
 	for remaining > 0 {
 		b := v.buf[:0]
-		desc := byte(0x80) // X
-		if first {
-			desc |= 0x10 // S, partition 0
-		}
-		b = append(b, desc, 0x80, 0x80|byte(v.pictureID>>8&0x7f), byte(v.pictureID))
-		if first {
-			if key {
-				b = append(b, 0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01)
-			} else {
-				b = append(b, 0x51, 0x42, 0x00)
-			}
+		if c.opts.H264 {
+			b = h264Header(b, key, first)
+		} else {
+			b = vp8Header(b, key, first, v.pictureID)
 		}
 		n := min(remaining, maxPayload-len(b)-trailerLen)
 		n = max(n, 0)
@@ -171,6 +182,9 @@ func (c *Client) writeFrame(v *videoState, key bool, now time.Time) error {
 		remaining -= n
 		if n == 0 {
 			remaining = 0
+		}
+		if c.opts.H264 && remaining <= 0 {
+			b[1] |= 0x40 // FU-A end
 		}
 		b = b[:len(b)+trailerLen]
 		c.trailer(b, now)
@@ -185,6 +199,37 @@ func (c *Client) writeFrame(v *videoState, key bool, now time.Time) error {
 	v.pkt.Timestamp += v.tsStep
 	v.pictureID = (v.pictureID + 1) & 0x7fff
 	return nil
+}
+
+// vp8Header appends a VP8 payload descriptor with a 15-bit picture ID and, on a frame's first
+// packet, a keyframe or interframe payload header.
+func vp8Header(b []byte, key, first bool, pictureID uint16) []byte {
+	desc := byte(0x80) // X
+	if first {
+		desc |= 0x10 // S, partition 0
+	}
+	b = append(b, desc, 0x80, 0x80|byte(pictureID>>8&0x7f), byte(pictureID))
+	if !first {
+		return b
+	}
+	if key {
+		return append(b, 0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01)
+	}
+	return append(b, 0x51, 0x42, 0x00)
+}
+
+// h264Header appends an FU-A indicator and header for an IDR (key) or non-IDR slice; the
+// start bit on a frame's first packet (the end bit is set by the caller).
+func h264Header(b []byte, key, first bool) []byte {
+	nalType := byte(1)
+	if key {
+		nalType = 5
+	}
+	fu := nalType
+	if first {
+		fu |= 0x80
+	}
+	return append(b, 0x60|28, fu)
 }
 
 // trailer writes the source id and send time into the last trailerLen bytes of b.
