@@ -3,10 +3,8 @@ package sfu
 import (
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/transport/v5/udp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -35,7 +33,14 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	}
 
 	if s.cfg.UDPMuxPort > 0 {
-		mux, err := s.openUDPMux(ipFilter, loopbackOnly, networks)
+		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNetworks(toICENetworks(networks)...)}
+		if ipFilter != nil {
+			opts = append(opts, ice.UDPMuxFromPortWithIPFilter(ipFilter))
+		}
+		if loopbackOnly {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(s.cfg.UDPMuxPort, opts...)
 		if err != nil {
 			return se, fmt.Errorf("open udp mux port %d: %w", s.cfg.UDPMuxPort, err)
 		}
@@ -66,48 +71,6 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	}
 	se.SetNetworkTypes(networks)
 	return se, nil
-}
-
-// Batched writes on the muxed UDP port: packets queued within batchWriteInterval (or until
-// batchWriteSize are queued) leave in one sendmmsg system call.
-const (
-	batchWriteSize     = 64
-	batchWriteInterval = time.Millisecond
-)
-
-// openUDPMux opens the one UDP port all ICE traffic shares. With ICE IPs configured, each IP
-// gets its own socket whose writes are batched (one sendmmsg per millisecond instead of one
-// sendto per packet); with all interfaces, Pion opens the sockets itself, unbatched.
-func (s *SFU) openUDPMux(ipFilter func(net.IP) bool, loopbackOnly bool, networks []webrtc.NetworkType) (ice.UDPMux, error) {
-	if len(s.cfg.ICEIPs) == 0 {
-		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNetworks(toICENetworks(networks)...)}
-		if ipFilter != nil {
-			opts = append(opts, ice.UDPMuxFromPortWithIPFilter(ipFilter))
-		}
-		if loopbackOnly {
-			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
-		}
-		return ice.NewMultiUDPMuxFromPort(s.cfg.UDPMuxPort, opts...)
-	}
-	var muxes []ice.UDPMux
-	closeAll := func() {
-		for _, m := range muxes {
-			_ = m.Close()
-		}
-	}
-	for _, ipStr := range s.cfg.ICEIPs {
-		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ipStr), Port: s.cfg.UDPMuxPort})
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("listen %s: %w", ipStr, err)
-		}
-		batched := udp.NewBatchConn(conn, batchWriteSize, batchWriteInterval)
-		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{
-			UDPConn: batched,
-			Logger:  pionLogs{log: s.log}.NewLogger("ice-udp-mux"),
-		}))
-	}
-	return ice.NewMultiUDPMuxDefault(muxes...), nil
 }
 
 // ipSelection derives the IP filter, whether only loopback addresses were asked for, and the
