@@ -6,6 +6,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tandemchat/tandem/internal/pionlog"
 )
 
 // Media kinds, used as indexes into a peer's per-kind arrays.
@@ -79,7 +81,7 @@ func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) 
 		return nil, nil, fmt.Errorf("register %s: %w", s.codec.video.MimeType, err)
 	}
 	r := &interceptor.Registry{}
-	generator, err := nack.NewGeneratorInterceptor(nack.GeneratorLog(pionLogs{log: s.log}.NewLogger("nack")))
+	generator, err := nack.NewGeneratorInterceptor(nack.GeneratorLog(pionlog.New(s.log).NewLogger("nack")))
 	if err != nil {
 		return nil, nil, fmt.Errorf("nack generator: %w", err)
 	}

@@ -6,13 +6,15 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tandemchat/tandem/internal/pionlog"
 )
 
 // settingEngine turns the network part of Config into a Pion SettingEngine, opening the muxed
 // UDP port and the ICE-TCP listener when configured (stored in s for Close).
 func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLogs{log: s.log}
+	se.LoggerFactory = pionlog.New(s.log)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 
 	ipFilter, loopbackOnly, networks := s.ipSelection()
@@ -61,7 +63,7 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		// drops packets instead of blocking its partner's forwarding goroutine.
 		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
 			Listener: ln, ReadBufferSize: 32, WriteBufferSize: 1 << 20,
-			Logger: pionLogs{log: s.log}.NewLogger("ice-tcp"),
+			Logger: pionlog.New(s.log).NewLogger("ice-tcp"),
 		})
 		se.SetICETCPMux(s.tcpMux)
 		networks = append(networks, webrtc.NetworkTypeTCP4)

@@ -7,28 +7,28 @@ import (
 // Stats is a snapshot of the process-wide media counters, all monotonic since New except
 // Peers.
 type Stats struct {
-	AudioPacketsForwarded uint64 // RTP packets written into audio downTracks
-	AudioBytesForwarded   uint64 // their payload bytes
-	VideoPacketsForwarded uint64
-	VideoBytesForwarded   uint64
+	AudioPacketsForwarded uint64 `json:"audioPacketsForwarded"` // RTP packets written into audio downTracks
+	AudioBytesForwarded   uint64 `json:"audioBytesForwarded"`   // their payload bytes
+	VideoPacketsForwarded uint64 `json:"videoPacketsForwarded"`
+	VideoBytesForwarded   uint64 `json:"videoBytesForwarded"`
 	// VideoPacketsHeld counts video packets dropped while a downTrack waited for the new
 	// source's keyframe after a switch.
-	VideoPacketsHeld uint64
+	VideoPacketsHeld uint64 `json:"videoPacketsHeld"`
 	// PLIsSent counts picture loss indications the SFU sent to clients (after switches and
 	// relayed from receivers).
-	PLIsSent uint64
+	PLIsSent uint64 `json:"plisSent"`
 	// KeyframeRequestsReceived counts PLI and FIR packets received from clients on their
 	// downTracks.
-	KeyframeRequestsReceived uint64
+	KeyframeRequestsReceived uint64 `json:"keyframeRequestsReceived"`
 	// NACKsReceived counts NACK packets received from clients about the streams the SFU sends.
-	NACKsReceived uint64
+	NACKsReceived uint64 `json:"nacksReceived"`
 	// Retransmissions counts packets the NACK responder resent from its cache.
-	Retransmissions uint64
+	Retransmissions uint64 `json:"retransmissions"`
 	// KeyframeSwitches counts completed video source switches (a keyframe of the new source
 	// was forwarded).
-	KeyframeSwitches uint64
+	KeyframeSwitches uint64 `json:"keyframeSwitches"`
 	// Peers is the number of peers with an open PeerConnection.
-	Peers int64
+	Peers int64 `json:"peers"`
 }
 
 // counters are the atomics behind Stats.

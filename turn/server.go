@@ -17,6 +17,8 @@ import (
 
 	"github.com/pion/transport/v5/reuseport"
 	pionturn "github.com/pion/turn/v5"
+
+	"github.com/tandemchat/tandem/internal/pionlog"
 )
 
 // drainTimeout bounds how long Close waits for pion to close the relay
@@ -218,7 +220,7 @@ func (s *Server) pionConfig(udps []net.PacketConn, listeners []net.Listener) pio
 	pc := pionturn.ServerConfig{
 		Realm:         s.cfg.Realm,
 		AuthHandler:   newAuthHandler(s.secret, s.now),
-		LoggerFactory: newPionLogFactory(s.log),
+		LoggerFactory: pionlog.New(s.log),
 		QuotaHandler: func(userID, _ string, _ net.Addr) bool {
 			return quota.available(userID)
 		},

@@ -1,4 +1,4 @@
-package turn
+package pionlog
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
 
 func TestPionLogsAreLoweredAndLimited(t *testing.T) {
 	h := &recordHandler{}
-	log := newPionLogFactory(slog.New(h)).NewLogger("turn")
+	log := New(slog.New(h)).NewLogger("turn")
 
 	log.Trace("trace")
 	log.Debugf("debug %d", 1)
@@ -35,7 +35,7 @@ func TestPionLogsAreLoweredAndLimited(t *testing.T) {
 	if len(h.records) != 3 {
 		t.Fatalf("got %d records, want 3 (trace and debug dropped)", len(h.records))
 	}
-	wantLevels := []slog.Level{slog.LevelDebug, slog.LevelWarn, slog.LevelError}
+	wantLevels := []slog.Level{slog.LevelDebug, slog.LevelWarn, slog.LevelWarn}
 	for i, r := range h.records {
 		if r.Level != wantLevels[i] {
 			t.Errorf("record %q at %v, want %v", r.Message, r.Level, wantLevels[i])
@@ -50,5 +50,13 @@ func TestPionLogsAreLoweredAndLimited(t *testing.T) {
 	}
 	if n := len(h.records) - 3; n >= 100 || n == 0 {
 		t.Errorf("%d of 100 flooded messages logged, want some but far fewer", n)
+	}
+}
+
+func TestMessagesWithoutArgumentsAreKeptVerbatim(t *testing.T) {
+	h := &recordHandler{}
+	New(slog.New(h)).NewLogger("ice").Warn("100% lost")
+	if len(h.records) != 1 || h.records[0].Message != "100% lost" {
+		t.Fatalf("records %+v", h.records)
 	}
 }
