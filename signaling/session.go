@@ -128,16 +128,10 @@ func (s *Session) flush(writeTimeout time.Duration) {
 	}
 	deadline := time.Now().Add(min(writeTimeout, time.Second))
 	s.conn.SetWriteDeadline(deadline)
-	for {
-		select {
-		case frame := <-s.send:
-			if s.conn.WriteMessage(websocket.TextMessage, frame) != nil {
-				return
-			}
-			continue
-		default:
+	for len(s.send) > 0 { // only this goroutine takes from s.send
+		if s.conn.WriteMessage(websocket.TextMessage, <-s.send) != nil {
+			return
 		}
-		break
 	}
 	msg := websocket.FormatCloseMessage(s.closeCode, s.closeText)
 	s.conn.WriteControl(websocket.CloseMessage, msg, deadline)
