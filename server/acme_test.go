@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/internal/testlog"
 )
 
 // acmeConfig is a loopback configuration that obtains a certificate for
@@ -37,7 +39,7 @@ func TestAutomaticCertificateIsObtainedCachedAndReusedAfterRestart(t *testing.T)
 	cfg.TURN.Addr = "127.0.0.1:0"
 	cfg.TURN.TLSAddr = "127.0.0.1:0"
 
-	log, logs := newTestLogger(t)
+	log, logs := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv := startServer(t, cfg, log)
 	_, port, _ := net.SplitHostPort(srv.Addr().String())
 	if want := "https://tandem.test:" + port; srv.URL() != want {
@@ -59,7 +61,7 @@ func TestAutomaticCertificateIsObtainedCachedAndReusedAfterRestart(t *testing.T)
 	if got := peerCertificate(t, turnTLSAddr(t, srv), "tandem.test", acme.roots); !got.Equal(issued) {
 		t.Errorf("TURN over TLS serves serial %s, HTTPS %s: want the same certificate", got.SerialNumber, issued.SerialNumber)
 	}
-	if !strings.Contains(logs.String(), "certificate obtained and cached") {
+	if !logs.Contains("certificate obtained and cached") {
 		t.Error("obtaining the certificate was not logged")
 	}
 	for _, name := range []string{"tandem.test", "acme_account+key"} {
@@ -94,7 +96,7 @@ func TestAutomaticCertificateIsObtainedCachedAndReusedAfterRestart(t *testing.T)
 func TestRedirectListenerSendsBrowsersToHTTPSAndAnswersChallenges(t *testing.T) {
 	verifyNoLeaks(t)
 	acme := startPebble(t)
-	log, _ := newTestLogger(t)
+	log, _ := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv := startServer(t, acmeConfig(acme, t.TempDir()), log)
 	if srv.RedirectAddr() == nil {
 		t.Fatal("no redirect listener with automatic certificates")
@@ -142,7 +144,7 @@ func TestRedirectListenerSendsBrowsersToHTTPSAndAnswersChallenges(t *testing.T) 
 func TestNoCertificateForOtherNames(t *testing.T) {
 	verifyNoLeaks(t)
 	acme := startPebble(t)
-	log, _ := newTestLogger(t)
+	log, _ := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv := startServer(t, acmeConfig(acme, t.TempDir()), log)
 	client := httpsClient(t, srv.Addr(), acme.roots)
 	_, port, _ := net.SplitHostPort(srv.Addr().String())
@@ -162,7 +164,7 @@ func TestCertificateIsObtainedThroughRealTLSALPNValidation(t *testing.T) {
 	resolver := startLoopbackDNS(t)
 	cfg := acmeConfig(acme, t.TempDir())
 	cfg.HTTP.RedirectAddr = "" // no HTTP-01: TLS-ALPN-01 is the only way
-	log, _ := newTestLogger(t)
+	log, _ := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv := startServer(t, cfg, log)
 	// Pebble connects to tandem.test (127.0.0.1 by the test DNS) on the
 	// HTTPS port and checks the acme-tls/1 answer; HTTP-01 would go nowhere.
@@ -182,7 +184,7 @@ func TestCertificateIsObtainedThroughRealHTTPValidation(t *testing.T) {
 	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "0")
 	acme := startACMEFrontEnd(t)
 	resolver := startLoopbackDNS(t)
-	log, _ := newTestLogger(t)
+	log, _ := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv := startServer(t, acmeConfig(acme, t.TempDir()), log)
 	// TLS-ALPN-01 is checked on a closed port and fails; tandem then orders
 	// again and answers HTTP-01 on its redirect listener.
@@ -204,7 +206,7 @@ func TestFailureToGetACertificateIsLoggedOncePerInterval(t *testing.T) {
 	cfg.HTTP.ACMEDirectory = "https://127.0.0.1:" + strconv.Itoa(closedPort(t)) + "/dir" // nobody answers
 	cfg.HTTP.ACMECacheDir = t.TempDir()
 	cfg.HTTP.RedirectAddr = ""
-	log, logs := newTestLogger(t)
+	log, logs := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv := startServer(t, cfg, log)
 	for range 3 {
 		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", srv.Addr().String(),

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/tandemchat/tandem/internal/testlog"
 )
 
 // browserNetnsEnv marks a test process already running in a private network
@@ -45,7 +47,7 @@ func TestBrowsersCallEachOtherOnAnHTTPSName(t *testing.T) {
 	verifyNoLeaks(t)
 	ca := newTestCA(t)
 	cfg := fileCertConfig(t, ca, "tandem.test")
-	log, _ := newTestLogger(t)
+	log, _ := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv := startServer(t, cfg, log)
 	_, port, _ := net.SplitHostPort(srv.Addr().String())
 	url := "https://tandem.test:" + port + "/"

@@ -15,6 +15,7 @@ import (
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
 	"github.com/miekg/dns"
+	"github.com/tandemchat/tandem/internal/testlog"
 	"go.uber.org/goleak"
 )
 
@@ -81,12 +82,8 @@ func startACMEFrontEnd(t *testing.T) *testACME {
 // over TCP; "" for the system's) gives for the name.
 func (a *testACME) install(t *testing.T, httpPort, tlsPort int, resolver string) {
 	t.Helper()
-	logs := &logBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("pebble log:\n%s", logs.String())
-		}
-	})
+	logs := &testlog.Buffer{}
+	logs.PrintOnFailure(t, "pebble log")
 	logger := log.New(logs, "pebble ", log.LstdFlags)
 	store := db.NewMemoryStore()
 	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "test"}})

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/internal/testlog"
 )
 
 // verifyNoLeaks checks, after every other cleanup of the test (servers
@@ -46,7 +47,7 @@ func TestHTTPSFromCertificateFilesCarriesSignaling(t *testing.T) {
 	verifyNoLeaks(t)
 	ca := newTestCA(t)
 	cfg := fileCertConfig(t, ca, "tandem.test")
-	log, _ := newTestLogger(t)
+	log, _ := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv := startServer(t, cfg, log)
 
 	client := httpsClient(t, srv.Addr(), ca.pool())
@@ -99,7 +100,7 @@ func TestReplacedCertificateFilesAreServedWithoutRestart(t *testing.T) {
 	cfg := fileCertConfig(t, ca, "tandem.test")
 	cfg.TURN.Addr = "127.0.0.1:0"
 	cfg.TURN.TLSAddr = "127.0.0.1:0"
-	log, logs := newTestLogger(t)
+	log, logs := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv := startServer(t, cfg, log)
 	turnTLS := turnTLSAddr(t, srv)
 
@@ -116,7 +117,7 @@ func TestReplacedCertificateFilesAreServedWithoutRestart(t *testing.T) {
 	if got := peerCertificate(t, srv.Addr(), "tandem.test", ca.pool()); !got.Equal(first) {
 		t.Fatalf("with a new certificate but the old key, serial %s is served; want the old %s", got.SerialNumber, first.SerialNumber)
 	}
-	if !strings.Contains(logs.String(), "do not load") {
+	if !logs.Contains("do not load") {
 		t.Error("a pair that does not load was not logged")
 	}
 	replaceFile(t, cfg.HTTP.TLSKey, keyPEM)
@@ -135,7 +136,7 @@ func TestUnreadableCertificateStopsStartup(t *testing.T) {
 	cfg := fileCertConfig(t, ca, "tandem.test")
 	otherCert, _ := ca.issue(t, "tandem.test")
 	replaceFile(t, cfg.HTTP.TLSCert, otherCert) // no longer matches the key
-	log, _ := newTestLogger(t)
+	log, _ := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv, err := Start(context.Background(), cfg, log)
 	if err == nil {
 		srv.Close()
@@ -148,12 +149,12 @@ func TestUnreadableCertificateStopsStartup(t *testing.T) {
 
 func TestPlainHTTPOnLoopbackHasNoWarningAndNoHSTS(t *testing.T) {
 	verifyNoLeaks(t)
-	log, logs := newTestLogger(t)
+	log, logs := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv := startServer(t, loopbackConfig(), log)
 	if !strings.HasPrefix(srv.URL(), "http://127.0.0.1:") {
 		t.Errorf("URL() = %q", srv.URL())
 	}
-	if strings.Contains(logs.String(), "level=WARN") {
+	if logs.Contains("level=WARN") {
 		t.Errorf("plain HTTP on loopback logged a warning:\n%s", logs)
 	}
 	plain := &http.Client{Timeout: time.Minute}

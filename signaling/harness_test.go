@@ -1,18 +1,17 @@
 package signaling
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/internal/testlog"
 	"github.com/tandemchat/tandem/sfu"
 )
 
@@ -23,32 +22,13 @@ const waitFor = 10 * time.Second
 type testHub struct {
 	*Hub
 	url  string // ws://127.0.0.1:port/ws
-	logs *logBuffer
-}
-
-// logBuffer collects log output; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) contains(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.buf.String(), s)
+	logs *testlog.Buffer
 }
 
 // newTestHub starts a hub with the default signaling settings, changed by edit.
 func newTestHub(t testing.TB, edit func(*Options)) *testHub {
 	t.Helper()
-	logs := &logBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
+	log, logs := testlog.NewLogger(t, "hub log", slog.LevelInfo)
 	media, err := sfu.New(sfu.Config{ICEIPs: []string{"127.0.0.1"}}, log)
 	if err != nil {
 		t.Fatal(err)

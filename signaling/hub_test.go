@@ -292,7 +292,7 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 		a.send("chat_message", map[string]string{"text": text})
 	}
 	a.expectPartnerLeft(ReasonDisconnect)
-	if !h.logs.contains("disconnecting slow client") {
+	if !h.logs.Contains("disconnecting slow client") {
 		t.Fatal("the slow client was not dropped for its full send queue")
 	}
 }

@@ -1,7 +1,6 @@
 package turn
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/tandemchat/tandem/internal/testlog"
 )
 
 // These tests check tandem's TURN against coturn, an independent
@@ -23,9 +24,8 @@ func startProcess(t testing.TB, name string, args ...string) (pid int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, name, args...)
-	var out bytes.Buffer
-	w := &syncWriter{w: &out}
-	cmd.Stdout, cmd.Stderr = w, w
+	out := &testlog.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("start %s: %v", name, err)

@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -251,16 +250,4 @@ func skipUnlessBinary(t testing.TB, names ...string) {
 			t.Skipf("%s not installed (Debian package coturn; CI installs it): %v", name, err)
 		}
 	}
-}
-
-// syncWriter serialises writes from a child's stdout and stderr copiers.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
 }

@@ -2,7 +2,6 @@ package turn
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/tandemchat/tandem/internal/testlog"
 )
 
 // The namespace test runs a call between two namespaces it creates: the
@@ -102,8 +102,7 @@ type role struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string
-	stderr *syncWriter
-	log    *bytes.Buffer
+	stderr *testlog.Buffer
 	done   chan error
 }
 
@@ -115,8 +114,7 @@ func startRole(ctx context.Context, t *testing.T, ns, name string) *role {
 	}
 	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), netnsRoleEnv+"="+name, netnsSecretEnv+"="+testSecret)
-	r := &role{name: name, cmd: cmd, lines: make(chan string, 16), log: &bytes.Buffer{}, done: make(chan error, 1)}
-	r.stderr = &syncWriter{w: r.log}
+	r := &role{name: name, cmd: cmd, lines: make(chan string, 16), stderr: &testlog.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = r.stderr
 	if r.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
@@ -193,12 +191,6 @@ func (r *role) finish(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Errorf("%s role did not exit within 30 s of its input closing", r.name)
 	}
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return fmt.Sprint(w.w)
 }
 
 // runNetnsRole plays one side of the namespace test; it returns the exit

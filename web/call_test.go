@@ -1,18 +1,17 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/internal/testlog"
 	"github.com/tandemchat/tandem/server"
 )
 
@@ -23,24 +22,6 @@ const (
 	statusLeft      = "Stranger left"
 	statusReconnect = "Reconnecting"
 )
-
-// lockedBuffer collects the server's log lines from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // startServer runs a whole tandem server on loopback for one test, with all
 // media on 127.0.0.1 and no TURN (browser and server share the namespace);
@@ -55,8 +36,7 @@ func startServer(t *testing.T, tweak ...func(*config.Config)) *server.Server {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	logs := &lockedBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger, _ := testlog.NewLogger(t, "server log", slog.LevelInfo)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	srv, err := server.Start(ctx, cfg, logger)
@@ -66,9 +46,6 @@ func startServer(t *testing.T, tweak ...func(*config.Config)) *server.Server {
 	t.Cleanup(func() {
 		if err := srv.Close(); err != nil {
 			t.Errorf("close server: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
 		}
 	})
 	return srv

@@ -5,17 +5,16 @@
 package livetest
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/internal/testlog"
 	"github.com/tandemchat/tandem/server"
 )
 
@@ -27,7 +26,9 @@ const WaitFor = 15 * time.Second
 // test's cleanup.
 type Server struct {
 	*server.Server
-	Logs *Logs
+	// Logs holds the server's log output (debug level); it is printed if
+	// the test fails.
+	Logs *testlog.Buffer
 	// WSURL is ws://127.0.0.1:port/ws.
 	WSURL string
 }
@@ -46,8 +47,7 @@ func Start(t testing.TB, edit func(*config.Config)) *Server {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
-	logs := &Logs{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log, logs := testlog.NewLogger(t, "server log", slog.LevelDebug)
 	srv, err := server.Start(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
@@ -81,48 +81,4 @@ func (s *Server) Do(t testing.TB, method, path, token string) (int, string) {
 		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
 	return resp.StatusCode, string(body)
-}
-
-// Logs collects the server's log output. Safe for concurrent use.
-type Logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (l *Logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// WaitForLine waits until one log line contains every one of parts, and
-// returns it; it fails the test after WaitFor.
-func (l *Logs) WaitForLine(t testing.TB, parts ...string) string {
-	t.Helper()
-	deadline := time.Now().Add(WaitFor)
-	for {
-		if line, ok := l.find(parts); ok {
-			return line
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line with %q", parts)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (l *Logs) find(parts []string) (string, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-lines:
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		for _, p := range parts {
-			if !strings.Contains(line, p) {
-				continue lines
-			}
-		}
-		return line, true
-	}
-	return "", false
 }
