@@ -134,9 +134,10 @@ func run(o options) error {
 		}
 		peers := int64(len(users))
 		if forwarded > 0 {
-			fmt.Printf("server CPU per forwarded packet: %.1f µs (%.2f CPU cores)\n",
-				float64((proc1.cpu-proc0.cpu).Microseconds())/float64(forwarded),
-				(proc1.cpu-proc0.cpu).Seconds()/elapsed.Seconds())
+			cpu, sys := proc1.cpu-proc0.cpu, proc1.sys-proc0.sys
+			fmt.Printf("server CPU per forwarded packet: %.1f µs, %.1f µs of it in the kernel (%.2f CPU cores)\n",
+				float64(cpu.Microseconds())/float64(forwarded), float64(sys.Microseconds())/float64(forwarded),
+				cpu.Seconds()/elapsed.Seconds())
 		}
 		fmt.Printf("server RSS: %.1f MB, %.2f MB per peer (%.2f MB per peer above the idle %.1f MB)\n",
 			mb(proc1.rss), mb(proc1.rss/peers), mb((proc1.rss-before.rss)/peers), mb(before.rss))

@@ -66,8 +66,9 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 
 // procSample is a server process's CPU time and resident memory at one moment.
 type procSample struct {
-	cpu time.Duration
-	rss int64 // bytes
+	cpu time.Duration // user + system
+	sys time.Duration // system (kernel) part of cpu
+	rss int64         // bytes
 }
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat (100 on Linux).
@@ -90,7 +91,10 @@ func sampleProc(pid int) (procSample, error) {
 	if err1 != nil || err2 != nil {
 		return procSample{}, fmt.Errorf("parse /proc/%d/stat times", pid)
 	}
-	s := procSample{cpu: time.Duration(utime+stime) * time.Second / clockTicks}
+	s := procSample{
+		cpu: time.Duration(utime+stime) * time.Second / clockTicks,
+		sys: time.Duration(stime) * time.Second / clockTicks,
+	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return procSample{}, fmt.Errorf("read status: %w", err)

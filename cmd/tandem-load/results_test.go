@@ -46,6 +46,9 @@ func TestSampleProcReadsThisProcess(t *testing.T) {
 	if after.cpu <= before.cpu {
 		t.Fatalf("CPU time did not advance: %s then %s", before.cpu, after.cpu)
 	}
+	if after.sys < 0 || after.sys > after.cpu {
+		t.Fatalf("system CPU %s outside 0..total %s", after.sys, after.cpu)
+	}
 	if after.rss < 1<<20 {
 		t.Fatalf("RSS %d bytes, want at least 1 MB for a Go test binary", after.rss)
 	}
