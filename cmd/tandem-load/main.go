@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -32,6 +33,8 @@ type options struct {
 	duration time.Duration
 	warmup   time.Duration
 	pid      int
+	relay    string // serve a plain UDP relay here instead of generating load
+	udpRelay string // drive the plain UDP relay at this address instead of a tandem server
 }
 
 func main() {
@@ -44,6 +47,8 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "measurement time (at most 10m)")
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "time to connect and pair before measuring")
 	flag.IntVar(&o.pid, "pid", 0, "server process id, for CPU and RSS figures (same machine)")
+	flag.StringVar(&o.relay, "relay", "", "run a plain UDP relay on this address (the baseline), nothing else")
+	flag.StringVar(&o.udpRelay, "udp-relay", "", "send the same packet load through the plain UDP relay at this address")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "tandem-load:", err)
@@ -55,8 +60,14 @@ func run(o options) error {
 	if o.pairs < 1 || o.duration <= 0 || o.duration > 10*time.Minute {
 		return errors.New("need -pairs >= 1 and 0 < -duration <= 10m")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.relay != "" {
+		return runRelay(ctx, o.relay)
+	}
+	if o.udpRelay != "" {
+		return runUDPBaseline(ctx, o, o.udpRelay)
+	}
 	statsURL, err := apiURL(o.url, "/api/stats")
 	if err != nil {
 		return err
