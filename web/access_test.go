@@ -79,7 +79,7 @@ func TestAccessTokenGoesWithEverySocketAndLeavesTheAddressBar(t *testing.T) {
 	eval[bool](alice, `(window.__tandemProbe.sockets.at(-1).close(), true)`)
 	bob.waitStatus(statusLeft)
 	alice.waitStatus(statusSearching)
-	alice.waitFor("the status to have said "+statusReconnect, fmt.Sprintf(
+	alice.WaitFor("the status to have said "+statusReconnect, fmt.Sprintf(
 		`window.__tandemProbe.statuses.includes(%q)`, statusReconnect))
 	urls := eval[[]string](alice, `window.__tandemProbe.sockets.map((s) => s.url)`)
 	if len(urls) != 2 {
@@ -117,7 +117,7 @@ func TestRefusedTokenIsExplainedAndNotRetried(t *testing.T) {
 		if i == 0 {
 			// Start tries once more, and is refused the same way.
 			visitor.click("Start")
-			visitor.waitFor("a second attempt", `window.__tandemProbe.sockets.length === 2`)
+			visitor.WaitFor("a second attempt", `window.__tandemProbe.sockets.length === 2`)
 			visitor.waitRefusal(c.banner)
 		}
 		wantSockets := map[bool]int{true: 2, false: 1}[i == 0]
@@ -138,7 +138,7 @@ func TestPerIPLimitIsExplainedAndRetriedLater(t *testing.T) {
 	// with 429 too_many_sessions, told so, and waits at least Retry-After.
 	bob.open(base)
 	bob.click("Start")
-	bob.waitFor("the limit banner", fmt.Sprintf(
+	bob.WaitFor("the limit banner", fmt.Sprintf(
 		`document.querySelector('#banner').checkVisibility() && document.querySelector('#banner').textContent.startsWith(%q)`, bannerLimited))
 	banner := eval[string](bob, `document.querySelector('#banner').textContent`)
 	m := regexp.MustCompile(`Trying again in (\d+) s\.$`).FindStringSubmatch(banner)
@@ -153,10 +153,10 @@ func TestPerIPLimitIsExplainedAndRetriedLater(t *testing.T) {
 	}
 
 	// Alice leaves; Bob's next attempt gets her slot and queues by itself.
-	alice.do("leave the page", chromedp.Navigate("about:blank"))
+	alice.Do("leave the page", chromedp.Navigate("about:blank"))
 	bob.waitStatus(statusSearching)
 	if !eval[bool](bob, `document.querySelector('#banner').hidden`) {
-		t.Errorf("the limit banner stayed after bob got in\n%s", bob.report())
+		t.Errorf("the limit banner stayed after bob got in\n%s", bob.Report())
 	}
 	if n := bob.probe("wsFetches"); n < 1 {
 		t.Errorf("bob never asked /ws why it refused")
@@ -166,7 +166,7 @@ func TestPerIPLimitIsExplainedAndRetriedLater(t *testing.T) {
 // waitRefusal waits until the page is back on the landing view with banner.
 func (b *browser) waitRefusal(banner string) {
 	b.t.Helper()
-	b.waitFor("the refusal explained", fmt.Sprintf(`document.body.classList.contains('view-landing') &&
+	b.WaitFor("the refusal explained", fmt.Sprintf(`document.body.classList.contains('view-landing') &&
 	  document.querySelector('#banner').checkVisibility() && document.querySelector('#banner').textContent === %q`, banner))
 }
 
@@ -189,7 +189,7 @@ func (b *browser) checkNoRetry(what string, sockets int) {
 	want := map[string]any{"sockets": float64(sockets), "fetches": float64(sockets), "reconnecting": false, "start": true}
 	for k, v := range want {
 		if got[k] != v {
-			b.t.Errorf("%s: %s = %v, want %v\n%s", what, k, got[k], v, b.report())
+			b.t.Errorf("%s: %s = %v, want %v\n%s", what, k, got[k], v, b.Report())
 		}
 	}
 }

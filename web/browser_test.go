@@ -6,24 +6,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/input"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/tandemchat/tandem/internal/browsertest"
 )
 
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
-
-// waitTimeout bounds every wait for something to happen in a page. Browsers
-// are slow on a loaded 2-core machine; a generous bound costs nothing when
-// things work.
-const waitTimeout = 45 * time.Second
+// waitTimeout bounds every wait for something to happen in a page, and the
+// server's start. Browsers are slow on a loaded 2-core machine; a generous
+// bound costs nothing when things work.
+const waitTimeout = browsertest.DefaultWaitLimit
 
 // denyCameraScript makes getUserMedia fail the way a refused permission
 // prompt does, before any page script runs.
@@ -83,141 +76,64 @@ type browserOptions struct {
 	width, height int
 }
 
-// browser is one headless Chromium with one tab, driven by chromedp.
+// browser is one headless Chromium with one tab (see package browsertest)
+// that knows tandem's page.
 type browser struct {
-	t    *testing.T
-	name string
-	ctx  context.Context
-
-	mu      sync.Mutex
-	console []string // console messages and uncaught exceptions, for failure reports
+	*browsertest.Browser
+	t *testing.T
 }
 
 // requireBrowser skips the test unless Chromium is installed and the test
 // runs in a private network namespace (see TestMain).
 func requireBrowser(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("browser tests are slow; skipped with -short")
-	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("Chromium not installed at %s (apt-get install chromium): %v", chromiumPath, err)
-	}
-	if os.Getenv(netnsEnv) == "" {
-		t.Skipf("browser tests run only in a private network namespace: run them as root with unshare available, "+
-			"or isolate the test yourself and set %s=1", netnsEnv)
-	}
+	browsertest.RequireChromium(t)
+	browsertest.RequireIsolated(t)
 }
 
-// newBrowser starts a Chromium for the test; it closes when the test ends.
+// newBrowser starts a Chromium for the test, with the page instrumented (see
+// instrumentScript); it closes when the test ends.
 func newBrowser(t *testing.T, name string, opts browserOptions) *browser {
 	t.Helper()
-	if opts.width == 0 {
-		opts.width, opts.height = 1280, 800
-	}
-	dir := t.TempDir()
-	flags := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.WindowSize(opts.width, opts.height),
-		chromedp.Flag("headless", "new"),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-	)
+	var flags []chromedp.ExecAllocatorOption
 	if opts.camera != "" {
-		flags = append(flags, chromedp.Flag("use-file-for-fake-video-capture", writeFakeCamera(t, dir, opts.camera)))
+		flags = append(flags, chromedp.Flag("use-file-for-fake-video-capture", writeFakeCamera(t, t.TempDir(), opts.camera)))
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), flags...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	b := &browser{t: t, name: name, ctx: ctx}
-	t.Cleanup(func() {
-		closeCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if err := chromedp.Cancel(closeCtx); err != nil {
-			t.Logf("%s: close browser: %v", name, err)
-		}
-		cancelCtx()
-		cancelAlloc()
-	})
-	if err := chromedp.Listen(ctx, b.record); err != nil {
-		t.Fatalf("%s: start browser: %v", name, err)
-	}
-	b.addInitScript("instrument the page", instrumentScript)
+	b := &browser{t: t, Browser: browsertest.New(t, name, browsertest.Options{
+		Width:    opts.width,
+		Height:   opts.height,
+		Flags:    flags,
+		ReportJS: pageStateJS,
+	})}
+	b.AddInitScript("instrument the page", instrumentScript)
 	if opts.denyCamera {
-		b.addInitScript("deny the camera", denyCameraScript)
+		b.AddInitScript("deny the camera", denyCameraScript)
 	}
 	return b
 }
 
-// addInitScript runs source in every document of the tab before its scripts.
-func (b *browser) addInitScript(what, source string) {
+// pageStateJS describes tandem's page for failure reports.
+const pageStateJS = `JSON.stringify({
+  status: document.querySelector('#status')?.textContent,
+  note: document.querySelector('#media-note')?.textContent,
+  view: document.body.className,
+  messages: [...document.querySelectorAll('#messages li')].map((li) => li.textContent),
+  statuses: window.__tandemProbe?.statuses,
+  banner: document.querySelector('#banner')?.textContent,
+  remote: (() => { const v = document.querySelector('#remote-video'); return v && {w: v.videoWidth, t: v.currentTime, ready: v.readyState, paused: v.paused}; })(),
+})`
+
+// eval evaluates a JavaScript expression (awaiting a promise) into T.
+func eval[T any](b *browser, expr string) T {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
-	defer cancel()
-	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-		page.AddScriptToEvaluateOnNewDocumentParams{Source: source})
-	if err != nil {
-		b.t.Fatalf("%s: %s: %v", b.name, what, err)
-	}
-}
-
-// record keeps console output and exceptions of the page for failure reports.
-func (b *browser) record(ev any) {
-	var line string
-	switch ev := ev.(type) {
-	case *runtime.EventConsoleAPICalled:
-		parts := make([]string, 0, len(ev.Args))
-		for _, a := range ev.Args {
-			if a.Value != nil {
-				parts = append(parts, string(a.Value))
-			} else {
-				parts = append(parts, a.Description)
-			}
-		}
-		line = fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(parts, " "))
-	case *runtime.EventExceptionThrown:
-		line = "exception: " + ev.ExceptionDetails.Text
-		if ev.ExceptionDetails.Exception != nil {
-			line += " " + ev.ExceptionDetails.Exception.Description
-		}
-	default:
-		return
-	}
-	b.mu.Lock()
-	b.console = append(b.console, line)
-	b.mu.Unlock()
-}
-
-// consoleLog returns what the page has logged so far.
-func (b *browser) consoleLog() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Join(b.console, "\n")
-}
-
-// do runs actions in the tab, failing the test with what for context.
-func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %s: %v\n%s", b.name, what, err, b.report())
-	}
+	return browsertest.Eval[T](b.Browser, expr)
 }
 
 // open loads the page and waits until its modules have run.
 func (b *browser) open(url string) {
 	b.t.Helper()
-	b.do("open "+url, chromedp.Navigate(url))
-	b.waitFor("the page to start", `document.querySelector('#start') !== null && document.body.classList.contains('view-landing')`)
+	b.Do("open "+url, chromedp.Navigate(url))
+	b.WaitFor("the page to start", `document.querySelector('#start') !== null && document.body.classList.contains('view-landing')`)
 }
 
 // click presses the button whose accessible name is name (its text, or its
@@ -225,7 +141,7 @@ func (b *browser) open(url string) {
 func (b *browser) click(name string) {
 	b.t.Helper()
 	xpath := fmt.Sprintf(`//button[@aria-label=%q or (not(@aria-label) and normalize-space(.)=%q)]`, name, name)
-	b.do("click "+name, chromedp.Click(chromedp.Search(xpath)))
+	b.Do("click "+name, chromedp.Click(chromedp.Search(xpath)))
 }
 
 // typeText focuses the element and inserts text as typing would (one input
@@ -233,7 +149,7 @@ func (b *browser) click(name string) {
 // which crawl on a loaded machine.
 func (b *browser) typeText(selector, text string) {
 	b.t.Helper()
-	b.do("type into "+selector, chromedp.Focus(chromedp.CSS(selector)), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+	b.Do("type into "+selector, chromedp.Focus(chromedp.CSS(selector)), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: text})
 		return err
 	}))
@@ -242,69 +158,13 @@ func (b *browser) typeText(selector, text string) {
 // press sends key presses (see package kb) to the focused element.
 func (b *browser) press(keys string) {
 	b.t.Helper()
-	b.do("press keys", chromedp.KeyEvent(keys))
-}
-
-// eval evaluates a JavaScript expression (awaiting a promise) into T.
-func eval[T any](b *browser, expr string) T {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		b.t.Fatalf("%s: evaluate %s: %v\n%s", b.name, expr, err, b.report())
-	}
-	return v
-}
-
-// waitFor polls a JavaScript predicate (which may return a promise) until it
-// is true, failing the test after waitTimeout.
-func (b *browser) waitFor(what, predicate string) {
-	b.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	ticker := time.NewTicker(150 * time.Millisecond)
-	defer ticker.Stop()
-	var lastErr error
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(async () => Boolean(await (`+predicate+`)))()`, chromedp.EvalAwaitPromise))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		lastErr = err
-		select {
-		case <-ticker.C:
-		case <-b.ctx.Done():
-			b.t.Fatalf("%s: browser gone while waiting for %s", b.name, what)
-		}
-	}
-	b.t.Fatalf("%s: timed out after %v waiting for %s (last error: %v)\n%s", b.name, waitTimeout, what, lastErr, b.report())
+	b.Do("press keys", chromedp.KeyEvent(keys))
 }
 
 // waitStatus waits until the status line says exactly text.
 func (b *browser) waitStatus(text string) {
 	b.t.Helper()
-	b.waitFor(fmt.Sprintf("status %q", text), fmt.Sprintf(`document.querySelector('#status').textContent === %q`, text))
-}
-
-// report describes the page for a failure message.
-func (b *browser) report() string {
-	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-	defer cancel()
-	state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({
-	  status: document.querySelector('#status')?.textContent,
-	  note: document.querySelector('#media-note')?.textContent,
-	  view: document.body.className,
-	  messages: [...document.querySelectorAll('#messages li')].map((li) => li.textContent),
-	  statuses: window.__tandemProbe?.statuses,
-	  banner: document.querySelector('#banner')?.textContent,
-	  remote: (() => { const v = document.querySelector('#remote-video'); return v && {w: v.videoWidth, t: v.currentTime, ready: v.readyState, paused: v.paused}; })(),
-	})`))
-	if err != nil {
-		state = "page state unavailable: " + err.Error()
-	}
-	return fmt.Sprintf("--- %s page: %s\n--- %s console:\n%s", b.name, state, b.name, b.consoleLog())
+	b.WaitFor(fmt.Sprintf("status %q", text), fmt.Sprintf(`document.querySelector('#status').textContent === %q`, text))
 }
 
 // fakeColor names a solid colour for a fake camera.
@@ -385,7 +245,7 @@ const videoColorJS = `((sel) => {
 // and its currentTime advances over a second.
 func (b *browser) waitVideoPlaying(selector string) {
 	b.t.Helper()
-	b.waitFor(selector+" playing", fmt.Sprintf(`(async () => {
+	b.WaitFor(selector+" playing", fmt.Sprintf(`(async () => {
 	  const v = document.querySelector(%q);
 	  if (!v || v.videoWidth === 0) return false;
 	  const t0 = v.currentTime;
@@ -398,5 +258,5 @@ func (b *browser) waitVideoPlaying(selector string) {
 // camera c, which tells which browser's camera it is.
 func (b *browser) waitVideoColor(selector string, c fakeColor) {
 	b.t.Helper()
-	b.waitFor(fmt.Sprintf("%s showing %s", selector, c), fmt.Sprintf(`%s(%q) === %q`, videoColorJS, selector, string(c)))
+	b.WaitFor(fmt.Sprintf("%s showing %s", selector, c), fmt.Sprintf(`%s(%q) === %q`, videoColorJS, selector, string(c)))
 }

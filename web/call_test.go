@@ -74,7 +74,7 @@ func (b *browser) typeMessage(text string) {
 // waitMessage waits until the last chat message is from who with text.
 func (b *browser) waitMessage(who, text string) {
 	b.t.Helper()
-	b.waitFor(fmt.Sprintf("a message from %s: %q", who, text), fmt.Sprintf(`(() => {
+	b.WaitFor(fmt.Sprintf("a message from %s: %q", who, text), fmt.Sprintf(`(() => {
 	  const items = document.querySelectorAll('#messages li.message');
 	  const last = items[items.length - 1];
 	  return !!last && last.querySelector('.who').textContent === %q &&
@@ -91,11 +91,11 @@ func (b *browser) probe(name string) int {
 // saveScreenshot writes the visible page to path.
 func (b *browser) saveScreenshot(path string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	ctx, cancel := context.WithTimeout(b.Context(), waitTimeout)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
-		b.t.Fatalf("%s: screenshot: %v", b.name, err)
+		b.t.Fatalf("%s: screenshot: %v", b.Name(), err)
 	}
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Fatalf("save screenshot: %v", err)
@@ -121,22 +121,22 @@ func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 
 	for _, b := range []*browser{alice, bob} {
 		if got := eval[string](b, `document.querySelector('#common-interests').textContent`); got != "You both like: music" {
-			t.Errorf("%s: shared interests = %q, want %q", b.name, got, "You both like: music")
+			t.Errorf("%s: shared interests = %q, want %q", b.Name(), got, "You both like: music")
 		}
 		b.waitVideoPlaying("#remote-video")
 	}
 	bob.waitVideoColor("#remote-video", red)
-	bob.waitFor("the stranger's video to be shown", `getComputedStyle(document.querySelector('#remote-video')).opacity === '1'`)
+	bob.WaitFor("the stranger's video to be shown", `getComputedStyle(document.querySelector('#remote-video')).opacity === '1'`)
 
 	alice.typeText("#message", "hi! where are you from?")
-	bob.waitFor("the typing indicator", `window.__tandemProbe.shown['typing'] > 0`)
+	bob.WaitFor("the typing indicator", `window.__tandemProbe.shown['typing'] > 0`)
 	alice.press(kb.Enter)
 	bob.waitMessage("Stranger", "hi! where are you from?")
 	alice.waitMessage("You", "hi! where are you from?")
-	bob.waitFor("the typing indicator to go", `document.querySelector('#typing').hidden`)
+	bob.WaitFor("the typing indicator to go", `document.querySelector('#typing').hidden`)
 	bob.typeMessage("hello from the other side :)")
 	alice.waitMessage("Stranger", "hello from the other side :)")
-	alice.waitFor("the online count", `document.querySelector('#online').textContent === '2 online'`)
+	alice.WaitFor("the online count", `document.querySelector('#online').textContent === '2 online'`)
 	alice.saveScreenshot(filepath.Join("..", "docs", "screenshot.png"))
 
 	// Markup in a message is shown as text: nothing is parsed on either side.
@@ -146,7 +146,7 @@ func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 	bob.waitMessage("You", hostile)
 	for _, b := range []*browser{alice, bob} {
 		if eval[bool](b, `document.querySelector('#messages img, #messages b') !== null || window.__pwned === 1`) {
-			t.Errorf("%s: a chat message was parsed as HTML\n%s", b.name, b.report())
+			t.Errorf("%s: a chat message was parsed as HTML\n%s", b.Name(), b.Report())
 		}
 	}
 }
@@ -171,7 +171,7 @@ func TestNextFindsTheWaitingStrangerWithoutReload(t *testing.T) {
 	carol.waitStatus(statusTalking)
 	alice.waitVideoColor("#remote-video", blue)
 	alice.waitVideoPlaying("#remote-video")
-	alice.waitFor("the new stranger's video to be shown", `document.querySelector('#remote').classList.contains('live') &&
+	alice.WaitFor("the new stranger's video to be shown", `document.querySelector('#remote').classList.contains('live') &&
 	  getComputedStyle(document.querySelector('#remote-video')).opacity === '1'`)
 	carol.waitVideoColor("#remote-video", red)
 	if !eval[bool](alice, `window.__samePage === true`) {
@@ -183,7 +183,7 @@ func TestNextFindsTheWaitingStrangerWithoutReload(t *testing.T) {
 
 	// Esc once only arms; Esc again within a few seconds goes next.
 	carol.press(kb.Escape)
-	carol.waitFor("the Esc hint", `window.__tandemProbe.shown['esc-hint'] > 0`)
+	carol.WaitFor("the Esc hint", `window.__tandemProbe.shown['esc-hint'] > 0`)
 	if got := eval[string](carol, `document.querySelector('#status').textContent`); got != statusTalking {
 		t.Fatalf("carol's status after one Esc = %q, want still %q", got, statusTalking)
 	}
@@ -214,7 +214,7 @@ func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
 		t.Errorf("camera-shy's note = %q, want the denial explained", note)
 	}
 	if !eval[bool](shy, `document.querySelector('#mute').disabled && document.querySelector('#camera').disabled`) {
-		t.Errorf("camera-shy can press Mute or Camera off without any media\n%s", shy.report())
+		t.Errorf("camera-shy can press Mute or Camera off without any media\n%s", shy.Report())
 	}
 	shy.waitVideoPlaying("#remote-video")
 	shy.waitVideoColor("#remote-video", red)
@@ -234,7 +234,7 @@ func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
 	}
 	for what, js := range phone {
 		if !eval[bool](dave, js) {
-			t.Errorf("dave's phone layout: %s: false\n%s", what, dave.report())
+			t.Errorf("dave's phone layout: %s: false\n%s", what, dave.Report())
 		}
 	}
 
@@ -242,13 +242,13 @@ func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
 	dave.click("Camera off")
 	shy.waitVideoColor("#remote-video", black)
 	if !eval[bool](dave, `document.querySelector('#camera').getAttribute('aria-pressed') === 'true'`) {
-		t.Errorf("Camera off is not shown as pressed\n%s", dave.report())
+		t.Errorf("Camera off is not shown as pressed\n%s", dave.Report())
 	}
 	dave.click("Camera off")
 	shy.waitVideoColor("#remote-video", red)
 	dave.click("Mute")
 	if !eval[bool](dave, `document.querySelector('#local-video').srcObject.getAudioTracks().every((t) => !t.enabled)`) {
-		t.Errorf("Mute left the microphone on\n%s", dave.report())
+		t.Errorf("Mute left the microphone on\n%s", dave.Report())
 	}
 	dave.click("Mute")
 
@@ -259,7 +259,7 @@ func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
 	  s.value = [...s.options].find((o) => o.textContent === 'Fake Audio Input 1').value;
 	  return s.dispatchEvent(new Event('change'));
 	})()`)
-	dave.waitFor("the new microphone on the sender", `window.__tandemProbe.pcs.at(-1).getSenders()
+	dave.WaitFor("the new microphone on the sender", `window.__tandemProbe.pcs.at(-1).getSenders()
 	  .some((s) => s.track?.kind === 'audio' && s.track.label === 'Fake Audio Input 1' && s.track.enabled)`)
 	const audioPackets = `window.__tandemProbe.pcs.at(-1).getStats().then((stats) => {
 	  let n = 0;
@@ -267,17 +267,17 @@ func TestDeniedCameraStillWatchesAndChats(t *testing.T) {
 	  return n;
 	})`
 	before := eval[int](shy, audioPackets)
-	shy.waitFor("audio to keep arriving", fmt.Sprintf(`%s.then((n) => n > %d + 50)`, audioPackets, before))
+	shy.WaitFor("audio to keep arriving", fmt.Sprintf(`%s.then((n) => n > %d + 50)`, audioPackets, before))
 	if offers := dave.probe("offers"); offers != 1 {
 		t.Errorf("dave sent %d offers, want 1: switching devices must not renegotiate", offers)
 	}
 
 	// Stop ends the chat and goes back to the landing view; the stranger is told.
 	shy.click("Stop")
-	shy.waitFor("the landing view", `document.body.classList.contains('view-landing') &&
+	shy.WaitFor("the landing view", `document.body.classList.contains('view-landing') &&
 	  document.querySelector('#start').checkVisibility()`)
 	dave.waitStatus(statusLeft)
-	dave.waitFor("the chat input to close", `document.querySelector('#message').disabled`)
+	dave.WaitFor("the chat input to close", `document.querySelector('#message').disabled`)
 }
 
 func TestDroppedSocketReconnectsAndSaysSo(t *testing.T) {
@@ -292,7 +292,7 @@ func TestDroppedSocketReconnectsAndSaysSo(t *testing.T) {
 	eval[bool](alice, `(window.__tandemProbe.sockets.at(-1).close(), true)`)
 	bob.waitStatus(statusLeft)
 	alice.waitStatus(statusSearching)
-	alice.waitFor("the status to have said "+statusReconnect, fmt.Sprintf(
+	alice.WaitFor("the status to have said "+statusReconnect, fmt.Sprintf(
 		`window.__tandemProbe.statuses.includes(%q)`, statusReconnect))
 	if n := len(eval[[]any](alice, `window.__tandemProbe.sockets`)); n != 2 {
 		t.Errorf("alice opened %d WebSockets, want 2 (one reconnect)", n)
@@ -325,18 +325,18 @@ func TestMediaFlowsThroughTheTURNServerFromWelcome(t *testing.T) {
 		c.TURN.AllowLoopback = true
 	}).URL()
 	alice := newBrowser(t, "alice", browserOptions{camera: red})
-	alice.addInitScript("allow only relayed media", relayOnlyScript)
+	alice.AddInitScript("allow only relayed media", relayOnlyScript)
 	bob := newBrowser(t, "bob", browserOptions{camera: green})
 	pair(url, alice, bob)
 
 	if !eval[bool](alice, `window.__tandemProbe.pcs[0].getConfiguration().iceServers
 	  .some((s) => [].concat(s.urls).some((u) => u.startsWith('turn:127.0.0.1:')) && s.username && s.credential)`) {
-		t.Fatalf("alice's RTCPeerConnection lacks the TURN server from welcome\n%s", alice.report())
+		t.Fatalf("alice's RTCPeerConnection lacks the TURN server from welcome\n%s", alice.Report())
 	}
 	alice.waitVideoColor("#remote-video", green)
 	alice.waitVideoPlaying("#remote-video")
 	bob.waitVideoColor("#remote-video", red)
-	alice.waitFor("a relayed candidate pair", `window.__tandemProbe.pcs[0].getStats().then((stats) => {
+	alice.WaitFor("a relayed candidate pair", `window.__tandemProbe.pcs[0].getStats().then((stats) => {
 	  let relayed = false;
 	  stats.forEach((r) => {
 	    if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated) {
@@ -360,17 +360,17 @@ func TestDrainingServerSendsWaitersBackWithAReason(t *testing.T) {
 	}
 
 	srv.Hub().Drain()
-	erin.waitFor("the landing view", `document.body.classList.contains('view-landing')`)
+	erin.WaitFor("the landing view", `document.body.classList.contains('view-landing')`)
 	banner := eval[string](erin, `document.querySelector('#banner').checkVisibility() ? document.querySelector('#banner').textContent : ''`)
 	if banner != "The server is restarting and takes no new chats right now. Try again in a minute." {
-		t.Errorf("banner = %q, want the restart explained\n%s", banner, erin.report())
+		t.Errorf("banner = %q, want the restart explained\n%s", banner, erin.Report())
 	}
 
 	// Trying again while the server still drains gets the same answer.
 	seen := eval[int](erin, `window.__tandemProbe.statuses.length`)
 	erin.click("Start")
-	erin.waitFor("a second search", fmt.Sprintf(
+	erin.WaitFor("a second search", fmt.Sprintf(
 		`window.__tandemProbe.statuses.slice(%d).includes(%q)`, seen, statusSearching))
-	erin.waitFor("the banner again", `document.body.classList.contains('view-landing') &&
+	erin.WaitFor("the banner again", `document.body.classList.contains('view-landing') &&
 	  document.querySelector('#banner').checkVisibility()`)
 }

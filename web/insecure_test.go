@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/internal/browsertest"
 )
 
 // privateAddr is the non-loopback address the insecure-origin test gives its
@@ -24,7 +25,7 @@ const privateAddr = "10.231.0.1"
 // but loopback. No interface of the host is ever touched.
 func addPrivateAddress(t *testing.T) {
 	t.Helper()
-	outer := os.Getenv(outerNetnsEnv)
+	outer := browsertest.OuterNetns()
 	self, err := os.Readlink("/proc/self/ns/net")
 	if outer == "" || err != nil || self == outer {
 		t.Skipf("not in the private network namespace TestMain makes (here %q, outer %q, %v): refusing to add an address",
@@ -73,7 +74,7 @@ func TestInsecureOriginExplainsWhyNoCallCanStart(t *testing.T) {
 	if eval[bool](visitor, `window.isSecureContext`) {
 		t.Fatalf("%s is a secure context; the test needs an insecure one", page)
 	}
-	visitor.waitFor("the notice", `document.querySelector('#insecure-notice').checkVisibility()`)
+	visitor.WaitFor("the notice", `document.querySelector('#insecure-notice').checkVisibility()`)
 
 	notice := eval[string](visitor, `document.querySelector('#insecure-notice').textContent.replace(/\s+/g, ' ')`)
 	for _, want := range []string{
@@ -92,10 +93,10 @@ func TestInsecureOriginExplainsWhyNoCallCanStart(t *testing.T) {
 		t.Errorf("the secure link = %q, want %q", got, secure)
 	}
 	if !eval[bool](visitor, `document.querySelector('#start').disabled`) {
-		t.Errorf("Start is enabled on an insecure page\n%s", visitor.report())
+		t.Errorf("Start is enabled on an insecure page\n%s", visitor.Report())
 	}
 	if !eval[bool](visitor, `document.querySelector('#media-note').hidden`) {
-		t.Errorf("a second, camera-only note shows next to the notice\n%s", visitor.report())
+		t.Errorf("a second, camera-only note shows next to the notice\n%s", visitor.Report())
 	}
 
 	// Pressing the disabled Start anyway opens nothing.
@@ -104,6 +105,6 @@ func TestInsecureOriginExplainsWhyNoCallCanStart(t *testing.T) {
 		t.Errorf("the insecure page opened %d WebSockets", n)
 	}
 	if !eval[bool](visitor, `document.body.classList.contains('view-landing')`) {
-		t.Errorf("Start left the landing view on an insecure page\n%s", visitor.report())
+		t.Errorf("Start left the landing view on an insecure page\n%s", visitor.Report())
 	}
 }

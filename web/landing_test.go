@@ -32,7 +32,7 @@ func TestLandingShowsMirroredCameraPreviewAndStart(t *testing.T) {
 	}
 	for what, js := range checks {
 		if !eval[bool](b, js) {
-			t.Errorf("%s: false\n%s", what, b.report())
+			t.Errorf("%s: false\n%s", what, b.Report())
 		}
 	}
 }
@@ -43,13 +43,13 @@ func TestLandingExplainsDeniedCamera(t *testing.T) {
 	defer srv.Close()
 	b := newBrowser(t, "camera-shy", browserOptions{denyCamera: true})
 	b.open(srv.URL)
-	b.waitFor("the reason to show", `!document.querySelector('#media-note').hidden`)
+	b.WaitFor("the reason to show", `!document.querySelector('#media-note').hidden`)
 	note := eval[string](b, `document.querySelector('#media-note').textContent`)
 	if note != "Camera access was denied. You can still watch and chat by text." {
 		t.Errorf("media note = %q, want the denial explained", note)
 	}
 	if !eval[bool](b, `document.querySelector('#start').checkVisibility() && !document.querySelector('#start').disabled`) {
-		t.Errorf("Start is not usable without a camera\n%s", b.report())
+		t.Errorf("Start is not usable without a camera\n%s", b.Report())
 	}
 }
 

@@ -201,10 +201,10 @@ func TestPageAnswersAServerOfferOnTheSamePeerConnection(t *testing.T) {
 
 	srv.renegot <- struct{}{}
 	if err := waitChan(t, "the page's answer", srv.answers); err != nil {
-		t.Fatalf("the page's answer to a server offer does not apply: %v\n%s", err, page.report())
+		t.Fatalf("the page's answer to a server offer does not apply: %v\n%s", err, page.Report())
 	}
 	waitChan(t, "ICE to connect again after the restart", srv.iceUp)
-	page.waitFor("the page to be stable with the server's offer applied", `(() => {
+	page.WaitFor("the page to be stable with the server's offer applied", `(() => {
 	  const pc = window.__tandemProbe.pcs[0];
 	  return pc.signalingState === 'stable' && pc.currentRemoteDescription?.type === 'offer';
 	})()`)
