@@ -76,11 +76,7 @@ func TestAccessTokenGoesWithEverySocketAndLeavesTheAddressBar(t *testing.T) {
 	bob.waitVideoColor("#remote-video", red)
 
 	// A reconnect carries the token again and is admitted.
-	eval[bool](alice, `(window.__tandemProbe.sockets.at(-1).close(), true)`)
-	bob.waitStatus(statusLeft)
-	alice.waitStatus(statusSearching)
-	alice.WaitFor("the status to have said "+statusReconnect, fmt.Sprintf(
-		`window.__tandemProbe.statuses.includes(%q)`, statusReconnect))
+	dropSocket(alice, bob)
 	urls := eval[[]string](alice, `window.__tandemProbe.sockets.map((s) => s.url)`)
 	if len(urls) != 2 {
 		t.Fatalf("alice opened %d WebSockets, want 2 (one reconnect): %q", len(urls), urls)

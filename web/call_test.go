@@ -64,6 +64,18 @@ func pair(url string, a, b *browser) {
 	b.waitStatus(statusTalking)
 }
 
+// dropSocket closes dropped's WebSocket the way a network hiccup would (no
+// goodbye), and waits until its partner is told the stranger left and
+// dropped, having said it reconnects, is looking for someone again.
+func dropSocket(dropped, partner *browser) {
+	dropped.t.Helper()
+	eval[bool](dropped, `(window.__tandemProbe.sockets.at(-1).close(), true)`)
+	partner.waitStatus(statusLeft)
+	dropped.waitStatus(statusSearching)
+	dropped.WaitFor("the status to have said "+statusReconnect, fmt.Sprintf(
+		`window.__tandemProbe.statuses.includes(%q)`, statusReconnect))
+}
+
 // typeMessage types text into the Message box and sends it with Enter.
 func (b *browser) typeMessage(text string) {
 	b.t.Helper()
@@ -289,11 +301,7 @@ func TestDroppedSocketReconnectsAndSaysSo(t *testing.T) {
 	alice.waitVideoColor("#remote-video", green)
 
 	// Drop alice's socket the way a network hiccup would: no goodbye.
-	eval[bool](alice, `(window.__tandemProbe.sockets.at(-1).close(), true)`)
-	bob.waitStatus(statusLeft)
-	alice.waitStatus(statusSearching)
-	alice.WaitFor("the status to have said "+statusReconnect, fmt.Sprintf(
-		`window.__tandemProbe.statuses.includes(%q)`, statusReconnect))
+	dropSocket(alice, bob)
 	if n := len(eval[[]any](alice, `window.__tandemProbe.sockets`)); n != 2 {
 		t.Errorf("alice opened %d WebSockets, want 2 (one reconnect)", n)
 	}

@@ -11,12 +11,20 @@ import (
 // These tests need only the web client, served by web.Handler on loopback:
 // they check what a visitor sees before pressing Start.
 
-func TestLandingShowsMirroredCameraPreviewAndStart(t *testing.T) {
+// openLanding serves the web client on loopback for the test, opens it in a
+// new browser named name, and returns the browser and the page's URL.
+func openLanding(t *testing.T, name string, opts browserOptions) (*browser, string) {
+	t.Helper()
 	requireBrowser(t)
 	srv := httptest.NewServer(web.Handler())
-	defer srv.Close()
-	b := newBrowser(t, "visitor", browserOptions{camera: green})
+	t.Cleanup(srv.Close)
+	b := newBrowser(t, name, opts)
 	b.open(srv.URL)
+	return b, srv.URL
+}
+
+func TestLandingShowsMirroredCameraPreviewAndStart(t *testing.T) {
+	b, _ := openLanding(t, "visitor", browserOptions{camera: green})
 	b.waitVideoPlaying("#local-video")
 	b.waitVideoColor("#local-video", green)
 	checks := map[string]string{
@@ -38,11 +46,7 @@ func TestLandingShowsMirroredCameraPreviewAndStart(t *testing.T) {
 }
 
 func TestLandingExplainsDeniedCamera(t *testing.T) {
-	requireBrowser(t)
-	srv := httptest.NewServer(web.Handler())
-	defer srv.Close()
-	b := newBrowser(t, "camera-shy", browserOptions{denyCamera: true})
-	b.open(srv.URL)
+	b, _ := openLanding(t, "camera-shy", browserOptions{denyCamera: true})
 	b.WaitFor("the reason to show", `!document.querySelector('#media-note').hidden`)
 	note := eval[string](b, `document.querySelector('#media-note').textContent`)
 	if note != "Camera access was denied. You can still watch and chat by text." {
@@ -54,11 +58,7 @@ func TestLandingExplainsDeniedCamera(t *testing.T) {
 }
 
 func TestInterestTagsAreLowercaseUniqueAndRemembered(t *testing.T) {
-	requireBrowser(t)
-	srv := httptest.NewServer(web.Handler())
-	defer srv.Close()
-	b := newBrowser(t, "visitor", browserOptions{camera: blue})
-	b.open(srv.URL)
+	b, page := openLanding(t, "visitor", browserOptions{camera: blue})
 	tags := `JSON.stringify([...document.querySelectorAll('#interest-tags .tag span')].map((s) => s.textContent))`
 	b.typeText("#interests", "Chess, MUSIC,chess, travel")
 	b.press(kb.Enter)
@@ -70,7 +70,7 @@ func TestInterestTagsAreLowercaseUniqueAndRemembered(t *testing.T) {
 	if got := eval[string](b, tags); got != `["music"]` {
 		t.Fatalf("tags after removing two = %s, want music", got)
 	}
-	b.open(srv.URL)
+	b.open(page)
 	if got := eval[string](b, tags); got != `["music"]` {
 		t.Errorf("tags after a reload = %s, want music remembered", got)
 	}
