@@ -4,10 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
-
-	"github.com/tandemchat/tandem/internal/pionlog"
 )
 
 // Media kinds, used as indexes into a peer's per-kind arrays.
@@ -68,10 +65,11 @@ func (cs codecSet) capability(kind int) webrtc.RTPCodecCapability {
 	return cs.audio.RTPCodecCapability
 }
 
-// mediaEngine registers the codec set and builds the interceptor registry: NACK generator
-// (toward senders), sender and receiver reports, and transport-wide congestion control
-// feedback so browsers can adapt their send rate. NACKs from receivers are answered by the
-// downTrack's own packetCache instead of Pion's responder (see packetcache.go).
+// mediaEngine registers the codec set and builds the interceptor registry, which holds only
+// transport-wide congestion control feedback so browsers can adapt their send rate. The SFU
+// does the rest of the RTCP itself: NACKs from receivers are answered by the downTrack's
+// packetCache (packetcache.go), NACKs toward senders come from the upTrack's nackGenerator
+// (nackgen.go), and sender and receiver reports from reports.go.
 func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(s.codec.audio, webrtc.RTPCodecTypeAudio); err != nil {
@@ -81,14 +79,6 @@ func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) 
 		return nil, nil, fmt.Errorf("register %s: %w", s.codec.video.MimeType, err)
 	}
 	r := &interceptor.Registry{}
-	generator, err := nack.NewGeneratorInterceptor(nack.GeneratorLog(pionlog.New(s.log).NewLogger("nack")))
-	if err != nil {
-		return nil, nil, fmt.Errorf("nack generator: %w", err)
-	}
-	r.Add(generator)
-	if err := webrtc.ConfigureRTCPReports(r); err != nil {
-		return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
-	}
 	if err := webrtc.ConfigureTWCCSender(m, r); err != nil {
 		return nil, nil, fmt.Errorf("configure twcc: %w", err)
 	}

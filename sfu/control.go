@@ -8,8 +8,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// startControlLocked starts the peer's control goroutine: it sends keyframe requests (PLIs) to
-// the client and turns connection-state changes into OnFailed. It runs until done is closed.
+// startControlLocked starts the peer's control goroutine: it sends keyframe requests (PLIs),
+// NACKs for missing video packets (every nackInterval) and the sender and receiver reports
+// (every reportInterval) to the client, and turns connection-state changes into OnFailed. It
+// runs until done is closed.
 // Called with p.mu held.
 func (p *Peer) startControlLocked(pc *webrtc.PeerConnection, done chan struct{}) {
 	p.wg.Add(1)
@@ -25,10 +27,19 @@ func (p *Peer) control(pc *webrtc.PeerConnection, done <-chan struct{}) {
 	disconnected := time.NewTimer(timeout)
 	disconnected.Stop()
 	defer disconnected.Stop()
+	reports := time.NewTicker(reportInterval)
+	defer reports.Stop()
+	nacks := time.NewTicker(nackInterval)
+	defer nacks.Stop()
+	var nackSeqs []uint16
 	for {
 		select {
 		case <-done:
 			return
+		case <-reports.C:
+			p.sendReports(pc)
+		case <-nacks.C:
+			nackSeqs = p.sendNACKs(pc, nackSeqs)
 		case <-p.keyframeReq:
 			p.sendPLI(pc)
 		case <-p.stateChange:

@@ -27,6 +27,7 @@ type downTrack struct {
 
 	binding atomic.Pointer[trackBinding]
 	cache   packetCache // video only: answers the client's NACKs
+	tx      sendStats   // for the sender reports the peer sends (reports.go)
 
 	mu       sync.Mutex
 	rw       rewriter
@@ -47,8 +48,10 @@ type trackBinding struct {
 }
 
 func newDownTrack(p *Peer, kind int, codec webrtc.RTPCodecCapability) *downTrack {
-	return &downTrack{peer: p, kind: kind, codec: codec, rw: newRewriter(codec.ClockRate),
+	d := &downTrack{peer: p, kind: kind, codec: codec, rw: newRewriter(codec.ClockRate),
 		mungeVP8: kind == kindVideo && strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8)}
+	d.tx.clockRate = int64(codec.ClockRate)
+	return d
 }
 
 // Bind implements webrtc.TrackLocal.
@@ -165,6 +168,7 @@ func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 	if d.kind == kindVideo {
 		d.cache.store(h, pkt.Payload)
 	}
+	d.tx.packet(ts, len(pkt.Payload), now)
 	if _, err := b.writer.WriteRTP(h, pkt.Payload); err != nil {
 		return // the PC is closing or the client is gone; OnFailed reports real failures
 	}
@@ -270,8 +274,5 @@ func roundTrip(lsr, dlsr uint32, now time.Time) (time.Duration, bool) {
 
 // ntpCompact returns the middle 32 bits of the NTP timestamp for t.
 func ntpCompact(t time.Time) uint32 {
-	const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
-	secs := uint64(t.Unix()) + ntpEpochOffset
-	frac := uint64(t.Nanosecond()) << 32 / uint64(time.Second)
-	return uint32(secs<<16) | uint32(frac>>16)
+	return uint32(ntpTime(t) >> 16)
 }

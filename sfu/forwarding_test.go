@@ -51,6 +51,8 @@ func TestPairedClientsReceiveOnlyEachOther(t *testing.T) {
 	}
 	// RTT needs a sender report from the server and a receiver report answering it.
 	waitFor(t, "an RTT from the client's receiver reports", func() bool { return a.peer.Stats().RTTMs > 0 })
+	// The server's own receiver reports reach the senders, about the streams they send.
+	waitFor(t, "a receiver report from the server", func() bool { return a.client.ReceptionReports() > 0 })
 	total := s.Stats()
 	if total.VideoPacketsForwarded == 0 || total.AudioPacketsForwarded == 0 || total.PLIsSent == 0 ||
 		total.KeyframeSwitches < 2 || total.Peers != 3 {

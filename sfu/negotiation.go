@@ -3,7 +3,9 @@ package sfu
 import (
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -220,18 +222,28 @@ func (p *Peer) installHandlers(pc *webrtc.PeerConnection) {
 		if !p.goroutine(up.run) {
 			return
 		}
-		p.goroutine(func() { drainReceiverRTCP(receiver) })
+		p.goroutine(func() { readReceiverRTCP(receiver, up) })
 	})
 }
 
-// drainReceiverRTCP reads the RTCP a client sends about its own streams (sender reports), so
-// the interceptors see it and the receiver reports the server sends carry round-trip data.
-// It returns when the receiver stops.
-func drainReceiverRTCP(receiver *webrtc.RTPReceiver) {
+// readReceiverRTCP reads the RTCP a client sends about its own streams and records the sender
+// reports about up, so the receiver reports the server sends carry round-trip data (LSR and
+// DLSR). It returns when the receiver stops.
+func readReceiverRTCP(receiver *webrtc.RTPReceiver, up *upTrack) {
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := receiver.Read(buf); err != nil {
+		n, _, err := receiver.Read(buf)
+		if err != nil {
 			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, pkt := range pkts {
+			if sr, ok := pkt.(*rtcp.SenderReport); ok && sr.SSRC == up.ssrc {
+				up.rx.senderReport(sr.NTPTime, time.Now().UnixNano())
+			}
 		}
 	}
 }

@@ -18,10 +18,15 @@ type upTrack struct {
 
 	started bool
 	highest uint16 // newest sequence number seen, for loss counting
+
+	rx    receptionStats // for the receiver reports the peer sends (reports.go)
+	nacks nackGenerator  // video only: which packets to ask for again (nackgen.go)
 }
 
 func newUpTrack(p *Peer, kind int, track *webrtc.TrackRemote) *upTrack {
-	return &upTrack{peer: p, kind: kind, track: track, ssrc: uint32(track.SSRC())}
+	u := &upTrack{peer: p, kind: kind, track: track, ssrc: uint32(track.SSRC())}
+	u.rx.clockRate = int64(track.Codec().ClockRate)
+	return u
 }
 
 // run forwards packets until the track ends (the PeerConnection closes or the transceiver
@@ -50,6 +55,10 @@ func (u *upTrack) run() {
 // handle counts one received packet and forwards it to the current partner, if any.
 func (u *upTrack) handle(pkt *rtp.Packet, size int, now int64) {
 	u.countLoss(pkt.SequenceNumber)
+	u.rx.packet(pkt.SequenceNumber, pkt.Timestamp, now)
+	if u.kind == kindVideo {
+		u.nacks.packet(pkt.SequenceNumber)
+	}
 	u.peer.stats.packetsIn.Add(1)
 	u.peer.stats.in.add(now, size)
 	if partner := u.peer.partner.Load(); partner != nil {

@@ -68,6 +68,7 @@ type Client struct {
 	queued     []webrtc.ICECandidateInit
 	packets    []Packet
 	keyReqs    int
+	reports    int // reception report blocks received about the client's own streams
 	started    bool
 	closed     bool
 	onFailedCb func()
@@ -283,6 +284,24 @@ func (c *Client) KeyframeRequests() int {
 	return c.keyReqs
 }
 
+// ReceptionReports returns how many reception report blocks about the client's own streams it
+// received (in receiver reports from the server).
+func (c *Client) ReceptionReports() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reports
+}
+
+func (c *Client) countReports(blocks []rtcp.ReceptionReport, ssrc uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range blocks {
+		if b.SSRC == ssrc {
+			c.reports++
+		}
+	}
+}
+
 // Packets returns a copy of the packets received so far (Options.Record).
 func (c *Client) Packets() []Packet {
 	c.mu.Lock()
@@ -322,14 +341,22 @@ func (c *Client) goroutine(f func()) {
 	}()
 }
 
-// readSenderRTCP answers PLI and FIR with a keyframe at once.
+// readSenderRTCP answers PLI and FIR with a keyframe at once and counts the reception report
+// blocks about the sender's stream.
 func (c *Client) readSenderRTCP(sender *webrtc.RTPSender) {
+	var ssrc uint32
+	if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+		ssrc = uint32(enc[0].SSRC)
+	}
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
 			return
 		}
 		for _, p := range pkts {
+			if rr, ok := p.(*rtcp.ReceiverReport); ok {
+				c.countReports(rr.Reports, ssrc)
+			}
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				c.mu.Lock()

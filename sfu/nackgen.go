@@ -1,0 +1,109 @@
+package sfu
+
+import (
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// NACK generation toward the clients (the client → server leg), done by the SFU instead of
+// Pion's nack generator interceptor for the same reason as the reports (reports.go): the up
+// track already sees every packet, and the interceptor's wrapping cost CPU on every packet.
+const (
+	nackWindow   = 512                    // sequence numbers remembered per up track
+	nackInterval = 100 * time.Millisecond // how often missing packets are asked for
+	nackMaxTries = 3                      // NACKs per missing packet before giving up
+)
+
+// nackGenerator remembers which of an up track's newest nackWindow sequence numbers arrived
+// and lists the missing ones for a NACK. packet runs on the up track's goroutine, missing on
+// the control goroutine; mu guards everything.
+type nackGenerator struct {
+	mu       sync.Mutex
+	started  bool
+	newest   uint16
+	span     int // sequence numbers tracked so far, up to nackWindow
+	received [nackWindow / 64]uint64
+	tries    [nackWindow]uint8
+}
+
+// packet records the arrival of seq. Zero allocations; work proportional to the gap it opens.
+func (g *nackGenerator) packet(seq uint16) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.started {
+		g.started, g.newest, g.span = true, seq, 1
+		g.reset(seq, true)
+		return
+	}
+	diff := int(int16(seq - g.newest))
+	switch {
+	case diff > 0:
+		if diff >= nackWindow {
+			clear(g.received[:])
+			clear(g.tries[:])
+		} else {
+			for s := g.newest + 1; s != seq; s++ {
+				g.reset(s, false)
+			}
+		}
+		g.reset(seq, true)
+		g.newest = seq
+		g.span = min(g.span+diff, nackWindow)
+	case diff > -g.span: // a late packet inside the window: no longer missing
+		g.received[seq%nackWindow/64] |= 1 << (seq % 64)
+	}
+}
+
+// reset starts slot seq afresh: arrived or missing, not asked for yet.
+func (g *nackGenerator) reset(seq uint16, arrived bool) {
+	i := seq % nackWindow
+	if arrived {
+		g.received[i/64] |= 1 << (i % 64)
+	} else {
+		g.received[i/64] &^= 1 << (i % 64)
+	}
+	g.tries[i] = 0
+}
+
+// missing appends to dst the sequence numbers still missing that were asked for fewer than
+// nackMaxTries times, counting this request, oldest first.
+func (g *nackGenerator) missing(dst []uint16) []uint16 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for back := g.span - 1; back > 0; back-- {
+		s := g.newest - uint16(back)
+		i := s % nackWindow
+		if g.received[i/64]&(1<<(i%64)) != 0 || g.tries[i] >= nackMaxTries {
+			continue
+		}
+		g.tries[i]++
+		dst = append(dst, s)
+	}
+	return dst
+}
+
+// sendNACKs asks the client again for the video packets its up track is missing. Called by the
+// control goroutine every nackInterval; seqs is its reused scratch slice, returned for reuse.
+func (p *Peer) sendNACKs(pc *webrtc.PeerConnection, seqs []uint16) []uint16 {
+	up := p.up[kindVideo].Load()
+	if up == nil {
+		return seqs
+	}
+	seqs = up.nacks.missing(seqs[:0])
+	if len(seqs) == 0 {
+		return seqs
+	}
+	var sender uint32
+	if b := p.down[kindVideo].binding.Load(); b != nil {
+		sender = b.ssrc
+	}
+	nack := &rtcp.TransportLayerNack{SenderSSRC: sender, MediaSSRC: up.ssrc,
+		Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}
+	if err := pc.WriteRTCP([]rtcp.Packet{nack}); err != nil {
+		p.sfu.log.Debug("send nack", "peer", p.id, "err", err)
+	}
+	return seqs
+}
