@@ -182,27 +182,16 @@ func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 // go (throttled) to the current partner, NACKs are answered from the packet cache, receiver
 // reports feed the peer's jitter and RTT.
 func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
-	buf := make([]byte, 1500)
 	var resend rtp.Header
 	resendBuf := make([]byte, maxCachedPayload)
-	for {
-		n, _, err := sender.Read(buf)
-		if err != nil {
+	readRTCPPackets(sender.Read, func(pkt rtcp.Packet) {
+		if nack, ok := pkt.(*rtcp.TransportLayerNack); ok {
+			d.peer.sfu.counters.nacksReceived.Add(1)
+			d.retransmit(nack, &resend, resendBuf)
 			return
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		for _, pkt := range pkts {
-			if nack, ok := pkt.(*rtcp.TransportLayerNack); ok {
-				d.peer.sfu.counters.nacksReceived.Add(1)
-				d.retransmit(nack, &resend, resendBuf)
-				continue
-			}
-			d.handleRTCP(pkt)
-		}
-	}
+		d.handleRTCP(pkt)
+	})
 }
 
 func (d *downTrack) handleRTCP(pkt rtcp.Packet) {

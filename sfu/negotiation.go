@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -230,9 +231,19 @@ func (p *Peer) installHandlers(pc *webrtc.PeerConnection) {
 // reports about up, so the receiver reports the server sends carry round-trip data (LSR and
 // DLSR). It returns when the receiver stops.
 func readReceiverRTCP(receiver *webrtc.RTPReceiver, up *upTrack) {
+	readRTCPPackets(receiver.Read, func(pkt rtcp.Packet) {
+		if sr, ok := pkt.(*rtcp.SenderReport); ok && sr.SSRC == up.ssrc {
+			up.rx.senderReport(sr.NTPTime, time.Now().UnixNano())
+		}
+	})
+}
+
+// readRTCPPackets calls handle for each RTCP packet that read returns, until read fails (the
+// sender or receiver stopped). Undecodable compound packets are skipped.
+func readRTCPPackets(read func([]byte) (int, interceptor.Attributes, error), handle func(rtcp.Packet)) {
 	buf := make([]byte, 1500)
 	for {
-		n, _, err := receiver.Read(buf)
+		n, _, err := read(buf)
 		if err != nil {
 			return
 		}
@@ -241,9 +252,7 @@ func readReceiverRTCP(receiver *webrtc.RTPReceiver, up *upTrack) {
 			continue
 		}
 		for _, pkt := range pkts {
-			if sr, ok := pkt.(*rtcp.SenderReport); ok && sr.SSRC == up.ssrc {
-				up.rx.senderReport(sr.NTPTime, time.Now().UnixNano())
-			}
+			handle(pkt)
 		}
 	}
 }
