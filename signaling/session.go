@@ -55,9 +55,6 @@ type Session struct {
 	openTimer *time.Timer // opens a waiting user with interests to anyone
 }
 
-// ID is the user id announced in welcome.
-func (s *Session) ID() string { return s.id }
-
 // enqueue queues one frame for the writer. A client whose queue is full is
 // too slow to keep up and is disconnected, so it never grows the server's
 // memory. Safe for concurrent use; never blocks.
