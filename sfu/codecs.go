@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -65,11 +66,12 @@ func (cs codecSet) capability(kind int) webrtc.RTPCodecCapability {
 	return cs.audio.RTPCodecCapability
 }
 
-// mediaEngine registers the codec set and builds the interceptor registry, which holds only
-// transport-wide congestion control feedback so browsers can adapt their send rate. The SFU
-// does the rest of the RTCP itself: NACKs from receivers are answered by the downTrack's
-// packetCache (packetcache.go), NACKs toward senders come from the upTrack's nackGenerator
-// (nackgen.go), and sender and receiver reports from reports.go.
+// mediaEngine registers the codec set and the transport-wide sequence number extension, and
+// builds an empty interceptor registry: the SFU does all of its RTCP itself. NACKs from
+// receivers are answered by the downTrack's packetCache (packetcache.go), NACKs toward senders
+// come from the upTrack's nackGenerator (nackgen.go), sender and receiver reports from
+// reports.go, and transport-wide congestion control feedback, which lets browsers adapt their
+// send rate, from the inbound's recorder (inbound.go).
 func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(s.codec.audio, webrtc.RTPCodecTypeAudio); err != nil {
@@ -78,9 +80,12 @@ func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) 
 	if err := m.RegisterCodec(s.codec.video, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, nil, fmt.Errorf("register %s: %w", s.codec.video.MimeType, err)
 	}
-	r := &interceptor.Registry{}
-	if err := webrtc.ConfigureTWCCSender(m, r); err != nil {
-		return nil, nil, fmt.Errorf("configure twcc: %w", err)
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
+		ext := webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}
+		if err := m.RegisterHeaderExtension(ext, kind); err != nil {
+			return nil, nil, fmt.Errorf("register transport-wide sequence numbers: %w", err)
+		}
 	}
-	return m, r, nil
+	return m, &interceptor.Registry{}, nil
 }

@@ -9,20 +9,25 @@ import (
 )
 
 // startControlLocked starts the peer's control goroutine: it sends keyframe requests (PLIs),
-// NACKs for missing video packets (every nackInterval) and the sender and receiver reports
-// (every reportInterval) to the client, and turns connection-state changes into OnFailed. It
+// NACKs for missing video packets (every nackInterval), the sender and receiver reports
+// (every reportInterval) and the congestion control feedback (every
+// twccInterval) to the client, and turns connection-state changes into OnFailed. It
 // runs until done is closed.
 // Called with p.mu held.
-func (p *Peer) startControlLocked(pc *webrtc.PeerConnection, done chan struct{}) {
+func (p *Peer) startControlLocked(pc *webrtc.PeerConnection, in *inbound, done chan struct{}) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.control(pc, done)
+		p.control(pc, in, done)
 	}()
 }
 
+// twccInterval is how often transport-wide congestion control feedback goes out (as Pion's
+// TWCC interceptor does).
+const twccInterval = 100 * time.Millisecond
+
 // control is the body of the control goroutine.
-func (p *Peer) control(pc *webrtc.PeerConnection, done <-chan struct{}) {
+func (p *Peer) control(pc *webrtc.PeerConnection, in *inbound, done <-chan struct{}) {
 	timeout := p.sfu.cfg.DisconnectTimeout
 	disconnected := time.NewTimer(timeout)
 	disconnected.Stop()
@@ -31,6 +36,8 @@ func (p *Peer) control(pc *webrtc.PeerConnection, done <-chan struct{}) {
 	defer reports.Stop()
 	nacks := time.NewTicker(nackInterval)
 	defer nacks.Stop()
+	twccTicks := time.NewTicker(twccInterval)
+	defer twccTicks.Stop()
 	var nackSeqs []uint16
 	for {
 		select {
@@ -40,6 +47,8 @@ func (p *Peer) control(pc *webrtc.PeerConnection, done <-chan struct{}) {
 			p.sendReports(pc)
 		case <-nacks.C:
 			nackSeqs = p.sendNACKs(pc, nackSeqs)
+		case <-twccTicks.C:
+			in.sendTWCC(pc)
 		case <-p.keyframeReq:
 			p.sendPLI(pc)
 		case <-p.stateChange:

@@ -53,10 +53,17 @@ func TestPairedClientsReceiveOnlyEachOther(t *testing.T) {
 	waitFor(t, "an RTT from the client's receiver reports", func() bool { return a.peer.Stats().RTTMs > 0 })
 	// The server's own receiver reports reach the senders, about the streams they send.
 	waitFor(t, "a receiver report from the server", func() bool { return a.client.ReceptionReports() > 0 })
+	// Transport-wide congestion control feedback about what the clients send.
+	waitFor(t, "congestion control feedback from the server", func() bool { return a.client.CongestionFeedback() > 0 })
 	total := s.Stats()
 	if total.VideoPacketsForwarded == 0 || total.AudioPacketsForwarded == 0 || total.PLIsSent == 0 ||
 		total.KeyframeSwitches < 2 || total.Peers != 3 {
 		t.Fatalf("sfu stats %+v: want forwarded packets, PLIs, 2 switches and 3 peers", total)
+	}
+	// Each client has its own UDP socket here, so the SFU decrypts their media itself.
+	if total.FastPathPackets < total.VideoPacketsForwarded {
+		t.Fatalf("sfu stats %+v: %d packets took the fast path, want at least every forwarded video packet",
+			total, total.FastPathPackets)
 	}
 }
 

@@ -17,20 +17,25 @@ import (
 // carrying the configured codecs return an error wrapping ErrBadSDP. Safe for concurrent use,
 // but offers from one client should be handled in order.
 func (p *Peer) HandleOffer(offer string) (string, error) {
-	if err := p.checkOffer(offer); err != nil {
+	parsed, err := p.checkOffer(offer)
+	if err != nil {
 		return "", err
 	}
-	pc, created, err := p.peerConnection()
+	pc, in, created, err := p.peerConnection()
 	if err != nil {
 		return "", err
 	}
 	answer, err := p.negotiate(pc, offer, created)
-	if err != nil && created {
-		// A PC that never got a valid first offer is useless: drop it so the next offer
-		// starts fresh.
-		p.discardPeerConnection(pc)
+	if err != nil {
+		if created {
+			// A PC that never got a valid first offer is useless: drop it so the next
+			// offer starts fresh.
+			p.discardPeerConnection(pc)
+		}
+		return "", err
 	}
-	return answer, err
+	in.setParams(parsed, p.sfu.codec)
+	return answer, nil
 }
 
 // negotiate applies the offer, attaches the server tracks after a first offer, and returns the
@@ -87,13 +92,14 @@ func (p *Peer) applyPendingCandidates(pc *webrtc.PeerConnection) {
 
 // checkOffer parses the SDP and makes sure it has an audio section offering Opus and a video
 // section offering the configured video codec, so both server tracks can be attached.
-func (p *Peer) checkOffer(offer string) error {
+// It returns the parsed offer.
+func (p *Peer) checkOffer(offer string) (*sdp.SessionDescription, error) {
 	if strings.TrimSpace(offer) == "" {
-		return fmt.Errorf("%w: offer is empty", ErrBadSDP)
+		return nil, fmt.Errorf("%w: offer is empty", ErrBadSDP)
 	}
 	var parsed sdp.SessionDescription
 	if err := parsed.UnmarshalString(offer); err != nil {
-		return fmt.Errorf("%w: offer is not valid SDP: %w", ErrBadSDP, err)
+		return nil, fmt.Errorf("%w: offer is not valid SDP: %w", ErrBadSDP, err)
 	}
 	want := [numKinds]string{
 		kindAudio: codecName(p.sfu.codec.audio.MimeType),
@@ -101,13 +107,7 @@ func (p *Peer) checkOffer(offer string) error {
 	}
 	var sections, found [numKinds]bool
 	for _, md := range parsed.MediaDescriptions {
-		kind := -1
-		switch md.MediaName.Media {
-		case "audio":
-			kind = kindAudio
-		case "video":
-			kind = kindVideo
-		}
+		kind := mediaKind(md.MediaName.Media)
 		if kind < 0 || md.MediaName.Port.Value == 0 {
 			continue
 		}
@@ -127,9 +127,9 @@ func (p *Peer) checkOffer(offer string) error {
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", ErrBadSDP, strings.Join(problems, "; "))
+		return nil, fmt.Errorf("%w: %s", ErrBadSDP, strings.Join(problems, "; "))
 	}
-	return nil
+	return &parsed, nil
 }
 
 // offersCodec reports whether a media section has an rtpmap for the codec name.
@@ -156,27 +156,32 @@ func codecName(mime string) string {
 	return name
 }
 
-// peerConnection returns the peer's PeerConnection, creating it (and reporting created) on the
-// first call.
-func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, created bool, err error) {
+// peerConnection returns the peer's PeerConnection and its fast receive path, creating them
+// (and reporting created) on the first call.
+func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, in *inbound, created bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, false, ErrClosed
+		return nil, nil, false, ErrClosed
 	}
 	if p.pc != nil {
-		return p.pc, false, nil
+		return p.pc, p.in, false, nil
 	}
-	pc, err = p.sfu.api.NewPeerConnection(webrtc.Configuration{})
+	in = newInbound(p)
+	api, err := p.sfu.peerAPI(in)
 	if err != nil {
-		return nil, false, fmt.Errorf("new peer connection: %w", err)
+		return nil, nil, false, err
 	}
-	p.pc = pc
+	pc, err = api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("new peer connection: %w", err)
+	}
+	p.pc, p.in = pc, in
 	p.done = make(chan struct{})
 	p.sfu.counters.peers.Add(1)
-	p.installHandlers(pc)
-	p.startControlLocked(pc, p.done)
-	return pc, true, nil
+	p.installHandlers(pc, in)
+	p.startControlLocked(pc, in, p.done)
+	return pc, in, true, nil
 }
 
 // discardPeerConnection closes a PeerConnection whose first offer failed and forgets it.
@@ -186,7 +191,7 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 		p.mu.Unlock()
 		return
 	}
-	p.pc = nil
+	p.pc, p.in = nil, nil
 	p.remoteSet = false
 	done := p.done
 	p.done = nil
@@ -199,8 +204,8 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 	p.sfu.counters.peers.Add(-1)
 }
 
-// installHandlers wires the PeerConnection's callbacks to the Peer.
-func (p *Peer) installHandlers(pc *webrtc.PeerConnection) {
+// installHandlers wires the PeerConnection's callbacks to the Peer; in is pc's inbound.
+func (p *Peer) installHandlers(pc *webrtc.PeerConnection, in *inbound) {
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || p.ev.OnICECandidate == nil {
 			return
@@ -219,8 +224,8 @@ func (p *Peer) installHandlers(pc *webrtc.PeerConnection) {
 		if track.Kind() == webrtc.RTPCodecTypeVideo {
 			kind = kindVideo
 		}
-		up := newUpTrack(p, kind, track)
-		if !p.goroutine(up.run) {
+		up := newUpTrack(p, kind, uint32(track.SSRC()))
+		if !p.goroutine(func() { up.run(track, in) }) {
 			return
 		}
 		p.goroutine(func() { readReceiverRTCP(receiver, up) })

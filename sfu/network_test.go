@@ -56,6 +56,51 @@ func TestAllMediaOnOneMuxedUDPPort(t *testing.T) {
 	if len(candidates) == 0 {
 		t.Fatal("no selected candidate pair to check")
 	}
+	// The muxed socket is shared, so media takes Pion's own receive path, and the SFU's
+	// congestion control feedback covers it too.
+	if n := s.Stats().FastPathPackets; n != 0 {
+		t.Fatalf("%d packets took the fast path on the muxed port, want 0", n)
+	}
+	waitFor(t, "congestion control feedback on the muxed port", func() bool { return a.client.CongestionFeedback() > 0 })
+}
+
+// Packets that look like SRTP or SRTCP but are not the client's (garbage, or a replay from
+// another address) are dropped at the media port; the call goes on.
+func TestForgedPacketsAtTheMediaPortAreDropped(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	a, b := connect(t, s, true), connect(t, s, true)
+	sfu.Pair(a.peer, b.peer)
+	a.waitPackets(t, video, b, 10)
+	pair, err := b.client.PC().SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		t.Fatalf("selected pair: %v", err)
+	}
+	target := &net.UDPAddr{IP: net.ParseIP(pair.Remote.Address), Port: int(pair.Remote.Port)}
+	attacker, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer attacker.Close()
+
+	forged := make([]byte, 1200)
+	for i := range 300 {
+		for j := range forged {
+			forged[j] = byte(i*31 + j*7)
+		}
+		forged[0] = 0x80                           // RTP version 2
+		forged[1] = []byte{96, 111, 200, 201}[i%4] // VP8, Opus, SR, RR
+		if _, err := attacker.WriteToUDP(forged[:12+i%1000], target); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := len(from(a.client.Packets(), video, b.client.Source()))
+	a.waitPackets(t, video, b, seen+30)
+	// Nothing forged was forwarded: everything a received carries b's source marker.
+	for _, p := range a.client.Packets() {
+		if p.Source != b.client.Source() {
+			t.Fatalf("client received a packet from source %d, want only %d", p.Source, b.client.Source())
+		}
+	}
 }
 
 func TestICEOverTCPForClientsWithoutUDP(t *testing.T) {
@@ -73,4 +118,5 @@ func TestICEOverTCPForClientsWithoutUDP(t *testing.T) {
 	if !strings.EqualFold(pair.Remote.Protocol.String(), "tcp") || pair.Remote.Port != uint16(port) {
 		t.Fatalf("TCP-only client uses %s, want TCP to port %d", pair.Remote, port)
 	}
+	waitFor(t, "congestion control feedback over TCP", func() bool { return a.client.CongestionFeedback() > 0 })
 }

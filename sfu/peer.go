@@ -54,6 +54,7 @@ type Peer struct {
 
 	mu sync.Mutex // guards the fields below and wg.Add
 	pc *webrtc.PeerConnection
+	in *inbound // pc's fast receive path
 	// remoteSet is set once the first offer was applied; until then candidates are queued.
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit

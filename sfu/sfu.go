@@ -20,6 +20,9 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -96,8 +99,13 @@ func (cfg Config) withDefaults() (Config, error) {
 type SFU struct {
 	cfg   Config
 	log   *slog.Logger
-	api   *webrtc.API
 	codec codecSet
+
+	// What every peer's webrtc.API is built from (peerAPI).
+	settings webrtc.SettingEngine
+	media    *webrtc.MediaEngine
+	registry *interceptor.Registry
+	hostNet  transport.Net // the real network, wrapped per peer by mediaNet
 
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
@@ -132,12 +140,34 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 		s.closeSockets()
 		return nil, err
 	}
-	s.api = webrtc.NewAPI(
-		webrtc.WithSettingEngine(settings),
-		webrtc.WithMediaEngine(media),
-		webrtc.WithInterceptorRegistry(registry),
-	)
+	hostNet, err := stdnet.NewNet()
+	if err != nil {
+		s.closeSockets()
+		return nil, fmt.Errorf("list network interfaces: %w", err)
+	}
+	s.settings, s.media, s.registry, s.hostNet = settings, media, registry, hostNet
 	return s, nil
+}
+
+// peerAPI builds the webrtc.API of one PeerConnection: the shared settings, codecs and
+// interceptors, plus the per-connection hooks of the inbound fast path (inbound.go): the
+// server is the DTLS server so keyCapture sees the handshake, and, unless all UDP goes
+// through the muxed port, ICE opens its sockets through a mediaNet.
+func (s *SFU) peerAPI(in *inbound) (*webrtc.API, error) {
+	settings := s.settings // a copy: the hooks below belong to this connection only
+	if err := settings.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		return nil, fmt.Errorf("dtls role: %w", err)
+	}
+	settings.SetDTLSKeyLogWriter(&in.keys)
+	settings.SetDTLSServerHelloMessageHook(in.keys.serverHello)
+	if s.udpMux == nil {
+		settings.SetNet(&mediaNet{Net: s.hostNet, in: in})
+	}
+	return webrtc.NewAPI(
+		webrtc.WithSettingEngine(settings),
+		webrtc.WithMediaEngine(s.media),
+		webrtc.WithInterceptorRegistry(s.registry),
+	), nil
 }
 
 // Close closes the muxed sockets. Peers are closed by their owners. Idempotent.

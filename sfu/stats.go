@@ -27,6 +27,9 @@ type Stats struct {
 	// KeyframeSwitches counts completed video source switches (a keyframe of the new source
 	// was forwarded).
 	KeyframeSwitches uint64 `json:"keyframeSwitches"`
+	// FastPathPackets counts the RTP and RTCP packets from clients that the SFU decrypted on
+	// the socket's read goroutine (inbound.go) instead of through Pion's receive pipeline.
+	FastPathPackets uint64 `json:"fastPathPackets"`
 	// Peers is the number of peers with an open PeerConnection.
 	Peers int64 `json:"peers"`
 }
@@ -41,6 +44,7 @@ type counters struct {
 	nacksReceived            atomic.Uint64
 	retransmissions          atomic.Uint64
 	keyframeSwitches         atomic.Uint64
+	fastPath                 atomic.Uint64
 	peers                    atomic.Int64
 }
 
@@ -56,6 +60,7 @@ func (c *counters) snapshot() Stats {
 		NACKsReceived:            c.nacksReceived.Load(),
 		Retransmissions:          c.retransmissions.Load(),
 		KeyframeSwitches:         c.keyframeSwitches.Load(),
+		FastPathPackets:          c.fastPath.Load(),
 		Peers:                    c.peers.Load(),
 	}
 }

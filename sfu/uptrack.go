@@ -1,21 +1,23 @@
 package sfu
 
 import (
+	"sync"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
-// upTrack is a track the client sends the server. Its goroutine (run) reads every packet,
-// counts it, and hands it to the partner's downTrack of the same kind. Only that goroutine
-// touches the fields below ssrc.
+// upTrack is a track the client sends the server: it counts each packet and hands it to the
+// partner's downTrack of the same kind. Packets arrive either from the inbound fast path
+// (inbound.go, on the socket's read goroutine) or from run, which reads a Pion TrackRemote;
+// mu guards the loss counting against the rare case of both at once.
 type upTrack struct {
-	peer  *Peer
-	kind  int
-	track *webrtc.TrackRemote
-	ssrc  uint32
+	peer *Peer
+	kind int
+	ssrc uint32
 
+	mu      sync.Mutex
 	started bool
 	highest uint16 // newest sequence number seen, for loss counting
 
@@ -23,32 +25,40 @@ type upTrack struct {
 	nacks nackGenerator  // video only: which packets to ask for again (nackgen.go)
 }
 
-func newUpTrack(p *Peer, kind int, track *webrtc.TrackRemote) *upTrack {
-	u := &upTrack{peer: p, kind: kind, track: track, ssrc: uint32(track.SSRC())}
-	u.rx.clockRate = int64(track.Codec().ClockRate)
+func newUpTrack(p *Peer, kind int, ssrc uint32) *upTrack {
+	u := &upTrack{peer: p, kind: kind, ssrc: ssrc}
+	u.rx.clockRate = int64(p.sfu.codec.capability(kind).ClockRate)
 	return u
 }
 
-// run forwards packets until the track ends (the PeerConnection closes or the transceiver
-// stops). It becomes the peer's current up track of its kind while it runs.
-func (u *upTrack) run() {
+// start makes u the peer's current up track of its kind and, for video the partner waits
+// for, asks for a keyframe at once.
+func (u *upTrack) start() {
 	u.peer.up[u.kind].Store(u)
-	defer u.peer.up[u.kind].CompareAndSwap(u, nil)
 	if u.kind == kindVideo && u.peer.partner.Load() != nil {
-		// The partner is waiting for this video: ask for a keyframe at once.
 		u.peer.requestKeyframe(true)
 	}
+}
+
+// run forwards the packets Pion's receive path delivers on track until the track ends (the
+// PeerConnection closes or the transceiver stops), recording their transport-wide sequence
+// numbers in in. u is the peer's current up track of its kind while it runs.
+func (u *upTrack) run(track *webrtc.TrackRemote, in *inbound) {
+	u.start()
+	defer u.peer.up[u.kind].CompareAndSwap(u, nil)
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	for {
-		n, _, err := u.track.Read(buf)
+		n, _, err := track.Read(buf)
 		if err != nil {
 			return
 		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
-		u.handle(&pkt, n, time.Now().UnixNano())
+		now := time.Now().UnixNano()
+		in.recordTWCC(&pkt.Header, now)
+		u.handle(&pkt, n, now)
 	}
 }
 
@@ -69,6 +79,8 @@ func (u *upTrack) handle(pkt *rtp.Packet, size int, now int64) {
 // countLoss updates the peer's lost-packet count from sequence gaps: a gap adds its size, a
 // late packet (reordered or retransmitted after a NACK) takes one back.
 func (u *upTrack) countLoss(seq uint16) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	if !u.started {
 		u.started, u.highest = true, seq
 		return

@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -100,6 +102,25 @@ func (b *browser) probe(name string) int {
 	return eval[int](b, "window.__tandemProbe."+name)
 }
 
+// fastPathPackets reads the SFU's fastPathPackets counter from /api/stats.
+func fastPathPackets(t *testing.T, url string) uint64 {
+	t.Helper()
+	resp, err := http.Get(url + "/api/stats")
+	if err != nil {
+		t.Fatalf("get stats: %v", err)
+	}
+	defer resp.Body.Close()
+	var stats struct {
+		Media struct {
+			FastPathPackets uint64 `json:"fastPathPackets"`
+		} `json:"media"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+		t.Fatalf("decode stats: %v", err)
+	}
+	return stats.Media.FastPathPackets
+}
+
 // saveScreenshot writes the visible page to path.
 func (b *browser) saveScreenshot(path string) {
 	b.t.Helper()
@@ -139,6 +160,11 @@ func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 	}
 	bob.waitVideoColor("#remote-video", red)
 	bob.WaitFor("the stranger's video to be shown", `getComputedStyle(document.querySelector('#remote-video')).opacity === '1'`)
+	// The SFU decrypted Chromium's media itself: the SRTP keys it rebuilds from the DTLS
+	// handshake (docs/sfu.md, the inbound fast path) fit a browser's too.
+	if n := fastPathPackets(t, url); n == 0 {
+		t.Errorf("no packet took the SFU's fast path during a browser call")
+	}
 
 	alice.typeText("#message", "hi! where are you from?")
 	bob.WaitFor("the typing indicator", `window.__tandemProbe.shown['typing'] > 0`)

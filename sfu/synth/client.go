@@ -47,8 +47,9 @@ type Options struct {
 	AcceptReplays bool
 	// H264 sends H.264 (FU-A packets, IDR keyframes) instead of VP8.
 	H264 bool
-	// Lean registers only the RTCP report interceptors (no NACK, TWCC or stats), so one
-	// process can run many clients; for load generation.
+	// Lean registers only the RTCP report interceptors and the transport-wide sequence
+	// numbers (no NACK, TWCC feedback or stats), so one process can run many clients; for
+	// load generation.
 	Lean bool
 }
 
@@ -63,15 +64,16 @@ type Client struct {
 	done     chan struct{}
 	wg       sync.WaitGroup
 
-	mu         sync.Mutex
-	answered   bool
-	queued     []webrtc.ICECandidateInit
-	packets    []Packet
-	keyReqs    int
-	reports    int // reception report blocks received about the client's own streams
-	started    bool
-	closed     bool
-	onFailedCb func()
+	mu           sync.Mutex
+	answered     bool
+	queued       []webrtc.ICECandidateInit
+	packets      []Packet
+	keyReqs      int
+	reports      int // reception report blocks received about the client's own streams
+	twccFeedback int // transport-wide congestion control feedback packets received
+	started      bool
+	closed       bool
+	onFailedCb   func()
 }
 
 // New creates the client's PeerConnection with an audio and a video transceiver.
@@ -128,7 +130,7 @@ func New(opts Options) (*Client, error) {
 }
 
 // newAPI builds a Pion API like a browser's: Opus and VP8, default interceptors (NACK, reports),
-// host candidates on one IP, no mDNS.
+// transport-wide sequence numbers on every packet sent, host candidates on one IP, no mDNS.
 func newAPI(opts Options) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
@@ -141,6 +143,9 @@ func newAPI(opts Options) (*webrtc.API, error) {
 	}
 	if err := register(m, r); err != nil {
 		return nil, fmt.Errorf("synth: register interceptors: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, r); err != nil {
+		return nil, fmt.Errorf("synth: register twcc sequence numbers: %w", err)
 	}
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -292,6 +297,14 @@ func (c *Client) ReceptionReports() int {
 	return c.reports
 }
 
+// CongestionFeedback returns how many transport-wide congestion control feedback packets
+// (about the client's own packets) it received.
+func (c *Client) CongestionFeedback() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.twccFeedback
+}
+
 func (c *Client) countReports(blocks []rtcp.ReceptionReport, ssrc uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -342,7 +355,7 @@ func (c *Client) goroutine(f func()) {
 }
 
 // readSenderRTCP answers PLI and FIR with a keyframe at once and counts the reception report
-// blocks about the sender's stream.
+// blocks about the sender's stream and the congestion control feedback.
 func (c *Client) readSenderRTCP(sender *webrtc.RTPSender) {
 	var ssrc uint32
 	if enc := sender.GetParameters().Encodings; len(enc) > 0 {
@@ -358,6 +371,10 @@ func (c *Client) readSenderRTCP(sender *webrtc.RTPSender) {
 				c.countReports(rr.Reports, ssrc)
 			}
 			switch p.(type) {
+			case *rtcp.TransportLayerCC:
+				c.mu.Lock()
+				c.twccFeedback++
+				c.mu.Unlock()
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				c.mu.Lock()
 				c.keyReqs++
