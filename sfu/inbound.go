@@ -29,7 +29,7 @@ import (
 // every packet on sockets that are not the peer's own (the muxed UDP port, ICE over TCP).
 //
 // Concurrency: take runs on the read goroutine of each of the peer's sockets (usually one);
-// mu guards the SRTP context and the up tracks, and is never held across a network write.
+// mu guards the SRTP context, and is never held across a network write.
 type inbound struct {
 	peer  *Peer
 	keys  keyCapture
@@ -38,9 +38,8 @@ type inbound struct {
 	params   atomic.Pointer[inboundParams]
 	verified atomic.Bool // a packet authenticated with the captured keys: they are right
 
-	mu  sync.Mutex
+	mu  sync.Mutex    // also serialises the creation of up tracks
 	ctx *srtp.Context // decrypts what the client sends; nil until the keys are known
-	up  [numKinds]*upTrack
 
 	twccMu sync.Mutex
 	twcc   *twcc.Recorder // feedback about the client's packets, sent by the control goroutine
@@ -176,13 +175,10 @@ func (in *inbound) takeRTP(b []byte, s *inboundScratch) bool {
 		in.mu.Unlock()
 		return in.verified.Load()
 	}
-	up, started := in.upTrackLocked(params, &s.hdr)
+	up := in.upTrackLocked(params, &s.hdr)
 	in.mu.Unlock()
 	in.verified.Store(true)
 	in.peer.sfu.counters.fastPath.Add(1)
-	if started {
-		up.start()
-	}
 	if up == nil || s.pkt.Unmarshal(plain) != nil {
 		return true
 	}
@@ -192,20 +188,20 @@ func (in *inbound) takeRTP(b []byte, s *inboundScratch) bool {
 	return true
 }
 
-// upTrackLocked returns the up track for a packet's payload type and SSRC, creating it (and
-// reporting started) for a new SSRC. nil for a payload type of no configured codec. Must be
-// called with in.mu held.
-func (in *inbound) upTrackLocked(params *inboundParams, h *rtp.Header) (up *upTrack, created bool) {
+// upTrackLocked returns the peer's up track for a packet's payload type and SSRC, starting a
+// new one for a new SSRC; nil for a payload type of no configured codec. Must be called with
+// in.mu held.
+func (in *inbound) upTrackLocked(params *inboundParams, h *rtp.Header) *upTrack {
 	kind := params.kindOfPT[h.PayloadType&0x7f]
 	if kind < 0 {
-		return nil, false
+		return nil
 	}
-	if up = in.up[kind]; up != nil && up.ssrc == h.SSRC {
-		return up, false
+	if up := in.peer.up[kind].Load(); up != nil && up.ssrc == h.SSRC {
+		return up
 	}
-	up = newUpTrack(in.peer, int(kind), h.SSRC)
-	in.up[kind] = up
-	return up, true
+	up := newUpTrack(in.peer, int(kind), h.SSRC)
+	up.start()
+	return up
 }
 
 // recordTWCC notes the packet's transport-wide sequence number for the next feedback. Packets
