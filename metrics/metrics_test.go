@@ -20,7 +20,8 @@ func TestMain(m *testing.M) {
 func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 	hub := signaling.Stats{ConnectedUsers: 5, WaitingUsers: 1, ActiveRooms: 2, TotalMatches: 9, Draining: true}
 	media := sfu.Stats{AudioPacketsForwarded: 10, VideoPacketsForwarded: 20, AudioBytesForwarded: 1000,
-		VideoBytesForwarded: 20000, PLIsSent: 3, NACKsReceived: 4, KeyframeSwitches: 2, Peers: 4, FastPathPackets: 25}
+		VideoBytesForwarded: 20000, PLIsSent: 3, NACKsReceived: 4, KeyframeSwitches: 2, Peers: 4, FastPathPackets: 25,
+		FastPathPacketsSent: 26}
 	m := New(Sources{
 		Hub:    func() signaling.Stats { return hub },
 		Media:  func() sfu.Stats { return media },
@@ -31,8 +32,8 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		"tandem_connected_users": 5, "tandem_waiting_users": 1, "tandem_rooms": 2,
 		"tandem_matches_total": 9, "tandem_draining": 1, "tandem_plis_sent_total": 3,
 		"tandem_nacks_received_total": 4, "tandem_video_switches_total": 2, "tandem_media_peers": 4,
-		"tandem_fast_path_packets_total": 25,
-		"tandem_turn_allocations":        2, "tandem_turn_relayed_bytes_total": 4096, "tandem_ws_tracked_ips": 3,
+		"tandem_fast_path_packets_total": 25, "tandem_fast_path_packets_sent_total": 26,
+		"tandem_turn_allocations": 2, "tandem_turn_relayed_bytes_total": 4096, "tandem_ws_tracked_ips": 3,
 	}
 	for name, v := range want {
 		if got := gathered(t, m, name, nil); got != v {

@@ -169,13 +169,25 @@ func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 		d.cache.store(h, pkt.Payload)
 	}
 	d.tx.packet(ts, len(pkt.Payload), now)
-	if _, err := b.writer.WriteRTP(h, pkt.Payload); err != nil {
+	if err := d.send(b, h, pkt.Payload); err != nil {
 		return // the PC is closing or the client is gone; OnFailed reports real failures
 	}
 	size := h.MarshalSize() + len(pkt.Payload)
 	d.peer.stats.packetsOut.Add(1)
 	d.peer.stats.out.add(now, size)
 	d.peer.sfu.counters.forwarded(d.kind, len(pkt.Payload))
+}
+
+// send writes one packet through the peer's fast send path, or through Pion's if that is not
+// armed (outbound.go).
+func (d *downTrack) send(b *trackBinding, h *rtp.Header, payload []byte) error {
+	if out := d.peer.out.Load(); out != nil {
+		if handled, err := out.writeRTP(h, payload); handled {
+			return err
+		}
+	}
+	_, err := b.writer.WriteRTP(h, payload)
+	return err
 }
 
 // readRTCP reads the client's RTCP about this track until the sender stops: keyframe requests
@@ -221,7 +233,7 @@ func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf
 			if !ok {
 				return true
 			}
-			if _, err := b.writer.WriteRTP(h, payload); err != nil {
+			if err := d.send(b, h, payload); err != nil {
 				return false
 			}
 			d.peer.sfu.counters.retransmissions.Add(1)

@@ -60,10 +60,15 @@ func TestPairedClientsReceiveOnlyEachOther(t *testing.T) {
 		total.KeyframeSwitches < 2 || total.Peers != 3 {
 		t.Fatalf("sfu stats %+v: want forwarded packets, PLIs, 2 switches and 3 peers", total)
 	}
-	// Each client has its own UDP socket here, so the SFU decrypts their media itself.
+	// Each client has its own UDP socket here, so the SFU decrypts their media itself, and
+	// encrypts and sends what it forwards itself.
 	if total.FastPathPackets < total.VideoPacketsForwarded {
 		t.Fatalf("sfu stats %+v: %d packets took the fast path, want at least every forwarded video packet",
 			total, total.FastPathPackets)
+	}
+	if total.FastPathPacketsSent < total.VideoPacketsForwarded+total.AudioPacketsForwarded {
+		t.Fatalf("sfu stats %+v: %d packets were sent by the fast send path, want every forwarded packet",
+			total, total.FastPathPacketsSent)
 	}
 }
 

@@ -21,15 +21,16 @@ import (
 // four goroutines and three buffer copies (ICE read loop, DTLS/SRTP demultiplexer, SRTP
 // session, track read) before the SFU sees it, which cost more CPU per forwarded packet than
 // all the rest (docs/performance.md). inbound decrypts the client's SRTP and SRTCP on the
-// socket's own read goroutine (mediaConn), with the keys keyCapture rebuilt, and calls the up
-// track and RTCP handlers directly: one goroutine, one copy.
+// goroutine that reads the socket (a poller's, or ICE's read goroutine for a mediaConn), with
+// the keys keyCapture rebuilt, and calls the up track and RTCP handlers directly: one
+// goroutine, one copy.
 //
 // Packets inbound does not take go through Pion as before, to the OnTrack and RTCP readers of
 // negotiation.go: media before the keys are known, every packet if the keys never are, and
 // every packet on sockets that are not the peer's own (the muxed UDP port, ICE over TCP).
 //
-// Concurrency: take runs on the read goroutine of each of the peer's sockets (usually one);
-// mu guards the SRTP context, and is never held across a network write.
+// Concurrency: take runs on the goroutine that reads each of the peer's sockets (usually
+// one); mu guards the SRTP context, and is never held across a network write.
 type inbound struct {
 	peer  *Peer
 	keys  keyCapture
@@ -139,7 +140,8 @@ func parseRTPMap(value string) (pt uint8, name string, ok bool) {
 	return uint8(n), name, true
 }
 
-// inboundScratch is the working memory of one reading goroutine (one per mediaConn).
+// inboundScratch is the working memory of one reading goroutine (a poller, or a mediaConn's
+// reader).
 type inboundScratch struct {
 	plain     [1500]byte // the decrypted packet
 	hdr       rtp.Header

@@ -8,15 +8,33 @@ import (
 )
 
 // mediaNet is the transport.Net a peer's ICE agent opens its UDP sockets with
-// (SettingEngine.SetNet). It wraps each socket in a mediaConn, so the peer's media packets
-// can be handled on the socket's read goroutine; everything else is the wrapped Net's.
+// (SettingEngine.SetNet). IPv4 sockets are opened by a poller of the SFU (polledConn, Linux);
+// others are the wrapped Net's sockets in a mediaConn. Either way the peer's media packets are
+// handled where the socket is read, by the inbound fast path, and the outbound fast path can
+// write to the socket; everything else is the wrapped Net's.
 type mediaNet struct {
 	transport.Net
-	in *inbound
+	sfu *SFU
+	in  *inbound
+	out *outbound // nil when the SFU has no fast send path
 }
 
-// ListenUDP opens the socket with the wrapped Net and wraps it in a mediaConn.
+// mediaSocket is what the outbound fast path needs of a peer's socket.
+type mediaSocket interface {
+	WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	localPort() uint16
+}
+
+// ListenUDP opens a socket for ICE.
 func (n *mediaNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	if p := n.sfu.nextPoller(); p != nil && isUDP4(network, laddr) {
+		c, err := listenPolled(p, laddr, n.in)
+		if err != nil {
+			return nil, err
+		}
+		n.addSocket(c)
+		return c, nil
+	}
 	conn, err := n.Net.ListenUDP(network, laddr)
 	if err != nil {
 		return nil, err
@@ -25,28 +43,50 @@ func (n *mediaNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPC
 	if !ok {
 		return conn, nil // not a kernel socket (a virtual network): Pion's path only
 	}
-	return newMediaConn(conn, udp, n.in), nil
+	c := newMediaConn(conn, udp, n.in)
+	n.addSocket(c)
+	return c, nil
 }
 
-// mediaConn is one ICE host socket of a peer. Pion's ICE candidate reads it on one goroutine
-// (ReadFromAddrPort); mediaConn hands the SRTP and SRTCP packets it reads to the peer's
-// inbound fast path and returns only what that path does not take (STUN, DTLS, and media
-// before the SRTP keys are known) to Pion. Writes go straight to the socket.
+func (n *mediaNet) addSocket(s mediaSocket) {
+	if n.out != nil {
+		n.out.addSocket(s)
+	}
+}
+
+// isUDP4 reports whether ListenUDP is asked for an IPv4 socket on a given address.
+func isUDP4(network string, laddr *net.UDPAddr) bool {
+	if laddr == nil || laddr.IP.To4() == nil {
+		return false
+	}
+	return network == "udp4" || network == "udp"
+}
+
+// mediaConn is one ICE socket of a peer that the net package reads (IPv6, or systems without
+// pollers). Pion's ICE candidate reads it on one goroutine (ReadFromAddrPort); mediaConn
+// hands the SRTP and SRTCP packets it reads to the peer's inbound fast path and returns only
+// what that path does not take (STUN, DTLS, and media before the SRTP keys are known) to
+// Pion. Writes go straight to the socket.
 type mediaConn struct {
 	transport.UDPConn // every method not overridden below
-	io                packetIO
+	udp               *net.UDPConn
 	in                *inbound
+	port              uint16         // the local port, to match ICE's selected pair
 	scratch           inboundScratch // used only by the reading goroutine
 }
 
 func newMediaConn(conn transport.UDPConn, udp *net.UDPConn, in *inbound) *mediaConn {
-	return &mediaConn{UDPConn: conn, io: newPacketIO(udp), in: in}
+	c := &mediaConn{UDPConn: conn, udp: udp, in: in}
+	if local, ok := udp.LocalAddr().(*net.UDPAddr); ok {
+		c.port = uint16(local.Port)
+	}
+	return c
 }
 
 // ReadFromAddrPort implements ice.AddrPortReaderWriter, the read ICE uses.
 func (c *mediaConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	for {
-		n, addr, err := c.io.recv(b)
+		n, addr, err := c.udp.ReadFromUDPAddrPort(b)
 		if err != nil || !c.in.take(b[:n], &c.scratch) {
 			return n, addr, err
 		}
@@ -64,21 +104,8 @@ func (c *mediaConn) ReadFrom(b []byte) (int, net.Addr, error) {
 
 // WriteToAddrPort implements ice.AddrPortReaderWriter: an allocation-free write.
 func (c *mediaConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	return c.io.send(b, addr)
+	return c.udp.WriteToUDPAddrPort(b, addr)
 }
 
-// packetIO is how a mediaConn reads and writes its socket: with the net package (netIO), or
-// with raw system calls where that is supported (rawIO, mediaconn_linux.go).
-type packetIO interface {
-	recv(b []byte) (int, netip.AddrPort, error)
-	send(b []byte, addr netip.AddrPort) (int, error)
-}
-
-// netIO is packetIO through the net package.
-type netIO struct{ udp *net.UDPConn }
-
-func (n netIO) recv(b []byte) (int, netip.AddrPort, error) { return n.udp.ReadFromUDPAddrPort(b) }
-
-func (n netIO) send(b []byte, addr netip.AddrPort) (int, error) {
-	return n.udp.WriteToUDPAddrPort(b, addr)
-}
+// localPort implements mediaSocket.
+func (c *mediaConn) localPort() uint16 { return c.port }

@@ -168,7 +168,15 @@ func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, in *inbound, created
 		return p.pc, p.in, false, nil
 	}
 	in = newInbound(p)
-	api, err := p.sfu.peerAPI(in)
+	var out *outbound
+	if p.sfu.udpMux == nil && p.sfu.tcpMux == nil {
+		out = newOutbound(p)
+		in.keys.ready = func(k srtpKeys) {
+			out.setKeys(k)
+			in.setKeys(k)
+		}
+	}
+	api, err := p.sfu.peerAPI(in, out)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -177,9 +185,10 @@ func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, in *inbound, created
 		return nil, nil, false, fmt.Errorf("new peer connection: %w", err)
 	}
 	p.pc, p.in = pc, in
+	p.out.Store(out)
 	p.done = make(chan struct{})
 	p.sfu.counters.peers.Add(1)
-	p.installHandlers(pc, in)
+	p.installHandlers(pc, in, out)
 	p.startControlLocked(pc, in, p.done)
 	return pc, in, true, nil
 }
@@ -192,6 +201,7 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 		return
 	}
 	p.pc, p.in = nil, nil
+	p.out.Store(nil)
 	p.remoteSet = false
 	done := p.done
 	p.done = nil
@@ -204,8 +214,12 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 	p.sfu.counters.peers.Add(-1)
 }
 
-// installHandlers wires the PeerConnection's callbacks to the Peer; in is pc's inbound.
-func (p *Peer) installHandlers(pc *webrtc.PeerConnection, in *inbound) {
+// installHandlers wires the PeerConnection's callbacks to the Peer; in and out are pc's fast
+// paths (out may be nil).
+func (p *Peer) installHandlers(pc *webrtc.PeerConnection, in *inbound, out *outbound) {
+	if out != nil {
+		pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(out.selectPair)
+	}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || p.ev.OnICECandidate == nil {
 			return

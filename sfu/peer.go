@@ -55,6 +55,9 @@ type Peer struct {
 	mu sync.Mutex // guards the fields below and wg.Add
 	pc *webrtc.PeerConnection
 	in *inbound // pc's fast receive path
+	// out is pc's fast send path, nil if the SFU does not use one; read lock-free by the
+	// forwarding path.
+	out atomic.Pointer[outbound]
 	// remoteSet is set once the first offer was applied; until then candidates are queued.
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit

@@ -17,6 +17,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -110,6 +111,10 @@ type SFU struct {
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
 
+	// pollers read the peers' IPv4 sockets (poller_linux.go); sockets are spread over them.
+	pollers    []*poller
+	pollerNext atomic.Uint32
+
 	// pairMu serialises Pair and Unpair so two peers' partner fields always agree.
 	pairMu sync.Mutex
 
@@ -145,15 +150,21 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 		s.closeSockets()
 		return nil, fmt.Errorf("list network interfaces: %w", err)
 	}
+	if s.udpMux == nil {
+		if s.pollers, err = newPollers(); err != nil {
+			s.closeSockets()
+			return nil, err
+		}
+	}
 	s.settings, s.media, s.registry, s.hostNet = settings, media, registry, hostNet
 	return s, nil
 }
 
 // peerAPI builds the webrtc.API of one PeerConnection: the shared settings, codecs and
-// interceptors, plus the per-connection hooks of the inbound fast path (inbound.go): the
-// server is the DTLS server so keyCapture sees the handshake, and, unless all UDP goes
-// through the muxed port, ICE opens its sockets through a mediaNet.
-func (s *SFU) peerAPI(in *inbound) (*webrtc.API, error) {
+// interceptors, plus the per-connection hooks of the fast paths (inbound.go, outbound.go):
+// the server is the DTLS server so keyCapture sees the handshake, and, unless all UDP goes
+// through the muxed port, ICE opens its sockets through a mediaNet. out may be nil.
+func (s *SFU) peerAPI(in *inbound, out *outbound) (*webrtc.API, error) {
 	settings := s.settings // a copy: the hooks below belong to this connection only
 	if err := settings.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
 		return nil, fmt.Errorf("dtls role: %w", err)
@@ -161,7 +172,7 @@ func (s *SFU) peerAPI(in *inbound) (*webrtc.API, error) {
 	settings.SetDTLSKeyLogWriter(&in.keys)
 	settings.SetDTLSServerHelloMessageHook(in.keys.serverHello)
 	if s.udpMux == nil {
-		settings.SetNet(&mediaNet{Net: s.hostNet, in: in})
+		settings.SetNet(&mediaNet{Net: s.hostNet, sfu: s, in: in, out: out})
 	}
 	return webrtc.NewAPI(
 		webrtc.WithSettingEngine(settings),
@@ -170,7 +181,16 @@ func (s *SFU) peerAPI(in *inbound) (*webrtc.API, error) {
 	), nil
 }
 
-// Close closes the muxed sockets. Peers are closed by their owners. Idempotent.
+// nextPoller returns the poller for a new socket (round robin), or nil if there are none.
+func (s *SFU) nextPoller() *poller {
+	if len(s.pollers) == 0 {
+		return nil
+	}
+	return s.pollers[int(s.pollerNext.Add(1))%len(s.pollers)]
+}
+
+// Close closes the muxed sockets and stops the pollers. Peers are closed by their owners,
+// before. Idempotent.
 func (s *SFU) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.closeSockets() })
 	return s.closeErr
@@ -186,6 +206,11 @@ func (s *SFU) closeSockets() error {
 	if s.tcpMux != nil {
 		if err := s.tcpMux.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close tcp mux: %w", err))
+		}
+	}
+	for _, p := range s.pollers {
+		if err := p.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close poller: %w", err))
 		}
 	}
 	return errors.Join(errs...)

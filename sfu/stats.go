@@ -28,8 +28,12 @@ type Stats struct {
 	// was forwarded).
 	KeyframeSwitches uint64 `json:"keyframeSwitches"`
 	// FastPathPackets counts the RTP and RTCP packets from clients that the SFU decrypted on
-	// the socket's read goroutine (inbound.go) instead of through Pion's receive pipeline.
+	// the goroutine that reads the socket (inbound.go) instead of through Pion's receive
+	// pipeline.
 	FastPathPackets uint64 `json:"fastPathPackets"`
+	// FastPathPacketsSent counts the RTP packets the SFU encrypted and wrote to the client's
+	// socket itself (outbound.go) instead of through Pion's send pipeline.
+	FastPathPacketsSent uint64 `json:"fastPathPacketsSent"`
 	// Peers is the number of peers with an open PeerConnection.
 	Peers int64 `json:"peers"`
 }
@@ -45,6 +49,7 @@ type counters struct {
 	retransmissions          atomic.Uint64
 	keyframeSwitches         atomic.Uint64
 	fastPath                 atomic.Uint64
+	fastPathSent             atomic.Uint64
 	peers                    atomic.Int64
 }
 
@@ -61,6 +66,7 @@ func (c *counters) snapshot() Stats {
 		Retransmissions:          c.retransmissions.Load(),
 		KeyframeSwitches:         c.keyframeSwitches.Load(),
 		FastPathPackets:          c.fastPath.Load(),
+		FastPathPacketsSent:      c.fastPathSent.Load(),
 		Peers:                    c.peers.Load(),
 	}
 }

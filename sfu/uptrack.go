@@ -10,7 +10,7 @@ import (
 
 // upTrack is a track the client sends the server: it counts each packet and hands it to the
 // partner's downTrack of the same kind. Packets arrive from the inbound fast path
-// (inbound.go, on a socket's read goroutine) or from run, which reads a Pion TrackRemote.
+// (inbound.go, on the goroutine that reads the socket) or from run, which reads a Pion TrackRemote.
 // handle is safe for concurrent use, for the rare case of both at once: mu guards the loss
 // counting, rx and nacks have locks of their own, the statistics are atomic.
 type upTrack struct {

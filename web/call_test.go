@@ -102,8 +102,9 @@ func (b *browser) probe(name string) int {
 	return eval[int](b, "window.__tandemProbe."+name)
 }
 
-// fastPathPackets reads the SFU's fastPathPackets counter from /api/stats.
-func fastPathPackets(t *testing.T, url string) uint64 {
+// fastPathPackets reads the SFU's fastPathPackets and fastPathPacketsSent counters from
+// /api/stats: packets the SFU decrypted and encrypted itself.
+func fastPathPackets(t *testing.T, url string) (received, sent uint64) {
 	t.Helper()
 	resp, err := http.Get(url + "/api/stats")
 	if err != nil {
@@ -112,13 +113,14 @@ func fastPathPackets(t *testing.T, url string) uint64 {
 	defer resp.Body.Close()
 	var stats struct {
 		Media struct {
-			FastPathPackets uint64 `json:"fastPathPackets"`
+			FastPathPackets     uint64 `json:"fastPathPackets"`
+			FastPathPacketsSent uint64 `json:"fastPathPacketsSent"`
 		} `json:"media"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
 		t.Fatalf("decode stats: %v", err)
 	}
-	return stats.Media.FastPathPackets
+	return stats.Media.FastPathPackets, stats.Media.FastPathPacketsSent
 }
 
 // saveScreenshot writes the visible page to path.
@@ -160,10 +162,11 @@ func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 	}
 	bob.waitVideoColor("#remote-video", red)
 	bob.WaitFor("the stranger's video to be shown", `getComputedStyle(document.querySelector('#remote-video')).opacity === '1'`)
-	// The SFU decrypted Chromium's media itself: the SRTP keys it rebuilds from the DTLS
-	// handshake (docs/sfu.md, the inbound fast path) fit a browser's too.
-	if n := fastPathPackets(t, url); n == 0 {
-		t.Errorf("no packet took the SFU's fast path during a browser call")
+	// The SFU decrypted Chromium's media itself, and encrypted what Chromium showed: the SRTP
+	// keys it rebuilds from the DTLS handshake (docs/sfu.md, the fast paths) fit a browser's.
+	if received, sent := fastPathPackets(t, url); received == 0 || sent == 0 {
+		t.Errorf("%d packets received and %d sent on the SFU's fast paths during a browser call, want both above 0",
+			received, sent)
 	}
 
 	alice.typeText("#message", "hi! where are you from?")

@@ -190,13 +190,17 @@ func (c *Client) addTransceivers() error {
 	if err != nil {
 		return fmt.Errorf("synth: video track: %w", err)
 	}
-	if _, err := c.pc.AddTrack(c.audio); err != nil {
+	audioSender, err := c.pc.AddTrack(c.audio)
+	if err != nil {
 		return fmt.Errorf("synth: add audio: %w", err)
 	}
 	videoSender, err := c.pc.AddTrack(c.video)
 	if err != nil {
 		return fmt.Errorf("synth: add video: %w", err)
 	}
+	// Both: congestion control feedback names the SSRC of the last packet it covers, and
+	// Pion hands it to that stream's sender.
+	c.goroutine(func() { c.readSenderRTCP(audioSender) })
 	c.goroutine(func() { c.readSenderRTCP(videoSender) })
 	return nil
 }

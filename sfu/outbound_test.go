@@ -1,0 +1,132 @@
+package sfu
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// newTestOutbound returns an armed outbound of an unpaired peer routed to a client socket on
+// loopback, and a context that decrypts as that client would.
+func newTestOutbound(t testing.TB) (*outbound, *net.UDPConn, *srtp.Context) {
+	s, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	server, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	client, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+
+	o := newOutbound(s.NewPeer("out", PeerEvents{}))
+	socket := newMediaConn(server, server, nil)
+	o.addSocket(socket)
+	if _, err := o.writeRTP(&rtp.Header{Version: 2}, nil); err != nil {
+		t.Fatalf("write before the keys: %v", err)
+	}
+	key, salt := bytes.Repeat([]byte{3}, 16), bytes.Repeat([]byte{5}, 12)
+	o.setKeys(srtpKeys{profile: srtp.ProtectionProfileAeadAes128Gcm,
+		keys: srtp.SessionKeys{LocalMasterKey: key, LocalMasterSalt: salt}})
+	o.selectPair(&webrtc.ICECandidatePair{
+		Local:  &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Address: "127.0.0.1", Port: socket.localPort()},
+		Remote: &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Address: "127.0.0.1", Port: uint16(client.LocalAddr().(*net.UDPAddr).Port)},
+	})
+	decrypt, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o, client, decrypt
+}
+
+func TestOutboundSendsWhatTheClientCanDecrypt(t *testing.T) {
+	o, client, decrypt := newTestOutbound(t)
+	payload := []byte{0x10, 0, 0x9d, 0x01, 0x2a, 1, 2, 3}
+	for seq := uint16(65534); seq != 2; seq++ { // across a wrap of the sequence number
+		h := &rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: 9, SSRC: 77}
+		if handled, err := o.writeRTP(h, payload); !handled || err != nil {
+			t.Fatalf("writeRTP: handled %v, %v", handled, err)
+		}
+		if err := client.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 1500)
+		n, err := client.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got rtp.Header
+		plain, err := decrypt.DecryptRTP(nil, buf[:n], &got)
+		if err != nil {
+			t.Fatalf("client cannot decrypt packet %d: %v", seq, err)
+		}
+		if got.SequenceNumber != seq || got.SSRC != 77 || !bytes.HasSuffix(plain, payload) {
+			t.Fatalf("client got seq %d ssrc %d %x, want seq %d ssrc 77 ending in %x",
+				got.SequenceNumber, got.SSRC, plain, seq, payload)
+		}
+	}
+	if n := o.peer.sfu.counters.fastPathSent.Load(); n != 4 {
+		t.Fatalf("fast send path counted %d packets, want 4", n)
+	}
+
+	// Without a route (a pair on a socket that is not the peer's) packets are dropped, never
+	// handed to Pion's path, which would encrypt the same stream with a second context.
+	o.selectPair(&webrtc.ICECandidatePair{
+		Local:  &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolTCP, Address: "127.0.0.1", Port: 9},
+		Remote: &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolTCP, Address: "127.0.0.1", Port: 9},
+	})
+	handled, err := o.writeRTP(&rtp.Header{Version: 2, SSRC: 77, SequenceNumber: 3}, payload)
+	if !handled || !errors.Is(err, errNoRoute) {
+		t.Fatalf("write without a route: handled %v, %v; want handled with errNoRoute", handled, err)
+	}
+}
+
+func TestOutboundWriteDoesNotAllocate(t *testing.T) {
+	o, _, _ := newTestOutbound(t)
+	h := &rtp.Header{Version: 2, PayloadType: 96, SSRC: 77}
+	payload := make([]byte, 1100)
+	allocs := testing.AllocsPerRun(200, func() {
+		h.SequenceNumber++
+		if _, err := o.writeRTP(h, payload); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per packet, want 0", allocs)
+	}
+}
+
+// BenchmarkOutboundWriteRTP measures the fast send path per packet: marshal, SRTP encryption
+// and the sendto(2) on loopback.
+func BenchmarkOutboundWriteRTP(b *testing.B) {
+	o, client, _ := newTestOutbound(b)
+	go func() { // drain the client socket so it never fills
+		buf := make([]byte, 1500)
+		for {
+			if _, err := client.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	h := &rtp.Header{Version: 2, PayloadType: 96, SSRC: 77}
+	payload := make([]byte, 1100)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.SequenceNumber++
+		if _, err := o.writeRTP(h, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

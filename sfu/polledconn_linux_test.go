@@ -1,0 +1,203 @@
+//go:build linux
+
+package sfu
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/transport/v5"
+)
+
+var _ transport.UDPConn = (*polledConn)(nil)
+
+// newTestPoller returns a poller closed at the end of the test, after its sockets.
+func newTestPoller(t *testing.T) *poller {
+	t.Helper()
+	p, err := newPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.close(); err != nil {
+			t.Errorf("close poller: %v", err)
+		}
+	})
+	return p
+}
+
+func listenTestPolled(t *testing.T, p *poller, in *inbound) *polledConn {
+	t.Helper()
+	c, err := listenPolled(p, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func addrPort(c *polledConn) netip.AddrPort { return c.local.AddrPort() }
+
+// readWithin reads one datagram, failing the test after d.
+func readWithin(t *testing.T, c *polledConn, d time.Duration) ([]byte, netip.AddrPort) {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	n, from, err := c.ReadFromAddrPort(buf)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return buf[:n], from
+}
+
+func TestPolledConnPassesWhatTheFastPathDoesNotTakeToPion(t *testing.T) {
+	s, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	in := newInbound(s.NewPeer("p", PeerEvents{})) // no keys: takes nothing
+	p := newTestPoller(t)
+	a, b := listenTestPolled(t, p, in), listenTestPolled(t, p, in)
+
+	if _, err := a.WriteToAddrPort([]byte("stun-ish"), addrPort(b)); err != nil {
+		t.Fatal(err)
+	}
+	got, from := readWithin(t, b, 5*time.Second)
+	if string(got) != "stun-ish" || from != addrPort(a) {
+		t.Fatalf("read %q from %s, want %q from %s", got, from, "stun-ish", addrPort(a))
+	}
+
+	// A deadline in the past fails the read at once; a zero one clears it.
+	if err := b.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.ReadFromAddrPort(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past its deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	if err := b.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Close unblocks a waiting reader, and the socket is unusable afterwards.
+	readErr := make(chan error, 1)
+	go func() {
+		_, _, err := b.ReadFromAddrPort(make([]byte, 10))
+		readErr <- err
+	}()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-readErr:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read on a closed conn: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not unblock the reader")
+	}
+	if _, err := b.WriteToAddrPort([]byte("x"), addrPort(a)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write on a closed conn: %v, want net.ErrClosed", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+
+	// The poller's goroutine ends with its last socket.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		running := p.running
+		p.mu.Unlock()
+		if !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the poller still runs without sockets")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A flood of datagrams the fast path does not take fills Pion's queue and is dropped beyond
+// it; the client's media is still taken by the fast path, on the poller's goroutine.
+func TestPolledConnTakesMediaDuringAFlood(t *testing.T) {
+	in, client := newFuzzInbound(t)
+	p := newTestPoller(t)
+	c := listenTestPolled(t, p, in)
+	sender, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+
+	for range 3 * pionQueueLen {
+		if _, err := sender.WriteToUDPAddrPort([]byte{0, 1, 0, 0}, addrPort(c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 1, SSRC: 42},
+		Payload: []byte{0x10, 0, 0x9d, 0x01, 0x2a, 1, 2, 3}}
+	plain, err := pkt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	encrypted, err := client.EncryptRTP(nil, plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.WriteToUDPAddrPort(encrypted, addrPort(c)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for in.peer.sfu.counters.fastPath.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the client's packet was not taken by the fast path")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := len(c.forPion); n != pionQueueLen {
+		t.Fatalf("%d datagrams wait for Pion, want the queue full at %d", n, pionQueueLen)
+	}
+	got, _ := readWithin(t, c, time.Second)
+	if !bytes.Equal(got, []byte{0, 1, 0, 0}) {
+		t.Fatalf("Pion read %x, want the flood's datagram", got)
+	}
+}
+
+func TestPolledConnWriteDoesNotAllocate(t *testing.T) {
+	s, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	p := newTestPoller(t)
+	in := newInbound(s.NewPeer("p", PeerEvents{}))
+	a := listenTestPolled(t, p, in)
+	// The receiver is not polled: the poller would allocate queuing its datagrams for Pion.
+	b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	payload, to := make([]byte, 1100), b.LocalAddr().(*net.UDPAddr).AddrPort()
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, err := a.WriteToAddrPort(payload, to); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per write, want 0", allocs)
+	}
+}

@@ -1,0 +1,224 @@
+//go:build linux
+
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// pollInterval is how often a poller reads its sockets. It is also the most a packet waits
+// in its socket before the SFU sees it.
+const pollInterval = time.Millisecond
+
+// maxReadsPerSocket bounds the packets read from one socket per poll, so a flood on one
+// socket cannot hold up the others; the rest waits in the socket for the next poll.
+const maxReadsPerSocket = 64
+
+var errPollerClosed = errors.New("poller closed")
+
+// poller reads a share of the peers' IPv4 UDP sockets (polledConn) on one goroutine, every
+// pollInterval, from an epoll set of its own.
+//
+// Why not the Go runtime's network poller: it wakes a sleeping thread and a goroutine for
+// nearly every packet, and under load those wake-ups cost as much CPU as everything the SFU
+// does with the packet (docs/performance.md). Reading every socket that has data once per
+// millisecond turns thousands of wake-ups a second into a thousand, at the price of up to a
+// millisecond of delay, well inside what a video call's jitter buffer absorbs. The sockets
+// are created here, never registered with the runtime's poller, so their packets do not wake
+// it either.
+//
+// The goroutine runs while the poller has sockets and ends when the last one closes (or the
+// poller does); it owns buf and scratch. mu guards conns, running and closed.
+type poller struct {
+	epfd int
+
+	mu      sync.Mutex
+	conns   map[int32]*polledConn // by file descriptor
+	running bool
+	closed  bool
+	wg      sync.WaitGroup // the run goroutine
+
+	// Used by the run goroutine only.
+	events  [128]syscall.EpollEvent
+	buf     [receiveMTU]byte
+	scratch inboundScratch
+	rsa     syscall.RawSockaddrInet4
+	rsalen  uint32
+}
+
+// receiveMTU is the largest datagram read, as Pion's ICE reads.
+const receiveMTU = 8192
+
+// newPollers returns one poller per CPU the Go runtime uses, so the media work spreads over
+// them as it did over the runtime's threads.
+func newPollers() ([]*poller, error) {
+	pollers := make([]*poller, runtime.GOMAXPROCS(0))
+	for i := range pollers {
+		p, err := newPoller()
+		if err != nil {
+			for _, q := range pollers[:i] {
+				_ = q.close()
+			}
+			return nil, err
+		}
+		pollers[i] = p
+	}
+	return pollers, nil
+}
+
+func newPoller() (*poller, error) {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("create poller: %w", os.NewSyscallError("epoll_create1", err))
+	}
+	return &poller{epfd: fd, conns: make(map[int32]*polledConn)}, nil
+}
+
+// add registers c and starts the goroutine if it is not running.
+func (p *poller) add(c *polledConn) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errPollerClosed
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(c.fd)}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	p.conns[int32(c.fd)] = c
+	if !p.running {
+		p.running = true
+		p.wg.Add(1)
+		go p.run()
+	}
+	return nil
+}
+
+// remove deregisters c; after it returns, the poller reads c no more (a read in progress
+// finds c's descriptor closed).
+func (p *poller) remove(c *polledConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conns[int32(c.fd)] == c {
+		delete(p.conns, int32(c.fd))
+		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	}
+}
+
+// close stops the goroutine and releases the epoll set. Sockets still registered are read no
+// more; their owners close them.
+func (p *poller) close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.wg.Wait()
+	return os.NewSyscallError("close", syscall.Close(p.epfd))
+}
+
+func (p *poller) run() {
+	defer p.wg.Done()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for range tick.C {
+		if !p.poll() {
+			return
+		}
+	}
+}
+
+// poll reads every socket that has data, and reports whether the goroutine should go on.
+func (p *poller) poll() bool {
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+	if errno != 0 {
+		n = 0 // EINTR: the next tick polls again
+	}
+	for i := range int(n) {
+		p.mu.Lock()
+		c := p.conns[p.events[i].Fd]
+		p.mu.Unlock()
+		if c != nil {
+			p.drain(c)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.conns) == 0 {
+		p.running = false
+		return false
+	}
+	return true
+}
+
+// drain reads c's queued packets: media goes to the peer's inbound fast path, the rest to
+// Pion's reader of c.
+func (p *poller) drain(c *polledConn) {
+	for range maxReadsPerSocket {
+		n, ok := p.recv(c)
+		if !ok {
+			return
+		}
+		if c.in.take(p.buf[:n], &p.scratch) {
+			continue
+		}
+		port := (*[2]byte)(unsafe.Pointer(&p.rsa.Port)) // network byte order
+		c.queue(p.buf[:n], netip.AddrPortFrom(netip.AddrFrom4(p.rsa.Addr), uint16(port[0])<<8|uint16(port[1])))
+	}
+}
+
+// recv reads one datagram of c into buf; false when c has none (or is closed).
+func (p *poller) recv(c *polledConn) (int, bool) {
+	c.fdMu.RLock()
+	defer c.fdMu.RUnlock()
+	if c.fd < 0 {
+		return 0, false
+	}
+	for {
+		p.rsalen = syscall.SizeofSockaddrInet4
+		n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(c.fd),
+			uintptr(unsafe.Pointer(&p.buf[0])), uintptr(len(p.buf)), 0,
+			uintptr(unsafe.Pointer(&p.rsa)), uintptr(unsafe.Pointer(&p.rsalen)))
+		if errno == syscall.EINTR {
+			continue
+		}
+		return int(n), errno == 0
+	}
+}
+
+// openUDP4 opens a non-blocking IPv4 UDP socket bound to laddr (port 0: any), outside the Go
+// runtime's poller, and returns it with its bound address.
+func openUDP4(laddr *net.UDPAddr) (int, *net.UDPAddr, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC,
+		syscall.IPPROTO_UDP)
+	if err != nil {
+		return -1, nil, os.NewSyscallError("socket", err)
+	}
+	sa := &syscall.SockaddrInet4{Port: laddr.Port}
+	copy(sa.Addr[:], laddr.IP.To4())
+	if err := syscall.Bind(fd, sa); err != nil {
+		_ = syscall.Close(fd)
+		return -1, nil, os.NewSyscallError("bind", err)
+	}
+	bound, err := syscall.Getsockname(fd)
+	if err != nil {
+		_ = syscall.Close(fd)
+		return -1, nil, os.NewSyscallError("getsockname", err)
+	}
+	b4, ok := bound.(*syscall.SockaddrInet4)
+	if !ok {
+		_ = syscall.Close(fd)
+		return -1, nil, errors.New("getsockname: not an IPv4 address")
+	}
+	ip := make(net.IP, net.IPv4len)
+	copy(ip, b4.Addr[:])
+	return fd, &net.UDPAddr{IP: ip, Port: b4.Port}, nil
+}

@@ -1,0 +1,23 @@
+//go:build !linux
+
+package sfu
+
+import (
+	"errors"
+	"net"
+)
+
+// poller exists on Linux only (poller_linux.go); elsewhere every socket is a mediaConn.
+type poller struct{}
+
+// newPollers returns none: every socket is a mediaConn.
+func newPollers() ([]*poller, error) { return nil, nil }
+
+func (p *poller) close() error { return nil }
+
+// polledConn exists on Linux only.
+type polledConn struct{ mediaConn }
+
+func listenPolled(*poller, *net.UDPAddr, *inbound) (*polledConn, error) {
+	return nil, errors.New("no pollers on this system")
+}
