@@ -201,3 +201,38 @@ func TestPolledConnWriteDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%.1f allocations per write, want 0", allocs)
 	}
 }
+
+// New sockets fill the first poller before the next one starts, then go to the least loaded.
+func TestSocketsArePackedOntoFewPollers(t *testing.T) {
+	p1, p2 := newTestPoller(t), newTestPoller(t)
+	s := &SFU{pollers: []*poller{p1, p2}}
+	fill := func(p *poller, n int) { // registry entries only: nextPoller counts them
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for i := len(p.conns); i < n; i++ {
+			p.conns[int32(1000+i)] = &polledConn{}
+		}
+	}
+	t.Cleanup(func() { // newTestPoller's close expects its sockets gone
+		for _, p := range s.pollers {
+			p.mu.Lock()
+			clear(p.conns)
+			p.mu.Unlock()
+		}
+	})
+	if got := s.nextPoller(); got != p1 {
+		t.Fatal("an empty SFU does not use its first poller")
+	}
+	fill(p1, pollerSockets-1)
+	if got := s.nextPoller(); got != p1 {
+		t.Fatal("a poller with room was passed over")
+	}
+	fill(p1, pollerSockets)
+	if got := s.nextPoller(); got != p2 {
+		t.Fatal("a full poller got another socket while the next had room")
+	}
+	fill(p2, pollerSockets+5)
+	if got := s.nextPoller(); got != p1 {
+		t.Fatal("with all pollers full, the least loaded was not chosen")
+	}
+}

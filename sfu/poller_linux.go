@@ -58,8 +58,8 @@ type poller struct {
 // receiveMTU is the largest datagram read, as Pion's ICE reads.
 const receiveMTU = 8192
 
-// newPollers returns one poller per CPU the Go runtime uses, so the media work spreads over
-// them as it did over the runtime's threads.
+// newPollers returns one poller per CPU the Go runtime uses, so the media work can spread
+// over them as it did over the runtime's threads (SFU.nextPoller).
 func newPollers() ([]*poller, error) {
 	pollers := make([]*poller, runtime.GOMAXPROCS(0))
 	for i := range pollers {
@@ -101,6 +101,13 @@ func (p *poller) add(c *polledConn) error {
 		go p.run()
 	}
 	return nil
+}
+
+// sockets returns how many sockets the poller reads.
+func (p *poller) sockets() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
 }
 
 // remove deregisters c; after it returns, the poller reads c no more (a read in progress

@@ -15,6 +15,8 @@ func newPollers() ([]*poller, error) { return nil, nil }
 
 func (p *poller) close() error { return nil }
 
+func (p *poller) sockets() int { return 0 }
+
 // polledConn exists on Linux only.
 type polledConn struct{ mediaConn }
 
