@@ -15,9 +15,9 @@ import (
 // forwarded packet through its interceptor chain, the SRTP session, the DTLS/SRTP mux and the
 // ICE connection before the socket (locks, a channel check, buffer pools: about 7 % of the
 // server's CPU under load beyond the encryption and the system call themselves,
-// docs/performance.md). outbound encrypts the RTP
-// of the server's two tracks with its own SRTP context, made from the keys keyCapture rebuilt,
-// and writes it to the socket and address of ICE's selected candidate pair.
+// docs/performance.md). outbound encrypts the RTP of the server's two tracks with its own
+// SRTP context, made from the keys keyCapture rebuilt, and writes it to the socket and
+// address of ICE's selected candidate pair.
 //
 // One context per direction and stream: once the keys are known every RTP packet of the
 // server's tracks goes through outbound and none through Pion's SRTP session, so two contexts
@@ -94,24 +94,31 @@ func (o *outbound) addSocket(s mediaSocket) {
 }
 
 // selectPair follows ICE's selected candidate pair: the route is the socket with the local
-// candidate's port, or none if the pair is not on one of the PC's own sockets.
+// candidate's port (its base's, for a server-reflexive candidate), or none if the pair is not
+// on one of the PC's own sockets.
 func (o *outbound) selectPair(pair *webrtc.ICECandidatePair) {
 	var route *outRoute
 	if pair != nil && pair.Local != nil && pair.Remote != nil && pair.Local.Protocol == webrtc.ICEProtocolUDP {
+		port := pair.Local.Port
+		if pair.Local.Typ == webrtc.ICECandidateTypeSrflx {
+			port = pair.Local.RelatedPort
+		}
 		addr, err := netip.ParseAddr(pair.Remote.Address)
 		if err == nil {
-			route = o.routeFor(pair.Local.Port, netip.AddrPortFrom(addr.Unmap(), pair.Remote.Port))
+			route = o.routeFor(port, netip.AddrPortFrom(addr.Unmap(), pair.Remote.Port))
 		}
 	}
 	o.route.Store(route)
 }
 
+// routeFor finds the socket bound to localPort. The newest one wins: after an ICE restart a
+// new socket may have the port of an old, closed one.
 func (o *outbound) routeFor(localPort uint16, remote netip.AddrPort) *outRoute {
 	o.socketsMu.Lock()
 	defer o.socketsMu.Unlock()
-	for _, s := range o.sockets {
-		if s.localPort() == localPort {
-			return &outRoute{socket: s, addr: remote}
+	for i := len(o.sockets) - 1; i >= 0; i-- {
+		if o.sockets[i].localPort() == localPort {
+			return &outRoute{socket: o.sockets[i], addr: remote}
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -127,6 +128,43 @@ func BenchmarkOutboundWriteRTP(b *testing.B) {
 		h.SequenceNumber++
 		if _, err := o.writeRTP(h, payload); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// fakeSocket is a mediaSocket that only has a port.
+type fakeSocket struct{ port uint16 }
+
+func (f *fakeSocket) WriteToAddrPort(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
+func (f *fakeSocket) localPort() uint16                                       { return f.port }
+
+func TestOutboundFollowsTheSelectedPair(t *testing.T) {
+	o := &outbound{}
+	old, other, renewed := &fakeSocket{port: 4000}, &fakeSocket{port: 4001}, &fakeSocket{port: 4000}
+	o.addSocket(old)
+	o.addSocket(other)
+	o.addSocket(renewed) // after an ICE restart, on the port of a closed socket
+	remote := &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Address: "192.0.2.7", Port: 5000}
+	for _, tc := range []struct {
+		name  string
+		local webrtc.ICECandidate
+		want  mediaSocket
+	}{
+		{"host", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Port: 4001}, other},
+		{"newest socket of a port", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Port: 4000}, renewed},
+		{"server reflexive: its base", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeSrflx, Port: 61000, RelatedPort: 4001}, other},
+		{"not a socket of the peer", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Port: 4999}, nil},
+		{"tcp", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolTCP, Typ: webrtc.ICECandidateTypeHost, Port: 4001}, nil},
+	} {
+		o.selectPair(&webrtc.ICECandidatePair{Local: &tc.local, Remote: remote})
+		route := o.route.Load()
+		switch {
+		case tc.want == nil && route != nil:
+			t.Errorf("%s: routed to port %d, want no route", tc.name, route.socket.localPort())
+		case tc.want != nil && (route == nil || route.socket != tc.want):
+			t.Errorf("%s: route %+v, want the socket on port %d", tc.name, route, tc.want.localPort())
+		case route != nil && route.addr != netip.MustParseAddrPort("192.0.2.7:5000"):
+			t.Errorf("%s: routed to %s, want 192.0.2.7:5000", tc.name, route.addr)
 		}
 	}
 }

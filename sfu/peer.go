@@ -43,6 +43,9 @@ type Peer struct {
 	partner atomic.Pointer[Peer]
 	// up holds the client's current up track per kind (nil until its first RTP packet).
 	up [numKinds]atomic.Pointer[upTrack]
+	// out is the fast send path of the PeerConnection, nil without one (or without a PC);
+	// set with pc under mu, read lock-free by the forwarding path.
+	out atomic.Pointer[outbound]
 
 	keyframeReq chan struct{} // capacity 1: ask the control goroutine for a PLI
 	stateChange chan struct{} // capacity 1: connState changed
@@ -55,9 +58,6 @@ type Peer struct {
 	mu sync.Mutex // guards the fields below and wg.Add
 	pc *webrtc.PeerConnection
 	in *inbound // pc's fast receive path
-	// out is pc's fast send path, nil if the SFU does not use one; read lock-free by the
-	// forwarding path.
-	out atomic.Pointer[outbound]
 	// remoteSet is set once the first offer was applied; until then candidates are queued.
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit
