@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/pion/transport/v5"
+	"github.com/pion/webrtc/v4"
 )
 
 // mediaNet is the transport.Net a peer's ICE agent opens its UDP sockets with
@@ -23,6 +24,7 @@ type mediaNet struct {
 type mediaSocket interface {
 	WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error)
 	localPort() uint16
+	transport() webrtc.ICEProtocol // UDP or TCP
 }
 
 // ListenUDP opens a socket for ICE.
@@ -109,3 +111,6 @@ func (c *mediaConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 
 // localPort implements mediaSocket.
 func (c *mediaConn) localPort() uint16 { return c.port }
+
+// transport implements mediaSocket.
+func (c *mediaConn) transport() webrtc.ICEProtocol { return webrtc.ICEProtocolUDP }

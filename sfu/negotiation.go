@@ -167,14 +167,10 @@ func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, in *inbound, created
 	if p.pc != nil {
 		return p.pc, p.in, false, nil
 	}
-	in = newInbound(p)
-	var out *outbound
-	if p.sfu.udpMux == nil && p.sfu.tcpMux == nil {
-		out = newOutbound(p)
-		in.keys.ready = func(k srtpKeys) {
-			out.setKeys(k)
-			in.setKeys(k)
-		}
+	in, out := newInbound(p), newOutbound(p)
+	in.keys.ready = func(k srtpKeys) {
+		out.setKeys(k)
+		in.setKeys(k)
 	}
 	api, err := p.sfu.peerAPI(in, out)
 	if err != nil {

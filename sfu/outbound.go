@@ -94,31 +94,31 @@ func (o *outbound) addSocket(s mediaSocket) {
 }
 
 // selectPair follows ICE's selected candidate pair: the route is the socket with the local
-// candidate's port (its base's, for a server-reflexive candidate), or none if the pair is not
-// on one of the PC's own sockets.
+// candidate's protocol and port (its base's, for a server-reflexive candidate), or none if
+// the pair is not on one of the PC's sockets.
 func (o *outbound) selectPair(pair *webrtc.ICECandidatePair) {
 	var route *outRoute
-	if pair != nil && pair.Local != nil && pair.Remote != nil && pair.Local.Protocol == webrtc.ICEProtocolUDP {
+	if pair != nil && pair.Local != nil && pair.Remote != nil {
 		port := pair.Local.Port
 		if pair.Local.Typ == webrtc.ICECandidateTypeSrflx {
 			port = pair.Local.RelatedPort
 		}
 		addr, err := netip.ParseAddr(pair.Remote.Address)
 		if err == nil {
-			route = o.routeFor(port, netip.AddrPortFrom(addr.Unmap(), pair.Remote.Port))
+			route = o.routeFor(pair.Local.Protocol, port, netip.AddrPortFrom(addr.Unmap(), pair.Remote.Port))
 		}
 	}
 	o.route.Store(route)
 }
 
-// routeFor finds the socket bound to localPort. The newest one wins: after an ICE restart a
-// new socket may have the port of an old, closed one.
-func (o *outbound) routeFor(localPort uint16, remote netip.AddrPort) *outRoute {
+// routeFor finds the socket of a protocol bound to localPort. The newest one wins: after an
+// ICE restart a new socket may have the port of an old, closed one.
+func (o *outbound) routeFor(protocol webrtc.ICEProtocol, localPort uint16, remote netip.AddrPort) *outRoute {
 	o.socketsMu.Lock()
 	defer o.socketsMu.Unlock()
 	for i := len(o.sockets) - 1; i >= 0; i-- {
-		if o.sockets[i].localPort() == localPort {
-			return &outRoute{socket: o.sockets[i], addr: remote}
+		if s := o.sockets[i]; s.transport() == protocol && s.localPort() == localPort {
+			return &outRoute{socket: s, addr: remote}
 		}
 	}
 	return nil

@@ -133,17 +133,30 @@ func BenchmarkOutboundWriteRTP(b *testing.B) {
 }
 
 // fakeSocket is a mediaSocket that only has a port.
-type fakeSocket struct{ port uint16 }
+type fakeSocket struct {
+	port uint16
+	tcp  bool
+}
 
 func (f *fakeSocket) WriteToAddrPort(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
-func (f *fakeSocket) localPort() uint16                                       { return f.port }
+
+func (f *fakeSocket) localPort() uint16 { return f.port }
+
+func (f *fakeSocket) transport() webrtc.ICEProtocol {
+	if f.tcp {
+		return webrtc.ICEProtocolTCP
+	}
+	return webrtc.ICEProtocolUDP
+}
 
 func TestOutboundFollowsTheSelectedPair(t *testing.T) {
 	o := &outbound{}
 	old, other, renewed := &fakeSocket{port: 4000}, &fakeSocket{port: 4001}, &fakeSocket{port: 4000}
+	tcp := &fakeSocket{port: 4002, tcp: true}
 	o.addSocket(old)
 	o.addSocket(other)
 	o.addSocket(renewed) // after an ICE restart, on the port of a closed socket
+	o.addSocket(tcp)
 	remote := &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Address: "192.0.2.7", Port: 5000}
 	for _, tc := range []struct {
 		name  string
@@ -154,7 +167,8 @@ func TestOutboundFollowsTheSelectedPair(t *testing.T) {
 		{"newest socket of a port", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Port: 4000}, renewed},
 		{"server reflexive: its base", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeSrflx, Port: 61000, RelatedPort: 4001}, other},
 		{"not a socket of the peer", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Port: 4999}, nil},
-		{"tcp", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolTCP, Typ: webrtc.ICECandidateTypeHost, Port: 4001}, nil},
+		{"tcp", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolTCP, Typ: webrtc.ICECandidateTypeHost, Port: 4002}, tcp},
+		{"tcp, on the port of a udp socket", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolTCP, Typ: webrtc.ICECandidateTypeHost, Port: 4001}, nil},
 	} {
 		o.selectPair(&webrtc.ICECandidatePair{Local: &tc.local, Remote: remote})
 		route := o.route.Load()

@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/pion/transport/v5/deadline"
+	"github.com/pion/webrtc/v4"
 )
 
 // polledConn is one IPv4 ICE host socket of a peer, read by a poller. Media packets are
@@ -76,6 +77,9 @@ func (c *polledConn) queue(b []byte, addr netip.AddrPort) {
 
 // localPort implements mediaSocket.
 func (c *polledConn) localPort() uint16 { return uint16(c.local.Port) }
+
+// transport implements mediaSocket.
+func (c *polledConn) transport() webrtc.ICEProtocol { return webrtc.ICEProtocolUDP }
 
 // ReadFromAddrPort implements ice.AddrPortReaderWriter, the read Pion's ICE uses: the next
 // datagram the fast path did not take.

@@ -161,7 +161,8 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 // peerAPI builds the webrtc.API of one PeerConnection: the shared settings, codecs and
 // interceptors, plus the per-connection hooks of the fast paths (inbound.go, outbound.go):
 // the server is the DTLS server so keyCapture sees the handshake, and, unless all UDP goes
-// through the muxed port, ICE opens its sockets through a mediaNet. out may be nil.
+// through the muxed port, ICE opens its sockets through a mediaNet; the muxes' connections
+// are wrapped in muxConns.
 func (s *SFU) peerAPI(in *inbound, out *outbound) (*webrtc.API, error) {
 	settings := s.settings // a copy: the hooks below belong to this connection only
 	if err := settings.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
@@ -171,6 +172,11 @@ func (s *SFU) peerAPI(in *inbound, out *outbound) (*webrtc.API, error) {
 	settings.SetDTLSServerHelloMessageHook(in.keys.serverHello)
 	if s.udpMux == nil {
 		settings.SetNet(&mediaNet{Net: s.hostNet, sfu: s, in: in, out: out})
+	} else {
+		settings.SetICEUDPMux(&peerUDPMux{UDPMux: s.udpMux, in: in, out: out})
+	}
+	if s.tcpMux != nil {
+		settings.SetICETCPMux(&peerTCPMux{TCPMux: s.tcpMux, in: in, out: out})
 	}
 	return webrtc.NewAPI(
 		webrtc.WithSettingEngine(settings),
