@@ -3,6 +3,7 @@ package sfu
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,18 +155,29 @@ type inboundScratch struct {
 // take handles b if it is the client's SRTP or SRTCP and the keys are known, and reports
 // whether it did; if not, the caller passes b on to Pion. Once a packet has authenticated,
 // packets that fail to (forged, replayed) are dropped here instead.
-func (in *inbound) take(b []byte, s *inboundScratch) bool {
+func (in *inbound) take(b []byte, s *inboundScratch) bool { return in.takePacket(b, s, true) }
+
+// takeFrom implements packetTaker for a socket of the peer's own.
+func (in *inbound) takeFrom(b []byte, _ netip.AddrPort, s *inboundScratch) bool {
+	return in.takePacket(b, s, true)
+}
+
+// tryTake is take for a packet that may not be this client's at all (see muxRoutes): one that
+// does not authenticate is always passed on, never dropped.
+func (in *inbound) tryTake(b []byte, s *inboundScratch) bool { return in.takePacket(b, s, false) }
+
+func (in *inbound) takePacket(b []byte, s *inboundScratch, dropForged bool) bool {
 	if len(b) < 8 || b[0] < 128 || b[0] > 191 {
 		return false // STUN, DTLS or TURN channel data (RFC 7983)
 	}
 	if b[1] >= 192 && b[1] <= 223 {
-		return in.takeRTCP(b, s)
+		return in.takeRTCP(b, s, dropForged)
 	}
-	return in.takeRTP(b, s)
+	return in.takeRTP(b, s, dropForged)
 }
 
 // takeRTP decrypts one RTP packet and hands it to its up track.
-func (in *inbound) takeRTP(b []byte, s *inboundScratch) bool {
+func (in *inbound) takeRTP(b []byte, s *inboundScratch, dropForged bool) bool {
 	params := in.params.Load()
 	in.mu.Lock()
 	if in.ctx == nil || params == nil {
@@ -175,7 +187,7 @@ func (in *inbound) takeRTP(b []byte, s *inboundScratch) bool {
 	plain, err := in.ctx.DecryptRTP(s.plain[:0], b, &s.hdr)
 	if err != nil {
 		in.mu.Unlock()
-		return in.verified.Load()
+		return dropForged && in.verified.Load()
 	}
 	up := in.upTrackLocked(params, &s.hdr)
 	in.mu.Unlock()
@@ -241,7 +253,7 @@ func (in *inbound) sendTWCC(pc *webrtc.PeerConnection) {
 }
 
 // takeRTCP decrypts one compound RTCP packet and hands each part to its handler.
-func (in *inbound) takeRTCP(b []byte, s *inboundScratch) bool {
+func (in *inbound) takeRTCP(b []byte, s *inboundScratch, dropForged bool) bool {
 	in.mu.Lock()
 	if in.ctx == nil {
 		in.mu.Unlock()
@@ -250,7 +262,7 @@ func (in *inbound) takeRTCP(b []byte, s *inboundScratch) bool {
 	plain, err := in.ctx.DecryptRTCP(s.plain[:0], b, &s.rtcpHdr)
 	in.mu.Unlock()
 	if err != nil {
-		return in.verified.Load()
+		return dropForged && in.verified.Load()
 	}
 	in.verified.Store(true)
 	in.peer.sfu.counters.fastPath.Add(1)

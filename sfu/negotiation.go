@@ -167,7 +167,8 @@ func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, in *inbound, created
 	if p.pc != nil {
 		return p.pc, p.in, false, nil
 	}
-	in, out := newInbound(p), newOutbound(p)
+	in = newInbound(p)
+	out := newOutbound(p, in)
 	in.keys.ready = func(k srtpKeys) {
 		out.setKeys(k)
 		in.setKeys(k)
@@ -197,7 +198,7 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 		return
 	}
 	p.pc, p.in = nil, nil
-	p.out.Store(nil)
+	out := p.out.Swap(nil)
 	p.remoteSet = false
 	done := p.done
 	p.done = nil
@@ -206,16 +207,15 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 	if err := pc.GracefulClose(); err != nil {
 		p.sfu.log.Debug("discard peer connection", "peer", p.id, "err", err)
 	}
+	out.close()
 	p.wg.Wait()
 	p.sfu.counters.peers.Add(-1)
 }
 
 // installHandlers wires the PeerConnection's callbacks to the Peer; in and out are pc's fast
-// paths (out may be nil).
+// paths.
 func (p *Peer) installHandlers(pc *webrtc.PeerConnection, in *inbound, out *outbound) {
-	if out != nil {
-		pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(out.selectPair)
-	}
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(out.selectPair)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || p.ev.OnICECandidate == nil {
 			return

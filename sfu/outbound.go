@@ -33,6 +33,7 @@ import (
 // across the network write.
 type outbound struct {
 	peer *Peer
+	in   *inbound // the same PC's, routed to by muxRoutes while the pair is on the muxed port
 
 	route atomic.Pointer[outRoute] // the selected candidate pair, if it is on one of the sockets
 
@@ -52,6 +53,7 @@ type outbound struct {
 type outRoute struct {
 	socket mediaSocket
 	addr   netip.AddrPort
+	muxed  bool // socket is the peer's share of the muxed UDP port: addr is in muxRoutes
 }
 
 // outBufSize holds the largest packet the server forwards (one that arrived in a 1500-byte
@@ -67,8 +69,8 @@ var (
 	errPacketTooBig = errors.New("write rtp: packet too big")
 )
 
-func newOutbound(p *Peer) *outbound {
-	o := &outbound{peer: p}
+func newOutbound(p *Peer, in *inbound) *outbound {
+	o := &outbound{peer: p, in: in}
 	o.bufs.New = func() any { return new([outBufSize]byte) }
 	return o
 }
@@ -108,8 +110,23 @@ func (o *outbound) selectPair(pair *webrtc.ICECandidatePair) {
 			route = o.routeFor(pair.Local.Protocol, port, netip.AddrPortFrom(addr.Unmap(), pair.Remote.Port))
 		}
 	}
-	o.route.Store(route)
+	o.setRoute(route)
 }
+
+// setRoute makes route the current one and keeps muxRoutes in step.
+func (o *outbound) setRoute(route *outRoute) {
+	prev := o.route.Swap(route)
+	routes := &o.peer.sfu.muxRoutes
+	if prev != nil && prev.muxed && (route == nil || !route.muxed || route.addr != prev.addr) {
+		routes.remove(prev.addr, o.in)
+	}
+	if route != nil && route.muxed {
+		routes.set(route.addr, o.in)
+	}
+}
+
+// close forgets the route (called when the PeerConnection closes).
+func (o *outbound) close() { o.setRoute(nil) }
 
 // routeFor finds the socket of a protocol bound to localPort. The newest one wins: after an
 // ICE restart a new socket may have the port of an old, closed one.
@@ -118,7 +135,8 @@ func (o *outbound) routeFor(protocol webrtc.ICEProtocol, localPort uint16, remot
 	defer o.socketsMu.Unlock()
 	for i := len(o.sockets) - 1; i >= 0; i-- {
 		if s := o.sockets[i]; s.transport() == protocol && s.localPort() == localPort {
-			return &outRoute{socket: s, addr: remote}
+			_, muxed := s.(*muxConn)
+			return &outRoute{socket: s, addr: remote, muxed: muxed && protocol == webrtc.ICEProtocolUDP}
 		}
 	}
 	return nil

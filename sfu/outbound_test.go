@@ -32,7 +32,8 @@ func newTestOutbound(t testing.TB) (*outbound, *net.UDPConn, *srtp.Context) {
 	}
 	t.Cleanup(func() { client.Close() })
 
-	o := newOutbound(s.NewPeer("out", PeerEvents{}))
+	peer := s.NewPeer("out", PeerEvents{})
+	o := newOutbound(peer, newInbound(peer))
 	socket := newMediaConn(server, server, nil)
 	o.addSocket(socket)
 	if _, err := o.writeRTP(&rtp.Header{Version: 2}, nil); err != nil {
@@ -150,7 +151,13 @@ func (f *fakeSocket) transport() webrtc.ICEProtocol {
 }
 
 func TestOutboundFollowsTheSelectedPair(t *testing.T) {
-	o := &outbound{}
+	s, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	peer := s.NewPeer("p", PeerEvents{})
+	o := newOutbound(peer, newInbound(peer))
 	old, other, renewed := &fakeSocket{port: 4000}, &fakeSocket{port: 4001}, &fakeSocket{port: 4000}
 	tcp := &fakeSocket{port: 4002, tcp: true}
 	o.addSocket(old)
@@ -180,5 +187,36 @@ func TestOutboundFollowsTheSelectedPair(t *testing.T) {
 		case route != nil && route.addr != netip.MustParseAddrPort("192.0.2.7:5000"):
 			t.Errorf("%s: routed to %s, want 192.0.2.7:5000", tc.name, route.addr)
 		}
+	}
+
+	// A pair on the muxed port also routes the client's media to this peer (muxRoutes) until
+	// the pair changes or the PeerConnection closes.
+	shared, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	muxed := newMuxConn(shared, webrtc.ICEProtocolUDP, o.in, o)
+	client := netip.MustParseAddrPort("192.0.2.7:5000")
+	routed := func() bool {
+		s.muxRoutes.mu.RLock()
+		defer s.muxRoutes.mu.RUnlock()
+		return s.muxRoutes.in[client] == o.in
+	}
+	o.selectPair(&webrtc.ICECandidatePair{Local: &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP,
+		Typ: webrtc.ICECandidateTypeHost, Port: muxed.localPort()}, Remote: remote})
+	if r := o.route.Load(); r == nil || r.socket != muxed || !routed() {
+		t.Fatalf("a pair on the muxed port: route %+v, muxRoutes routed %v", r, routed())
+	}
+	o.selectPair(&webrtc.ICECandidatePair{Local: &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP,
+		Typ: webrtc.ICECandidateTypeHost, Port: 4001}, Remote: remote})
+	if routed() {
+		t.Fatal("the muxed port still routes the client to the peer after the pair moved")
+	}
+	o.selectPair(&webrtc.ICECandidatePair{Local: &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP,
+		Typ: webrtc.ICECandidateTypeHost, Port: muxed.localPort()}, Remote: remote})
+	o.close()
+	if routed() || o.route.Load() != nil {
+		t.Fatal("a closed outbound still routes")
 	}
 }

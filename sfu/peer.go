@@ -43,8 +43,8 @@ type Peer struct {
 	partner atomic.Pointer[Peer]
 	// up holds the client's current up track per kind (nil until its first RTP packet).
 	up [numKinds]atomic.Pointer[upTrack]
-	// out is the fast send path of the PeerConnection, nil without one (or without a PC);
-	// set with pc under mu, read lock-free by the forwarding path.
+	// out is the fast send path of the PeerConnection, nil without a PC; set with pc under
+	// mu, read lock-free by the forwarding path.
 	out atomic.Pointer[outbound]
 
 	keyframeReq chan struct{} // capacity 1: ask the control goroutine for a PLI
@@ -148,6 +148,9 @@ func (p *Peer) Close() error {
 	}
 	close(done)
 	err := pc.GracefulClose()
+	if out := p.out.Load(); out != nil {
+		out.close()
+	}
 	p.wg.Wait()
 	p.sfu.counters.peers.Add(-1)
 	if err != nil {

@@ -16,15 +16,16 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// polledConn is one IPv4 ICE host socket of a peer, read by a poller. Media packets are
-// handled on the poller's goroutine (inbound.take); the rest (STUN, DTLS, media before the
+// polledConn is one IPv4 ICE host socket of a peer (or the socket of the muxed UDP port),
+// read by a poller. Media packets are handled on the poller's goroutine (its packetTaker:
+// the peer's inbound, or muxRoutes); the rest (STUN, DTLS, media before the
 // SRTP keys are known) is queued for Pion's ICE, which reads it with ReadFromAddrPort as from
 // any socket. Writes are one sendto(2) each, from any goroutine.
 //
 // It implements transport.UDPConn for Pion's ICE agent. Safe for concurrent use.
 type polledConn struct {
 	poller *poller
-	in     *inbound
+	taker  packetTaker
 	local  *net.UDPAddr
 
 	// fdMu is read-locked around each system call on fd and write-locked only to close it,
@@ -48,13 +49,13 @@ type queuedPacket struct {
 // are dropped, as a full socket buffer would.
 const pionQueueLen = 64
 
-// listenPolled opens a socket bound to laddr and registers it with p.
-func listenPolled(p *poller, laddr *net.UDPAddr, in *inbound) (*polledConn, error) {
+// listenPolled opens a socket bound to laddr and registers it with p; t takes its media.
+func listenPolled(p *poller, laddr *net.UDPAddr, t packetTaker) (*polledConn, error) {
 	fd, local, err := openUDP4(laddr)
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "udp4", Addr: laddr, Err: err}
 	}
-	c := &polledConn{poller: p, in: in, local: local, fd: fd,
+	c := &polledConn{poller: p, taker: t, local: local, fd: fd,
 		forPion: make(chan queuedPacket, pionQueueLen), closed: make(chan struct{}),
 		readDeadline: deadline.New()}
 	if err := p.add(c); err != nil {

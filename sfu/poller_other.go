@@ -20,6 +20,6 @@ func (p *poller) sockets() int { return 0 }
 // polledConn exists on Linux only.
 type polledConn struct{ mediaConn }
 
-func listenPolled(*poller, *net.UDPAddr, *inbound) (*polledConn, error) {
+func listenPolled(*poller, *net.UDPAddr, packetTaker) (*polledConn, error) {
 	return nil, errors.New("no pollers on this system")
 }

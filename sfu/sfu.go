@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -110,8 +111,10 @@ type SFU struct {
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
 
-	// pollers read the peers' IPv4 sockets (poller_linux.go).
+	// pollers read the peers' IPv4 sockets and the muxed port's (poller_linux.go).
 	pollers []*poller
+	// muxRoutes hands media read on the muxed port to its peer (muxroutes.go).
+	muxRoutes muxRoutes
 
 	// pairMu serialises Pair and Unpair so two peers' partner fields always agree.
 	pairMu sync.Mutex
@@ -133,28 +136,21 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &SFU{cfg: cfg, log: log, codec: newCodecSet(cfg.VideoCodec)}
-	settings, err := s.settingEngine()
-	if err != nil {
-		s.closeSockets()
-		return nil, err
-	}
-	media, registry, err := s.mediaEngine()
-	if err != nil {
-		s.closeSockets()
-		return nil, err
-	}
-	hostNet, err := stdnet.NewNet()
-	if err != nil {
-		s.closeSockets()
+	s.muxRoutes.in = make(map[netip.AddrPort]*inbound)
+	if s.hostNet, err = stdnet.NewNet(); err != nil {
 		return nil, fmt.Errorf("list network interfaces: %w", err)
 	}
-	if s.udpMux == nil {
-		if s.pollers, err = newPollers(); err != nil {
-			s.closeSockets()
-			return nil, err
-		}
+	if s.pollers, err = newPollers(); err != nil {
+		return nil, err
 	}
-	s.settings, s.media, s.registry, s.hostNet = settings, media, registry, hostNet
+	if s.settings, err = s.settingEngine(); err != nil {
+		s.closeSockets()
+		return nil, err
+	}
+	if s.media, s.registry, err = s.mediaEngine(); err != nil {
+		s.closeSockets()
+		return nil, err
+	}
 	return s, nil
 }
 

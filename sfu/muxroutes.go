@@ -1,0 +1,76 @@
+package sfu
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/pion/transport/v5"
+)
+
+// packetTaker takes the media among the packets a poller reads from a socket (see
+// inbound.take); what it does not take is queued for Pion.
+type packetTaker interface {
+	takeFrom(b []byte, from netip.AddrPort, s *inboundScratch) bool
+}
+
+// muxRoutes maps the client address of each selected candidate pair on the muxed UDP port to
+// its peer's inbound fast path, so the poller of the port's socket hands media straight to
+// the peer; Pion's mux, which reads what is left, would otherwise demultiplex and copy every
+// packet on a goroutine of its own. outbound.selectPair keeps the map. A packet from an
+// address no peer claims, or one that does not authenticate with the claiming peer's keys
+// (the address may be stale), goes on to Pion's mux, which drops what is not a peer's.
+// Safe for concurrent use.
+type muxRoutes struct {
+	mu sync.RWMutex
+	in map[netip.AddrPort]*inbound
+}
+
+// set routes addr to in.
+func (r *muxRoutes) set(addr netip.AddrPort, in *inbound) {
+	r.mu.Lock()
+	r.in[addr] = in
+	r.mu.Unlock()
+}
+
+// remove drops the route of addr if it goes to in.
+func (r *muxRoutes) remove(addr netip.AddrPort, in *inbound) {
+	r.mu.Lock()
+	if r.in[addr] == in {
+		delete(r.in, addr)
+	}
+	r.mu.Unlock()
+}
+
+// takeFrom implements packetTaker.
+func (r *muxRoutes) takeFrom(b []byte, from netip.AddrPort, s *inboundScratch) bool {
+	r.mu.RLock()
+	in := r.in[from]
+	r.mu.RUnlock()
+	return in != nil && in.tryTake(b, s)
+}
+
+// muxNet is the transport.Net the muxed UDP port is opened with: its IPv4 sockets are polled,
+// their media routed by muxRoutes; the rest is the wrapped Net's.
+type muxNet struct {
+	transport.Net
+	sfu *SFU
+}
+
+// muxReadBuffer is the receive buffer asked for the muxed port's sockets, which hold every
+// peer's packets between two polls (the kernel caps it at net.core.rmem_max).
+const muxReadBuffer = 4 << 20
+
+// ListenUDP opens one socket of the muxed port.
+func (n *muxNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	p := n.sfu.nextPoller()
+	if p == nil || !isUDP4(network, laddr) {
+		return n.Net.ListenUDP(network, laddr)
+	}
+	c, err := listenPolled(p, laddr, &n.sfu.muxRoutes)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetReadBuffer(muxReadBuffer)
+	return c, nil
+}
