@@ -9,10 +9,9 @@ import (
 )
 
 // startControlLocked starts the peer's control goroutine: it sends keyframe requests (PLIs),
-// NACKs for missing video packets (every nackInterval), the sender and receiver reports
-// (every reportInterval) and the congestion control feedback (every
-// twccInterval) to the client, and turns connection-state changes into OnFailed. It
-// runs until done is closed.
+// NACKs for missing video packets and the congestion control feedback (every
+// feedbackInterval), the sender and receiver reports (every reportInterval) to the client,
+// and turns connection-state changes into OnFailed. It runs until done is closed.
 // Called with p.mu held.
 func (p *Peer) startControlLocked(pc *webrtc.PeerConnection, in *inbound, done chan struct{}) {
 	p.wg.Add(1)
@@ -22,9 +21,10 @@ func (p *Peer) startControlLocked(pc *webrtc.PeerConnection, in *inbound, done c
 	}()
 }
 
-// twccInterval is how often transport-wide congestion control feedback goes out (as Pion's
-// TWCC interceptor does).
-const twccInterval = 100 * time.Millisecond
+// feedbackInterval is how often NACKs for missing packets and transport-wide congestion
+// control feedback go out (the latter as Pion's TWCC interceptor does). One ticker serves
+// both: each tick wakes the goroutine, and with many peers the wake-ups add up.
+const feedbackInterval = 100 * time.Millisecond
 
 // control is the body of the control goroutine.
 func (p *Peer) control(pc *webrtc.PeerConnection, in *inbound, done <-chan struct{}) {
@@ -34,10 +34,8 @@ func (p *Peer) control(pc *webrtc.PeerConnection, in *inbound, done <-chan struc
 	defer disconnected.Stop()
 	reports := time.NewTicker(reportInterval)
 	defer reports.Stop()
-	nacks := time.NewTicker(nackInterval)
-	defer nacks.Stop()
-	twccTicks := time.NewTicker(twccInterval)
-	defer twccTicks.Stop()
+	feedback := time.NewTicker(feedbackInterval)
+	defer feedback.Stop()
 	var nackSeqs []uint16
 	for {
 		select {
@@ -45,9 +43,8 @@ func (p *Peer) control(pc *webrtc.PeerConnection, in *inbound, done <-chan struc
 			return
 		case <-reports.C:
 			p.sendReports(pc)
-		case <-nacks.C:
+		case <-feedback.C:
 			nackSeqs = p.sendNACKs(pc, nackSeqs)
-		case <-twccTicks.C:
 			in.sendTWCC(pc)
 		case <-p.keyframeReq:
 			p.sendPLI(pc)
@@ -101,7 +98,7 @@ func (p *Peer) sendPLI(pc *webrtc.PeerConnection) {
 	if up == nil {
 		return
 	}
-	err := pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: up.ssrc}})
+	err := p.writeRTCP(pc, []rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: up.ssrc}})
 	if err != nil {
 		p.sfu.log.Debug("send pli", "peer", p.id, "err", err)
 		return

@@ -247,7 +247,7 @@ func (in *inbound) sendTWCC(pc *webrtc.PeerConnection) {
 	if len(pkts) == 0 {
 		return
 	}
-	if err := pc.WriteRTCP(pkts); err != nil {
+	if err := in.peer.writeRTCP(pc, pkts); err != nil {
 		in.peer.sfu.log.Debug("send twcc feedback", "peer", in.peer.id, "err", err)
 	}
 }

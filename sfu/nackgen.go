@@ -2,7 +2,6 @@ package sfu
 
 import (
 	"sync"
-	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -11,10 +10,10 @@ import (
 // NACK generation toward the clients (the client → server leg), done by the SFU instead of
 // Pion's nack generator interceptor for the same reason as the reports (reports.go): the up
 // track already sees every packet, and the interceptor's wrapping cost CPU on every packet.
+// Missing packets are asked for every feedbackInterval (control.go).
 const (
-	nackWindow   = 512                    // sequence numbers remembered per up track
-	nackInterval = 100 * time.Millisecond // how often missing packets are asked for
-	nackMaxTries = 3                      // NACKs per missing packet before giving up
+	nackWindow   = 512 // sequence numbers remembered per up track
+	nackMaxTries = 3   // NACKs per missing packet before giving up
 )
 
 // nackGenerator remembers which of an up track's newest nackWindow sequence numbers arrived
@@ -86,7 +85,7 @@ func (g *nackGenerator) missing(dst []uint16) []uint16 {
 }
 
 // sendNACKs asks the client again for the video packets its up track is missing. Called by the
-// control goroutine every nackInterval; seqs is its reused scratch slice, returned for reuse.
+// control goroutine every feedbackInterval; seqs is its reused scratch slice, returned for reuse.
 func (p *Peer) sendNACKs(pc *webrtc.PeerConnection, seqs []uint16) []uint16 {
 	up := p.up[kindVideo].Load()
 	if up == nil {
@@ -102,7 +101,7 @@ func (p *Peer) sendNACKs(pc *webrtc.PeerConnection, seqs []uint16) []uint16 {
 	}
 	nack := &rtcp.TransportLayerNack{SenderSSRC: sender, MediaSSRC: up.ssrc,
 		Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}
-	if err := pc.WriteRTCP([]rtcp.Packet{nack}); err != nil {
+	if err := p.writeRTCP(pc, []rtcp.Packet{nack}); err != nil {
 		p.sfu.log.Debug("send nack", "peer", p.id, "err", err)
 	}
 	return seqs

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -25,8 +26,9 @@ import (
 // AES-GCM nonce). Without keys (the server is not the DTLS server, or a profile srtp does not
 // know) Pion's path carries everything, as before. Pion's SRTP session starts only after the
 // handshake, and drops what is written before; the keys, if any, are known during the
-// handshake (the key log is written before the Finished messages). RTCP stays with Pion's
-// SRTCP session.
+// handshake (the key log is written before the Finished messages). The same holds for RTCP
+// (writeRTCP): the SRTCP indexes of the server's reports, NACKs, PLIs and congestion control
+// feedback all come from outbound's context once it is armed.
 //
 // Concurrency: writeRTP may be called by several goroutines (the forwarding goroutines of the
 // old and new partner around a switch, NACK answers); mu guards the context and is not held
@@ -40,10 +42,11 @@ type outbound struct {
 	socketsMu sync.Mutex
 	sockets   []mediaSocket // the PC's ICE sockets
 
-	armed atomic.Bool // ctx is set
-	mu    sync.Mutex
-	ctx   *srtp.Context // encrypts the server's RTP; nil until the keys are known
-	hdr   rtp.Header    // scratch for EncryptRTP
+	armed   atomic.Bool // ctx is set
+	mu      sync.Mutex
+	ctx     *srtp.Context // encrypts the server's RTP and RTCP; nil until the keys are known
+	hdr     rtp.Header    // scratch for EncryptRTP
+	rtcpHdr rtcp.Header   // scratch for EncryptRTCP
 
 	bufs sync.Pool // of *[outBufSize]byte
 }
@@ -174,4 +177,42 @@ func (o *outbound) writeRTP(h *rtp.Header, payload []byte) (handled bool, err er
 	}
 	o.peer.sfu.counters.fastPathSent.Add(1)
 	return true, nil
+}
+
+// writeRTCP sends one compound RTCP packet like writeRTP: handled is false only if the fast
+// path is not armed. It allocates the marshalled packet (RTCP goes out a few times a second
+// per peer, not per forwarded packet).
+func (o *outbound) writeRTCP(pkts []rtcp.Packet) (handled bool, err error) {
+	if !o.armed.Load() {
+		return false, nil
+	}
+	route := o.route.Load()
+	if route == nil {
+		return true, errNoRoute
+	}
+	raw, err := rtcp.Marshal(pkts)
+	if err != nil {
+		return true, err
+	}
+	buf := o.bufs.Get().(*[outBufSize]byte)
+	defer o.bufs.Put(buf)
+	o.mu.Lock()
+	enc, err := o.ctx.EncryptRTCP(buf[:0], raw, &o.rtcpHdr)
+	o.mu.Unlock()
+	if err != nil {
+		return true, err
+	}
+	_, err = route.socket.WriteToAddrPort(enc, route.addr)
+	return true, err
+}
+
+// writeRTCP sends RTCP to the peer's client through its fast send path, or through Pion's
+// if that is not armed.
+func (p *Peer) writeRTCP(pc *webrtc.PeerConnection, pkts []rtcp.Packet) error {
+	if out := p.out.Load(); out != nil {
+		if handled, err := out.writeRTCP(pkts); handled {
+			return err
+		}
+	}
+	return pc.WriteRTCP(pkts)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -81,6 +82,24 @@ func TestOutboundSendsWhatTheClientCanDecrypt(t *testing.T) {
 	}
 	if n := o.peer.sfu.counters.fastPathSent.Load(); n != 4 {
 		t.Fatalf("fast send path counted %d packets, want 4", n)
+	}
+
+	// RTCP takes the same path, with the same context.
+	pli := &rtcp.PictureLossIndication{SenderSSRC: 77, MediaSSRC: 42}
+	if handled, err := o.writeRTCP([]rtcp.Packet{pli}); !handled || err != nil {
+		t.Fatalf("writeRTCP: handled %v, %v", handled, err)
+	}
+	buf := make([]byte, 1500)
+	n, err := client.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := decrypt.DecryptRTCP(nil, buf[:n], nil)
+	if err != nil {
+		t.Fatalf("client cannot decrypt the RTCP: %v", err)
+	}
+	if got, err := rtcp.Unmarshal(plain); err != nil || len(got) != 1 || *got[0].(*rtcp.PictureLossIndication) != *pli {
+		t.Fatalf("client got RTCP %v (%v), want %v", got, err, pli)
 	}
 
 	// Without a route (a pair on a socket that is not the peer's) packets are dropped, never

@@ -173,7 +173,7 @@ func (p *Peer) sendReports(pc *webrtc.PeerConnection) {
 	if len(pkts) == 0 {
 		return
 	}
-	if err := pc.WriteRTCP(pkts); err != nil {
+	if err := p.writeRTCP(pc, pkts); err != nil {
 		p.sfu.log.Debug("send reports", "peer", p.id, "err", err)
 	}
 }
