@@ -3,6 +3,7 @@ package sfu
 import (
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
@@ -25,6 +26,41 @@ type mediaSocket interface {
 	WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error)
 	localPort() uint16
 	transport() webrtc.ICEProtocol // UDP or TCP
+	// receivedFrom reports whether ICE read a packet from addr on this socket.
+	receivedFrom(addr netip.AddrPort) bool
+}
+
+// seenAddrs remembers the last few client addresses ICE read packets (STUN, DTLS) from on a
+// socket. Sockets on the same port, the muxed port's on several local IPs, are told apart by
+// it: the selected pair's client address reached the right one. Safe for concurrent use;
+// recorded only for packets handed to Pion, never on the media path.
+type seenAddrs struct {
+	mu    sync.Mutex
+	addrs [4]netip.AddrPort
+	next  int
+}
+
+func (s *seenAddrs) add(addr netip.AddrPort) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.addrs {
+		if a == addr {
+			return
+		}
+	}
+	s.addrs[s.next] = addr
+	s.next = (s.next + 1) % len(s.addrs)
+}
+
+func (s *seenAddrs) has(addr netip.AddrPort) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.addrs {
+		if a == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // ListenUDP opens a socket for ICE.
@@ -73,7 +109,8 @@ type mediaConn struct {
 	transport.UDPConn // every method not overridden below
 	udp               *net.UDPConn
 	in                *inbound
-	port              uint16         // the local port, to match ICE's selected pair
+	port              uint16 // the local port, to match ICE's selected pair
+	seen              seenAddrs
 	scratch           inboundScratch // used only by the reading goroutine
 }
 
@@ -89,8 +126,12 @@ func newMediaConn(conn transport.UDPConn, udp *net.UDPConn, in *inbound) *mediaC
 func (c *mediaConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	for {
 		n, addr, err := c.udp.ReadFromUDPAddrPort(b)
-		if err != nil || !c.in.take(b[:n], &c.scratch) {
+		if err != nil {
 			return n, addr, err
+		}
+		if !c.in.take(b[:n], &c.scratch) {
+			c.seen.add(addr)
+			return n, addr, nil
 		}
 	}
 }
@@ -114,3 +155,6 @@ func (c *mediaConn) localPort() uint16 { return c.port }
 
 // transport implements mediaSocket.
 func (c *mediaConn) transport() webrtc.ICEProtocol { return webrtc.ICEProtocolUDP }
+
+// receivedFrom implements mediaSocket.
+func (c *mediaConn) receivedFrom(addr netip.AddrPort) bool { return c.seen.has(addr) }

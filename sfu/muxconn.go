@@ -54,6 +54,7 @@ type muxConn struct {
 	protocol webrtc.ICEProtocol
 	port     uint16
 	in       *inbound
+	seen     seenAddrs      // where the packets ICE read came from
 	scratch  inboundScratch // used only by the reading goroutine
 
 	dst atomic.Pointer[muxDest] // the last destination of a write, as a net.Addr
@@ -84,8 +85,12 @@ func newMuxConn(conn net.PacketConn, protocol webrtc.ICEProtocol, in *inbound, o
 func (c *muxConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || !c.in.take(b[:n], &c.scratch) {
+		if err != nil {
 			return n, addr, err
+		}
+		if !c.in.take(b[:n], &c.scratch) {
+			c.seen.add(addrPortOf(addr))
+			return n, addr, nil
 		}
 	}
 }
@@ -98,8 +103,12 @@ func (c *muxConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	}
 	for {
 		n, addr, err := c.addrPort.ReadFromAddrPort(b)
-		if err != nil || !c.in.take(b[:n], &c.scratch) {
+		if err != nil {
 			return n, addr, err
+		}
+		if !c.in.take(b[:n], &c.scratch) {
+			c.seen.add(addr)
+			return n, addr, nil
 		}
 	}
 }
@@ -129,6 +138,9 @@ func (c *muxConn) localPort() uint16 { return c.port }
 
 // transport implements mediaSocket.
 func (c *muxConn) transport() webrtc.ICEProtocol { return c.protocol }
+
+// receivedFrom implements mediaSocket.
+func (c *muxConn) receivedFrom(addr netip.AddrPort) bool { return c.seen.has(addr) }
 
 // addrPortOf converts a UDP or TCP address; the zero AddrPort for others.
 func addrPortOf(addr net.Addr) netip.AddrPort {

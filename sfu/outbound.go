@@ -116,7 +116,8 @@ func (o *outbound) selectPair(pair *webrtc.ICECandidatePair) {
 	o.setRoute(route)
 }
 
-// setRoute makes route the current one and keeps muxRoutes in step.
+// setRoute makes route the current one and keeps muxRoutes in step. Called by ICE's
+// goroutine and by close, one at a time.
 func (o *outbound) setRoute(route *outRoute) {
 	prev := o.route.Swap(route)
 	routes := &o.peer.sfu.muxRoutes
@@ -131,18 +132,31 @@ func (o *outbound) setRoute(route *outRoute) {
 // close forgets the route (called when the PeerConnection closes).
 func (o *outbound) close() { o.setRoute(nil) }
 
-// routeFor finds the socket of a protocol bound to localPort. The newest one wins: after an
-// ICE restart a new socket may have the port of an old, closed one.
+// routeFor finds the socket of a protocol bound to localPort. Several sockets may have the
+// port: the muxed port's on each local IP, or, after an ICE restart, a new socket with the
+// port of an old, closed one. The one ICE read the client's packets on wins, else the newest.
 func (o *outbound) routeFor(protocol webrtc.ICEProtocol, localPort uint16, remote netip.AddrPort) *outRoute {
 	o.socketsMu.Lock()
 	defer o.socketsMu.Unlock()
+	var found mediaSocket
 	for i := len(o.sockets) - 1; i >= 0; i-- {
-		if s := o.sockets[i]; s.transport() == protocol && s.localPort() == localPort {
-			_, muxed := s.(*muxConn)
-			return &outRoute{socket: s, addr: remote, muxed: muxed && protocol == webrtc.ICEProtocolUDP}
+		s := o.sockets[i]
+		if s.transport() != protocol || s.localPort() != localPort {
+			continue
+		}
+		if s.receivedFrom(remote) {
+			found = s
+			break
+		}
+		if found == nil {
+			found = s
 		}
 	}
-	return nil
+	if found == nil {
+		return nil
+	}
+	_, muxed := found.(*muxConn)
+	return &outRoute{socket: found, addr: remote, muxed: muxed && protocol == webrtc.ICEProtocolUDP}
 }
 
 // writeRTP sends one RTP packet of the server's tracks if the fast path is armed, and reports

@@ -156,11 +156,14 @@ func BenchmarkOutboundWriteRTP(b *testing.B) {
 type fakeSocket struct {
 	port uint16
 	tcp  bool
+	from netip.AddrPort // the one client address ICE read from on it
 }
 
 func (f *fakeSocket) WriteToAddrPort(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
 
 func (f *fakeSocket) localPort() uint16 { return f.port }
+
+func (f *fakeSocket) receivedFrom(addr netip.AddrPort) bool { return f.from == addr }
 
 func (f *fakeSocket) transport() webrtc.ICEProtocol {
 	if f.tcp {
@@ -179,10 +182,15 @@ func TestOutboundFollowsTheSelectedPair(t *testing.T) {
 	o := newOutbound(peer, newInbound(peer))
 	old, other, renewed := &fakeSocket{port: 4000}, &fakeSocket{port: 4001}, &fakeSocket{port: 4000}
 	tcp := &fakeSocket{port: 4002, tcp: true}
+	// The muxed port on two local IPs: the client reached the first one.
+	reached := &fakeSocket{port: 4003, from: netip.MustParseAddrPort("192.0.2.7:5000")}
+	bridge := &fakeSocket{port: 4003}
 	o.addSocket(old)
 	o.addSocket(other)
 	o.addSocket(renewed) // after an ICE restart, on the port of a closed socket
 	o.addSocket(tcp)
+	o.addSocket(reached)
+	o.addSocket(bridge)
 	remote := &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Address: "192.0.2.7", Port: 5000}
 	for _, tc := range []struct {
 		name  string
@@ -191,6 +199,7 @@ func TestOutboundFollowsTheSelectedPair(t *testing.T) {
 	}{
 		{"host", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Port: 4001}, other},
 		{"newest socket of a port", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Port: 4000}, renewed},
+		{"the socket of the port the client reached", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Port: 4003}, reached},
 		{"server reflexive: its base", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeSrflx, Port: 61000, RelatedPort: 4001}, other},
 		{"not a socket of the peer", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Port: 4999}, nil},
 		{"tcp", webrtc.ICECandidate{Protocol: webrtc.ICEProtocolTCP, Typ: webrtc.ICECandidateTypeHost, Port: 4002}, tcp},

@@ -33,6 +33,7 @@ type polledConn struct {
 	fdMu sync.RWMutex
 	fd   int // -1 once closed
 
+	seen         seenAddrs // where the packets Pion read came from
 	forPion      chan queuedPacket
 	closed       chan struct{}
 	closeOnce    sync.Once
@@ -82,11 +83,15 @@ func (c *polledConn) localPort() uint16 { return uint16(c.local.Port) }
 // transport implements mediaSocket.
 func (c *polledConn) transport() webrtc.ICEProtocol { return webrtc.ICEProtocolUDP }
 
+// receivedFrom implements mediaSocket.
+func (c *polledConn) receivedFrom(addr netip.AddrPort) bool { return c.seen.has(addr) }
+
 // ReadFromAddrPort implements ice.AddrPortReaderWriter, the read Pion's ICE uses: the next
 // datagram the fast path did not take.
 func (c *polledConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	select {
 	case pkt := <-c.forPion:
+		c.seen.add(pkt.addr)
 		return copy(b, pkt.data), pkt.addr, nil
 	case <-c.closed:
 		return 0, netip.AddrPort{}, c.opError("read", net.ErrClosed)

@@ -75,6 +75,9 @@ func TestPolledConnPassesWhatTheFastPathDoesNotTakeToPion(t *testing.T) {
 	if string(got) != "stun-ish" || from != addrPort(a) {
 		t.Fatalf("read %q from %s, want %q from %s", got, from, "stun-ish", addrPort(a))
 	}
+	if !b.receivedFrom(addrPort(a)) || b.receivedFrom(addrPort(b)) {
+		t.Fatal("the socket does not remember where ICE's packets came from")
+	}
 
 	// A deadline in the past fails the read at once; a zero one clears it.
 	if err := b.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
