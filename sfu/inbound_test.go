@@ -40,6 +40,23 @@ func newFuzzInbound(t testing.TB) (*inbound, *srtp.Context) {
 	return in, client
 }
 
+// clientVP8 returns a small VP8 keyframe packet with sequence number seq, in plain and as
+// client encrypts it.
+func clientVP8(t *testing.T, client *srtp.Context, seq uint16) (plain, encrypted []byte) {
+	t.Helper()
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, SSRC: 42},
+		Payload: []byte{0x10, 0, 0x9d, 0x01, 0x2a, 1, 2, 3}}
+	plain, err := pkt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	encrypted, err = client.EncryptRTP(nil, plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain, encrypted
+}
+
 func TestInboundTakesTheClientsPacketsOnly(t *testing.T) {
 	in, client := newFuzzInbound(t)
 	var scratch inboundScratch

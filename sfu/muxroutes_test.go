@@ -3,8 +3,6 @@ package sfu
 import (
 	"net/netip"
 	"testing"
-
-	"github.com/pion/rtp"
 )
 
 func TestMuxRoutesHandMediaToThePeerOfItsAddress(t *testing.T) {
@@ -13,16 +11,7 @@ func TestMuxRoutesHandMediaToThePeerOfItsAddress(t *testing.T) {
 	addr, stranger := netip.MustParseAddrPort("192.0.2.1:5000"), netip.MustParseAddrPort("192.0.2.1:5001")
 	routes.set(addr, in)
 
-	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 1, SSRC: 42},
-		Payload: []byte{0x10, 0, 0x9d, 0x01, 0x2a, 1, 2, 3}}
-	plain, err := pkt.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	encrypted, err := client.EncryptRTP(nil, plain, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain, encrypted := clientVP8(t, client, 1)
 	var scratch inboundScratch
 	if routes.takeFrom(encrypted, stranger, &scratch) {
 		t.Fatal("took a packet from an address no peer claims")
@@ -41,9 +30,7 @@ func TestMuxRoutesHandMediaToThePeerOfItsAddress(t *testing.T) {
 	}
 
 	routes.remove(addr, &inbound{}) // another peer's removal leaves the route alone
-	pkt.SequenceNumber = 2
-	plain, _ = pkt.Marshal()
-	encrypted, _ = client.EncryptRTP(nil, plain, nil)
+	_, encrypted = clientVP8(t, client, 2)
 	if !routes.takeFrom(encrypted, addr, &scratch) {
 		t.Fatal("a route was removed by a peer that does not own it")
 	}

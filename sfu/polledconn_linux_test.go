@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
 	"github.com/pion/transport/v5"
 )
 
@@ -150,16 +149,7 @@ func TestPolledConnTakesMediaDuringAFlood(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 1, SSRC: 42},
-		Payload: []byte{0x10, 0, 0x9d, 0x01, 0x2a, 1, 2, 3}}
-	plain, err := pkt.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	encrypted, err := client.EncryptRTP(nil, plain, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, encrypted := clientVP8(t, client, 1)
 	if _, err := sender.WriteToUDPAddrPort(encrypted, addrPort(c)); err != nil {
 		t.Fatal(err)
 	}
