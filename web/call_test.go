@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -190,6 +191,46 @@ func TestTwoStrangersSeeEachOtherAndChat(t *testing.T) {
 			t.Errorf("%s: a chat message was parsed as HTML\n%s", b.Name(), b.Report())
 		}
 	}
+}
+
+// With the media settings of configs/production.yaml (one muxed UDP port, ICE over TCP) a
+// browser call also goes through the SFU's fast paths: the muxed port's pollers hand each
+// browser's media to its peer by client address.
+func TestStrangersTalkOverTheMuxedUDPPort(t *testing.T) {
+	requireBrowser(t)
+	udpPort, tcpPort := freePort(t, "udp"), freePort(t, "tcp")
+	url := startServer(t, func(c *config.Config) {
+		c.Media.UDPMuxPort = udpPort
+		c.Media.TCPPort = tcpPort
+	}).URL()
+	alice := newBrowser(t, "alice", browserOptions{camera: red})
+	bob := newBrowser(t, "bob", browserOptions{camera: green})
+	pair(url, alice, bob)
+	alice.waitVideoColor("#remote-video", green)
+	bob.waitVideoColor("#remote-video", red)
+	if received, sent := fastPathPackets(t, url); received == 0 || sent == 0 {
+		t.Errorf("%d packets received and %d sent on the SFU's fast paths over the muxed port, want both above 0",
+			received, sent)
+	}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T, network string) int {
+	t.Helper()
+	if network == "tcp" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().(*net.TCPAddr).Port
+	}
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).Port
 }
 
 func TestNextFindsTheWaitingStrangerWithoutReload(t *testing.T) {
