@@ -18,7 +18,7 @@ type mediaNet struct {
 	transport.Net
 	sfu *SFU
 	in  *inbound
-	out *outbound // nil when the SFU has no fast send path
+	out *outbound
 }
 
 // mediaSocket is what the outbound fast path needs of a peer's socket.
@@ -70,7 +70,7 @@ func (n *mediaNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPC
 		if err != nil {
 			return nil, err
 		}
-		n.addSocket(c)
+		n.out.addSocket(c)
 		return c, nil
 	}
 	conn, err := n.Net.ListenUDP(network, laddr)
@@ -82,14 +82,8 @@ func (n *mediaNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPC
 		return conn, nil // not a kernel socket (a virtual network): Pion's path only
 	}
 	c := newMediaConn(conn, udp, n.in)
-	n.addSocket(c)
+	n.out.addSocket(c)
 	return c, nil
-}
-
-func (n *mediaNet) addSocket(s mediaSocket) {
-	if n.out != nil {
-		n.out.addSocket(s)
-	}
 }
 
 // isUDP4 reports whether ListenUDP is asked for an IPv4 socket on a given address.

@@ -75,9 +75,7 @@ func newMuxConn(conn net.PacketConn, protocol webrtc.ICEProtocol, in *inbound, o
 	case *net.TCPAddr:
 		c.port = uint16(a.Port)
 	}
-	if out != nil {
-		out.addSocket(c)
-	}
+	out.addSocket(c)
 	return c
 }
 
