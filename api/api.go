@@ -1,6 +1,6 @@
 // Package api serves tandem's HTTP endpoints for operators and load
-// balancers: health, readiness, statistics and rooms (../shared/protocol.md,
-// section HTTP), and the admin operations of docs/api.md.
+// balancers: health, readiness, statistics and rooms, and the admin operations of
+// docs/api.md.
 package api
 
 import (

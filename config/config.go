@@ -3,7 +3,7 @@
 //
 // Precedence, lowest first: Default(), the YAML file named by TANDEM_CONFIG
 // (or -config), then environment variables. Every field has a YAML key and an
-// environment variable; the names in ../shared/protocol.md are stable.
+// environment variable; the names listed in docs/protocol.md are stable.
 package config
 
 import (

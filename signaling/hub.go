@@ -1,5 +1,5 @@
 // Package signaling owns tandem's WebSocket sessions: the protocol of
-// ../shared/protocol.md, the matchmaking queue, and the rooms that pair two
+// docs/protocol.md, the matchmaking queue, and the rooms that pair two
 // users. It drives the media side through sfu.Peer and never touches a packet.
 package signaling
 

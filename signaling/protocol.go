@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// ProtocolVersion is the version of ../shared/protocol.md this package speaks.
+// ProtocolVersion is the version of the protocol (docs/protocol.md) this package speaks.
 const ProtocolVersion = 1
 
 // MaxFrameBytes is the largest WebSocket frame a client may send; a larger
