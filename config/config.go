@@ -139,6 +139,10 @@ type Admin struct {
 type Auth struct {
 	// JWTSecret, when set, requires an HS256 token signed with it on /ws.
 	JWTSecret string `yaml:"jwt_secret" env:"TANDEM_JWT_SECRET"`
+	// JWTAudience, when set, requires the token's aud claim to include it.
+	JWTAudience string `yaml:"jwt_audience" env:"TANDEM_JWT_AUDIENCE"`
+	// JWTIssuer, when set, requires the token's iss claim to equal it.
+	JWTIssuer string `yaml:"jwt_issuer" env:"TANDEM_JWT_ISSUER"`
 }
 
 // Limits configures per-IP limits on WebSocket sessions.

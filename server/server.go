@@ -135,6 +135,8 @@ func (s *Server) metricSources() metrics.Sources {
 func accessConfig(cfg config.Config) access.Config {
 	return access.Config{
 		JWTSecret:            cfg.Auth.JWTSecret,
+		JWTAudience:          cfg.Auth.JWTAudience,
+		JWTIssuer:            cfg.Auth.JWTIssuer,
 		ConnectionsPerMinute: cfg.Limits.ConnectionsPerMinute,
 		SessionsPerIP:        cfg.Limits.SessionsPerIP,
 		TrustedProxies:       cfg.HTTP.TrustedProxies,
