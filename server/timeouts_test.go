@@ -109,7 +109,7 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 func TestWebSocketOutlivesHTTPReadAndWriteTimeouts(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	srv := livetest.Start(t, func(c *config.Config) {
-		c.HTTP.ReadTimeout, c.HTTP.WriteTimeout = timeout, timeout
+		c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout, c.HTTP.WriteTimeout = timeout, timeout, timeout
 	})
 	a, b := livetest.MustDial(t, srv.WSURL), livetest.MustDial(t, srv.WSURL)
 	a.Send("find_partner", nil)
