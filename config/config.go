@@ -296,7 +296,7 @@ func (c *Config) Validate() error {
 	if err := c.validateHTTPLimits(); err != nil {
 		return err
 	}
-	return nil
+	return c.validateStartup()
 }
 
 // PortRange is an inclusive range of ports, written "MIN-MAX". The zero
