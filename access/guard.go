@@ -28,6 +28,14 @@ type Config struct {
 	ConnectionsPerMinute int
 	// SessionsPerIP is how many sessions one IP may hold open at once.
 	SessionsPerIP int
+	// ConnsPerIP is how many TCP connections one IP may hold open at once
+	// on the listeners wrapped by LimitListener; 0 means no cap. It must be
+	// 0 or at least SessionsPerIP (each session holds a connection).
+	ConnsPerIP int
+	// JWTAudience, when not empty, requires the token's "aud" to include it.
+	JWTAudience string
+	// JWTIssuer, when not empty, requires the token's "iss" to equal it.
+	JWTIssuer string
 	// TrustedProxies are the IPs or CIDR prefixes of reverse proxies whose
 	// X-Forwarded-For header names the real client; empty trusts nobody.
 	TrustedProxies []string
@@ -53,6 +61,7 @@ type Stats struct {
 	Unauthorized    uint64 // 401: missing, wrong or expired token
 	RateLimited     uint64 // 429: too many new connections per minute
 	TooManySessions uint64 // 429: too many concurrent sessions
+	ConnsRefused    uint64 // TCP connections closed at accept: over the per-IP cap
 	TrackedIPs      int    // entries in the per-IP table
 }
 
@@ -63,6 +72,7 @@ type Guard struct {
 	proxies  proxyList
 	verifier *verifier // nil when tokens are not required
 	limits   *limiter
+	conns    *connTable // nil without a per-IP connection cap
 
 	unauthorized, rateLimited, tooMany atomic.Uint64
 }
@@ -71,6 +81,9 @@ type Guard struct {
 func New(cfg Config, log *slog.Logger) (*Guard, error) {
 	if cfg.ConnectionsPerMinute < 1 || cfg.SessionsPerIP < 1 {
 		return nil, fmt.Errorf("access limits: connections per minute and sessions per IP must be at least 1")
+	}
+	if cfg.ConnsPerIP != 0 && cfg.ConnsPerIP < cfg.SessionsPerIP {
+		return nil, fmt.Errorf("access limits: connections per IP (%d) must be 0 or at least sessions per IP (%d)", cfg.ConnsPerIP, cfg.SessionsPerIP)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -88,8 +101,11 @@ func New(cfg Config, log *slog.Logger) (*Guard, error) {
 		proxies: proxies,
 		limits:  newLimiter(cfg.ConnectionsPerMinute, cfg.SessionsPerIP, cfg.MaxTrackedIPs, cfg.Now),
 	}
+	if cfg.ConnsPerIP > 0 {
+		g.conns = newConnTable(cfg.ConnsPerIP, proxies)
+	}
 	if cfg.JWTSecret != "" {
-		g.verifier = newVerifier([]byte(cfg.JWTSecret), cfg.Now)
+		g.verifier = newVerifier([]byte(cfg.JWTSecret), cfg.JWTAudience, cfg.JWTIssuer, cfg.Now)
 	}
 	return g, nil
 }
@@ -100,8 +116,17 @@ func (g *Guard) Stats() Stats {
 		Unauthorized:    g.unauthorized.Load(),
 		RateLimited:     g.rateLimited.Load(),
 		TooManySessions: g.tooMany.Load(),
+		ConnsRefused:    g.connsRefused(),
 		TrackedIPs:      g.limits.size(),
 	}
+}
+
+// connsRefused is how many connections LimitListener closed at accept.
+func (g *Guard) connsRefused() uint64 {
+	if g.conns == nil {
+		return 0
+	}
+	return g.conns.refused.Load()
 }
 
 // Wrap returns a handler that admits a request to next only within the

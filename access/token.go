@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,13 +17,17 @@ const Leeway = 10 * time.Second
 
 // verifier checks HS256 access tokens. Safe for concurrent use.
 type verifier struct {
-	secret []byte
-	parser *jwt.Parser
+	secret   []byte
+	audience string // required in "aud" when not empty
+	issuer   string // required as "iss" when not empty
+	parser   *jwt.Parser
 }
 
-func newVerifier(secret []byte, now func() time.Time) *verifier {
+func newVerifier(secret []byte, audience, issuer string, now func() time.Time) *verifier {
 	return &verifier{
-		secret: secret,
+		secret:   secret,
+		audience: audience,
+		issuer:   issuer,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -43,7 +48,27 @@ func (v *verifier) verify(raw string) (string, error) {
 	if strings.TrimSpace(claims.Subject) == "" {
 		return "", errors.New("access token has no sub claim naming the user")
 	}
+	if err := v.checkAudienceIssuer(&claims); err != nil {
+		return "", err
+	}
 	return claims.Subject, nil
+}
+
+// checkAudienceIssuer refuses a token whose aud or iss is not the one the
+// server was configured to require (nothing is required when unset).
+func (v *verifier) checkAudienceIssuer(c *jwt.RegisteredClaims) error {
+	switch {
+	case v.audience != "" && len(c.Audience) == 0:
+		return fmt.Errorf("access token has no aud claim; this server requires aud %q", v.audience)
+	case v.audience != "" && !slices.Contains(c.Audience, v.audience):
+		return fmt.Errorf("access token is for another audience (aud %q); this server requires aud %q",
+			strings.Join(c.Audience, ","), v.audience)
+	case v.issuer != "" && c.Issuer == "":
+		return fmt.Errorf("access token has no iss claim; this server requires iss %q", v.issuer)
+	case v.issuer != "" && c.Issuer != v.issuer:
+		return fmt.Errorf("access token is from another issuer (iss %q); this server requires iss %q", c.Issuer, v.issuer)
+	}
+	return nil
 }
 
 // tokenReason turns a jwt error into a reason a deployer can act on.

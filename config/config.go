@@ -59,6 +59,27 @@ type HTTP struct {
 	// TrustedProxies are reverse proxies (IPs or CIDR prefixes) whose
 	// X-Forwarded-For names the real client for per-IP limits and logs.
 	TrustedProxies []string `yaml:"trusted_proxies" env:"TANDEM_TRUSTED_PROXIES"`
+	// ReadHeaderTimeout is how long a client may take to send a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" env:"TANDEM_HTTP_READ_HEADER_TIMEOUT"`
+	// ReadTimeout is how long a client may take to send a whole request, body included.
+	ReadTimeout time.Duration `yaml:"read_timeout" env:"TANDEM_HTTP_READ_TIMEOUT"`
+	// WriteTimeout bounds the answer to one request (not the WebSocket on
+	// /ws, whose writes signaling.write_timeout bounds).
+	WriteTimeout time.Duration `yaml:"write_timeout" env:"TANDEM_HTTP_WRITE_TIMEOUT"`
+	// IdleTimeout closes a keep-alive connection that sent no request for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout" env:"TANDEM_HTTP_IDLE_TIMEOUT"`
+	// ConnsPerIP is how many TCP connections (WebSockets included) one
+	// client IP may hold open on the HTTP listeners; 0 means twice
+	// limits.sessions_per_ip. Connections from trusted proxies are not capped.
+	ConnsPerIP int `yaml:"conns_per_ip" env:"TANDEM_HTTP_CONNS_PER_IP"`
+}
+
+// EffectiveConnsPerIP is http.conns_per_ip, or twice limits.sessions_per_ip when it is 0.
+func (c *Config) EffectiveConnsPerIP() int {
+	if c.HTTP.ConnsPerIP == 0 {
+		return 2 * c.Limits.SessionsPerIP
+	}
+	return c.HTTP.ConnsPerIP
 }
 
 // Log configures structured logging.
@@ -139,6 +160,10 @@ type Admin struct {
 type Auth struct {
 	// JWTSecret, when set, requires an HS256 token signed with it on /ws.
 	JWTSecret string `yaml:"jwt_secret" env:"TANDEM_JWT_SECRET"`
+	// JWTAudience, when set, requires the token's aud claim to include it.
+	JWTAudience string `yaml:"jwt_audience" env:"TANDEM_JWT_AUDIENCE"`
+	// JWTIssuer, when set, requires the token's iss claim to equal it.
+	JWTIssuer string `yaml:"jwt_issuer" env:"TANDEM_JWT_ISSUER"`
 }
 
 // Limits configures per-IP limits on WebSocket sessions.
@@ -159,6 +184,11 @@ func Default() Config {
 			RedirectAddr:  ":80",
 			ShutdownGrace: 10 * time.Second,
 			PublicStats:   true,
+
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
 		},
 		Log: Log{Level: "info", Format: "text"},
 		Signaling: Signaling{
@@ -263,7 +293,10 @@ func (c *Config) Validate() error {
 	if c.Limits.ConnectionsPerMinute < 1 || c.Limits.SessionsPerIP < 1 {
 		return fmt.Errorf("limits: connections_per_minute and sessions_per_ip must be at least 1")
 	}
-	return nil
+	if err := c.validateHTTPLimits(); err != nil {
+		return err
+	}
+	return c.validateStartup()
 }
 
 // PortRange is an inclusive range of ports, written "MIN-MAX". The zero

@@ -43,7 +43,7 @@ func TestStableEnvironmentNames(t *testing.T) {
 		"TANDEM_TURN_ADDR":           "",
 		"TANDEM_TURN_SECRET":         "s3cret",
 		"TANDEM_TURN_ALLOW_LOOPBACK": "true",
-		"TANDEM_ADMIN_TOKEN":         "tok",
+		"TANDEM_ADMIN_TOKEN":         "a-long-admin-token",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestStableEnvironmentNames(t *testing.T) {
 	want.TURN.Addr = ""
 	want.TURN.Secret = "s3cret"
 	want.TURN.AllowLoopback = true
-	want.Admin.Token = "tok"
+	want.Admin.Token = "a-long-admin-token"
 	got, _ := cfg.YAML()
 	exp, _ := want.YAML()
 	if string(got) != string(exp) {

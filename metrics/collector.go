@@ -17,7 +17,7 @@ type collector struct {
 
 	turnAllocations, turnRelayed *prometheus.Desc
 
-	refused, trackedIPs *prometheus.Desc
+	refused, trackedIPs, connsRefused *prometheus.Desc
 }
 
 func newCollector(src Sources) *collector {
@@ -49,6 +49,8 @@ func newCollector(src Sources) *collector {
 
 		refused:    d("ws_refused_total", "/ws requests refused before the upgrade, by reason.", "reason"),
 		trackedIPs: d("ws_tracked_ips", "Client IPs (IPv6: /64 prefixes) the per-IP limiter remembers now."),
+		connsRefused: d("http_conns_refused_total",
+			"TCP connections to the HTTP listeners closed at accept: the client IP (IPv6: /64) held http.conns_per_ip already."),
 	}
 }
 
@@ -57,7 +59,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.connected, c.waiting, c.rooms, c.matches, c.draining,
 		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
-		c.turnAllocations, c.turnRelayed, c.refused, c.trackedIPs,
+		c.turnAllocations, c.turnRelayed, c.refused, c.trackedIPs, c.connsRefused,
 	} {
 		ch <- d
 	}
@@ -82,6 +84,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, c.refused, float64(a.RateLimited), "rate_limited")
 		counter(ch, c.refused, float64(a.TooManySessions), "too_many_sessions")
 		gauge(ch, c.trackedIPs, float64(a.TrackedIPs))
+		counter(ch, c.connsRefused, float64(a.ConnsRefused))
 	}
 }
 

@@ -26,7 +26,7 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		Hub:    func() signaling.Stats { return hub },
 		Media:  func() sfu.Stats { return media },
 		TURN:   func() turn.Stats { return turn.Stats{Allocations: 2, RelayedBytes: 4096} },
-		Access: func() access.Stats { return access.Stats{RateLimited: 7, TrackedIPs: 3} },
+		Access: func() access.Stats { return access.Stats{RateLimited: 7, TrackedIPs: 3, ConnsRefused: 8} },
 	})
 	want := map[string]float64{
 		"tandem_connected_users": 5, "tandem_waiting_users": 1, "tandem_rooms": 2,
@@ -34,6 +34,7 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		"tandem_nacks_received_total": 4, "tandem_video_switches_total": 2, "tandem_media_peers": 4,
 		"tandem_fast_path_packets_total": 25, "tandem_fast_path_packets_sent_total": 26,
 		"tandem_turn_allocations": 2, "tandem_turn_relayed_bytes_total": 4096, "tandem_ws_tracked_ips": 3,
+		"tandem_http_conns_refused_total": 8,
 	}
 	for name, v := range want {
 		if got := gathered(t, m, name, nil); got != v {

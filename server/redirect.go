@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -37,17 +36,11 @@ func (s *Server) startRedirect(ctx context.Context) error {
 		return fmt.Errorf("listen http redirect: %w", err)
 	}
 	r := &redirectServer{
-		ln:     ln,
+		ln:     s.guard.LimitListener(ln),
 		served: make(chan error, 1),
-		http: &http.Server{
-			Handler:           securityHeaders(s.https.acme.redirectHandler(port), false),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		},
+		http:   s.httpServer(securityHeaders(s.https.acme.redirectHandler(port), false)),
 	}
-	go func() { r.served <- r.http.Serve(ln) }()
+	go func() { r.served <- r.http.Serve(r.ln) }()
 	s.redirect = r
 	s.log.Info("redirecting plain HTTP to HTTPS and answering ACME HTTP challenges", "addr", ln.Addr().String())
 	return nil

@@ -83,18 +83,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	}, s.media, log.With("component", "signaling"))
 
 	var lc net.ListenConfig
-	if s.ln, err = lc.Listen(ctx, "tcp", cfg.HTTP.Addr); err != nil {
+	ln, err := lc.Listen(ctx, "tcp", cfg.HTTP.Addr)
+	if err != nil {
 		return nil, fmt.Errorf("listen http: %w", err)
 	}
+	s.ln = s.guard.LimitListener(ln)
 	if err = s.startRedirect(ctx); err != nil {
 		return nil, err
 	}
-	s.http = &http.Server{
-		Handler:           securityHeaders(s.routes(), s.https.enabled()),
-		TLSConfig:         s.https.serverConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	s.http = s.httpServer(securityHeaders(s.routes(), s.https.enabled()))
+	s.http.TLSConfig = s.https.serverConfig()
 	s.url = s.https.url(s.ln.Addr())
 	if !s.https.enabled() {
 		warnIfPlainHTTP(log, s.ln.Addr())
@@ -107,7 +105,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 // routes is the one HTTP mux: the WebSocket, the API and the web client.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /ws", s.guard.Wrap(s.hub))
+	mux.Handle("GET /ws", s.guard.Wrap(withoutDeadlines(s.hub)))
 	api.New(api.Options{
 		Hub:         s.hub,
 		Media:       s.media,
@@ -135,8 +133,11 @@ func (s *Server) metricSources() metrics.Sources {
 func accessConfig(cfg config.Config) access.Config {
 	return access.Config{
 		JWTSecret:            cfg.Auth.JWTSecret,
+		JWTAudience:          cfg.Auth.JWTAudience,
+		JWTIssuer:            cfg.Auth.JWTIssuer,
 		ConnectionsPerMinute: cfg.Limits.ConnectionsPerMinute,
 		SessionsPerIP:        cfg.Limits.SessionsPerIP,
+		ConnsPerIP:           cfg.EffectiveConnsPerIP(),
 		TrustedProxies:       cfg.HTTP.TrustedProxies,
 		WithSubject:          signaling.WithIdentity,
 		WithRelease:          signaling.WithSessionEnd,
