@@ -27,8 +27,9 @@ import (
 // goroutine, one copy.
 //
 // Packets inbound does not take go through Pion as before, to the OnTrack and RTCP readers of
-// negotiation.go: media before the keys are known, every packet if the keys never are, and
-// every packet on sockets that are not the peer's own (the muxed UDP port, ICE over TCP).
+// negotiation.go: media before the keys are known and every packet if the keys never are. On
+// the muxed UDP port and ICE over TCP the packets reach inbound too (muxRoutes and muxConn
+// hand them over), so those transports take the fast path as well.
 //
 // Concurrency: take runs on the goroutine that reads each of the peer's sockets (usually
 // one); mu guards the SRTP context, and is never held across a network write.
@@ -57,9 +58,8 @@ const (
 )
 
 func newInbound(p *Peer) *inbound {
-	in := &inbound{peer: p, start: time.Now(), twcc: twcc.NewRecorder(rand.Uint32())}
-	in.keys.ready = in.setKeys
-	return in
+	// keys.ready is set by Peer.peerConnection, which arms both directions at once.
+	return &inbound{peer: p, start: time.Now(), twcc: twcc.NewRecorder(rand.Uint32())}
 }
 
 // setKeys arms the fast path with the association's keys (called by keyCapture).

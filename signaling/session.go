@@ -24,7 +24,7 @@ const (
 // Session is one WebSocket client: one user, one media Peer, one reader and
 // one writer goroutine, and a bounded queue of outgoing messages.
 //
-// The reader goroutine is the one that runs Hub.ServeHTTP; it alone reads
+// The reader goroutine is the one Hub.ServeHTTP starts (Hub.run); it alone reads
 // the connection and calls the media peer. The writer goroutine alone
 // writes data frames. Fields under "guarded by Hub.mu" are matchmaking state.
 type Session struct {
