@@ -70,14 +70,22 @@ type HTTP struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout" env:"TANDEM_HTTP_IDLE_TIMEOUT"`
 	// ConnsPerIP is how many TCP connections (WebSockets included) one
 	// client IP may hold open on the HTTP listeners; 0 means twice
-	// limits.sessions_per_ip. Connections from trusted proxies are not capped.
+	// limits.sessions_per_ip plus connBrowserHeadroom. Connections from
+	// trusted proxies are not capped.
 	ConnsPerIP int `yaml:"conns_per_ip" env:"TANDEM_HTTP_CONNS_PER_IP"`
 }
 
-// EffectiveConnsPerIP is http.conns_per_ip, or twice limits.sessions_per_ip when it is 0.
+// connBrowserHeadroom is the connections a browser opens besides its
+// WebSocket while it loads the page (Chromium fetches over up to six at
+// once); the default http.conns_per_ip leaves room for them on top of the
+// sessions.
+const connBrowserHeadroom = 16
+
+// EffectiveConnsPerIP is http.conns_per_ip, or when it is 0 twice
+// limits.sessions_per_ip plus room for a browser's page fetches.
 func (c *Config) EffectiveConnsPerIP() int {
 	if c.HTTP.ConnsPerIP == 0 {
-		return 2 * c.Limits.SessionsPerIP
+		return 2*c.Limits.SessionsPerIP + connBrowserHeadroom
 	}
 	return c.HTTP.ConnsPerIP
 }

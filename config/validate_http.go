@@ -24,7 +24,7 @@ func (c *Config) validateHTTPLimits() error {
 		return fmt.Errorf("http.read_header_timeout: must not be longer than http.read_timeout, which covers the headers too")
 	}
 	if h.ConnsPerIP < 0 {
-		return fmt.Errorf("http.conns_per_ip: must not be negative (0 means twice limits.sessions_per_ip)")
+		return fmt.Errorf("http.conns_per_ip: must not be negative (0 means twice limits.sessions_per_ip plus 16)")
 	}
 	if h.ConnsPerIP != 0 && h.ConnsPerIP < c.Limits.SessionsPerIP {
 		return fmt.Errorf("http.conns_per_ip: %d is below limits.sessions_per_ip (%d); every session holds a connection",

@@ -79,8 +79,12 @@ func TestWorkableNeighboursAreAccepted(t *testing.T) {
 		}
 	}
 	c := Default()
-	if got := c.EffectiveConnsPerIP(); got != 100 {
-		t.Errorf("default EffectiveConnsPerIP = %d, want twice sessions_per_ip (100)", got)
+	if got := c.EffectiveConnsPerIP(); got != 116 {
+		t.Errorf("default EffectiveConnsPerIP = %d, want twice sessions_per_ip plus 16 (116)", got)
+	}
+	c.Limits.SessionsPerIP = 1
+	if got := c.EffectiveConnsPerIP(); got != 18 {
+		t.Errorf("EffectiveConnsPerIP with one session per IP = %d, want 18 (room for a browser's page fetches)", got)
 	}
 }
 
