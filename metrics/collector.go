@@ -12,8 +12,8 @@ type collector struct {
 
 	connected, waiting, rooms, matches, draining *prometheus.Desc
 
-	packets, bytes, held, plis, keyframeReqs                         *prometheus.Desc
-	nacks, retransmits, switches, mediaPeers, fastPath, fastPathSent *prometheus.Desc
+	packets, bytes, held, plis, keyframeReqs                                         *prometheus.Desc
+	nacks, retransmits, refusedResends, switches, mediaPeers, fastPath, fastPathSent *prometheus.Desc
 
 	turnAllocations, turnRelayed *prometheus.Desc
 
@@ -39,6 +39,8 @@ func newCollector(src Sources) *collector {
 		keyframeReqs: d("keyframe_requests_received_total", "PLI and FIR packets received from clients."),
 		nacks:        d("nacks_received_total", "NACK packets received from clients."),
 		retransmits:  d("retransmissions_total", "Packets resent from the SFU's cache in answer to NACKs."),
+		refusedResends: d("retransmissions_refused_total",
+			"Packets NACKs asked for that the SFU did not resend: duplicate (resent under 100 ms before), over_budget (the receiver's retransmission budget was spent).", "cause"),
 		fastPath:     d("fast_path_packets_total", "Client RTP and RTCP packets the SFU decrypted on the socket's read goroutine instead of through Pion's receive pipeline."),
 		fastPathSent: d("fast_path_packets_sent_total", "RTP packets the SFU encrypted and wrote to the client's socket itself instead of through Pion's send pipeline."),
 		switches:     d("video_switches_total", "Completed video source switches (first keyframe of the new source forwarded)."),
@@ -58,7 +60,7 @@ func newCollector(src Sources) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.connected, c.waiting, c.rooms, c.matches, c.draining,
-		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
+		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
 		c.turnAllocations, c.turnRelayed, c.refused, c.trackedIPs, c.connsRefused,
 	} {
 		ch <- d
@@ -112,6 +114,8 @@ func (c *collector) collectMedia(ch chan<- prometheus.Metric) {
 	counter(ch, c.keyframeReqs, float64(m.KeyframeRequestsReceived))
 	counter(ch, c.nacks, float64(m.NACKsReceived))
 	counter(ch, c.retransmits, float64(m.Retransmissions))
+	counter(ch, c.refusedResends, float64(m.RetransmissionsDuplicate), "duplicate")
+	counter(ch, c.refusedResends, float64(m.RetransmissionsOverBudget), "over_budget")
 	counter(ch, c.fastPath, float64(m.FastPathPackets))
 	counter(ch, c.fastPathSent, float64(m.FastPathPacketsSent))
 	counter(ch, c.switches, float64(m.KeyframeSwitches))

@@ -21,7 +21,7 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 	hub := signaling.Stats{ConnectedUsers: 5, WaitingUsers: 1, ActiveRooms: 2, TotalMatches: 9, Draining: true}
 	media := sfu.Stats{AudioPacketsForwarded: 10, VideoPacketsForwarded: 20, AudioBytesForwarded: 1000,
 		VideoBytesForwarded: 20000, PLIsSent: 3, NACKsReceived: 4, KeyframeSwitches: 2, Peers: 4, FastPathPackets: 25,
-		FastPathPacketsSent: 26}
+		FastPathPacketsSent: 26, RetransmissionsDuplicate: 11, RetransmissionsOverBudget: 12}
 	m := New(Sources{
 		Hub:    func() signaling.Stats { return hub },
 		Media:  func() sfu.Stats { return media },
@@ -44,6 +44,11 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 	for labels, v := range map[string]float64{"audio": 10, "video": 20} {
 		if got := gathered(t, m, "tandem_forwarded_packets_total", map[string]string{"kind": labels}); got != v {
 			t.Errorf("forwarded packets %s = %v, want %v", labels, got, v)
+		}
+	}
+	for cause, v := range map[string]float64{"duplicate": 11, "over_budget": 12} {
+		if got := gathered(t, m, "tandem_retransmissions_refused_total", map[string]string{"cause": cause}); got != v {
+			t.Errorf("refused resends %s = %v, want %v", cause, got, v)
 		}
 	}
 	if got := gathered(t, m, "tandem_ws_refused_total", map[string]string{"reason": "rate_limited"}); got != 7 {

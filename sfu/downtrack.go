@@ -221,25 +221,36 @@ func (d *downTrack) handleRTCP(pkt rtcp.Packet) {
 	}
 }
 
-// retransmit resends the packets a NACK asks for that are still cached.
+// retransmit resends the packets a NACK asks for that are still cached, each at most once per
+// resendInterval and within the cache's credit; refusals are counted by cause.
 func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf []byte) {
 	b := d.binding.Load()
 	if b == nil || nack.MediaSSRC != b.ssrc {
 		return
 	}
+	counters := &d.peer.sfu.counters
+	now := cacheNow()
+	var resent, dup, over uint64
 	for _, pair := range nack.Nacks {
 		pair.Range(func(seq uint16) bool {
-			payload, ok := d.cache.load(seq, h, buf)
-			if !ok {
-				return true
+			payload, r := d.cache.load(seq, now, h, buf)
+			switch r {
+			case duplicate:
+				dup++
+			case overBudget:
+				over++
+			case loaded:
+				if err := d.send(b, h, payload); err != nil {
+					return false
+				}
+				resent++
 			}
-			if err := d.send(b, h, payload); err != nil {
-				return false
-			}
-			d.peer.sfu.counters.retransmissions.Add(1)
 			return true
 		})
 	}
+	counters.retransmissions.Add(resent)
+	counters.retransmitsDuplicate.Add(dup)
+	counters.retransmitsOverBudget.Add(over)
 }
 
 // receiverReport records jitter and round-trip time from the report blocks about this track.

@@ -222,6 +222,50 @@ func TestClientNACKIsAnsweredFromTheCache(t *testing.T) {
 	}
 }
 
+func TestNACKStormResendsEachPacketOnce(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	a := connectWith(t, s, synth.Options{Send: true, AcceptReplays: true})
+	b := connect(t, s, true)
+	sfu.Pair(a.peer, b.peer)
+	a.waitPackets(t, video, b, 100)
+
+	// One NACK of 250 pairs, every pair naming the same 17 recent packets: an attacker's
+	// attempt to make the server resend about 4,000 packets.
+	got := from(a.client.Packets(), video, b.client.Source())
+	first := got[len(got)-40]
+	pair := rtcp.NackPair{PacketID: first.Seq, LostPackets: 0xffff}
+	nack := &rtcp.TransportLayerNack{MediaSSRC: first.SSRC, Nacks: make([]rtcp.NackPair, 250)}
+	for i := range nack.Nacks {
+		nack.Nacks[i] = pair
+	}
+	before := s.Stats()
+	if err := a.client.PC().WriteRTCP([]rtcp.Packet{nack}); err != nil {
+		t.Fatal(err)
+	}
+	const named = 17
+	waitFor(t, "the 17 packets resent and the rest refused as duplicates", func() bool {
+		st := s.Stats()
+		return st.Retransmissions-before.Retransmissions == named &&
+			st.RetransmissionsDuplicate-before.RetransmissionsDuplicate == 249*named
+	})
+	waitFor(t, "each named packet to arrive exactly twice", func() bool {
+		counts := map[uint16]int{}
+		for _, p := range from(a.client.Packets(), video, b.client.Source()) {
+			counts[p.Seq]++
+		}
+		for i := range uint16(named) {
+			if counts[first.Seq+i] != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	if st := s.Stats(); st.RetransmissionsOverBudget != before.RetransmissionsOverBudget {
+		t.Fatalf("over-budget refusals %d → %d: 17 packets are well within the budget",
+			before.RetransmissionsOverBudget, st.RetransmissionsOverBudget)
+	}
+}
+
 func TestReceiverPLIIsRelayedToThePartner(t *testing.T) {
 	s := newSFU(t, sfu.Config{KeyframeInterval: 20 * time.Millisecond})
 	a, b := connect(t, s, true), connect(t, s, true)

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -14,26 +15,57 @@ const packetCacheSize = 256
 // maxCachedPayload is the largest payload cached; Pion's receive MTU bounds what we forward.
 const maxCachedPayload = 1460
 
+// resendInterval is how long after resending a packet the cache refuses to resend it again.
+// A browser repeats a NACK only after about one round trip; a NACK that names the same packet
+// sooner (or many times over in one NACK) is a duplicate, not a second loss.
+const resendInterval = 100 * time.Millisecond
+
+// maxRetransmitCredit caps the payload bytes a downTrack may resend in a burst. Every packet
+// stored earns half its payload size in credit, so a client can never make the server resend
+// more than half of what it forwards to that client, however it words its NACKs.
+const maxRetransmitCredit = 128 << 10
+
+// loadResult says what packetCache.load did with a request for one sequence number.
+type loadResult int
+
+const (
+	loaded     loadResult = iota // copied out: resend it
+	notCached                    // never cached or already overwritten
+	duplicate                    // resent less than resendInterval ago
+	overBudget                   // the retransmit credit cannot pay for it
+)
+
 // packetCache keeps the last packetCacheSize packets sent on a downTrack, indexed by output
-// sequence number, so NACKs from the client can be answered without asking the sender.
+// sequence number, so NACKs from the client can be answered without asking the sender. It
+// answers each packet at most once per resendInterval and within a byte budget, so a NACK
+// (up to about 6,000 sequence numbers in 1.4 KB) cannot turn into a storm of resends.
 //
 // It replaces Pion's NACK responder interceptor, which allocates two objects per packet sent;
 // this cache reuses fixed slots and allocates only once. Safe for concurrent use: the
 // forwarding goroutines store, the downTrack's RTCP goroutine loads; mu is held only for the
 // copy, never across a network write.
 type packetCache struct {
-	mu    sync.Mutex
-	slots []cacheSlot
+	mu     sync.Mutex
+	slots  []cacheSlot
+	credit int // payload bytes that may be resent now; guarded by mu
 }
 
 type cacheSlot struct {
-	valid   bool
-	header  rtp.Header // without CSRCs and extensions (the SFU forwards none)
-	size    int
-	payload [maxCachedPayload]byte
+	valid    bool
+	resentAt time.Duration // when it was last resent, since cacheEpoch; 0 if never
+	header   rtp.Header    // without CSRCs and extensions (the SFU forwards none)
+	size     int
+	payload  [maxCachedPayload]byte
 }
 
-// store copies a packet into its slot. Payloads too large to cache are skipped.
+// cacheEpoch anchors the cache's monotonic clock (time.Since keeps the monotonic reading).
+var cacheEpoch = time.Now()
+
+// cacheNow returns the cache clock: never zero, so a zero resentAt means "never resent".
+func cacheNow() time.Duration { return time.Since(cacheEpoch) + 1 }
+
+// store copies a packet into its slot and earns retransmit credit. Payloads too large to
+// cache are skipped.
 func (c *packetCache) store(h *rtp.Header, payload []byte) {
 	if len(payload) > maxCachedPayload {
 		return
@@ -41,27 +73,38 @@ func (c *packetCache) store(h *rtp.Header, payload []byte) {
 	c.mu.Lock()
 	if c.slots == nil {
 		c.slots = make([]cacheSlot, packetCacheSize)
+		c.credit = maxRetransmitCredit
 	}
 	s := &c.slots[h.SequenceNumber%packetCacheSize]
 	s.valid = true
+	s.resentAt = 0
 	s.header = *h
 	s.header.CSRC, s.header.Extensions = nil, nil
 	s.size = copy(s.payload[:], payload)
+	c.credit = min(c.credit+len(payload)/2, maxRetransmitCredit)
 	c.mu.Unlock()
 }
 
 // load copies the packet with sequence number seq into h and buf (which must hold
-// maxCachedPayload bytes) and returns its payload, or false if it is no longer cached.
-func (c *packetCache) load(seq uint16, h *rtp.Header, buf []byte) ([]byte, bool) {
+// maxCachedPayload bytes) if it may be resent at now (a cacheNow reading), and returns its
+// payload; otherwise it says why not.
+func (c *packetCache) load(seq uint16, now time.Duration, h *rtp.Header, buf []byte) ([]byte, loadResult) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.slots == nil {
-		return nil, false
+		return nil, notCached
 	}
 	s := &c.slots[seq%packetCacheSize]
-	if !s.valid || s.header.SequenceNumber != seq {
-		return nil, false
+	switch {
+	case !s.valid || s.header.SequenceNumber != seq:
+		return nil, notCached
+	case s.resentAt != 0 && now-s.resentAt < resendInterval:
+		return nil, duplicate
+	case c.credit < s.size:
+		return nil, overBudget
 	}
+	c.credit -= s.size
+	s.resentAt = now
 	*h = s.header
-	return buf[:copy(buf, s.payload[:s.size])], true
+	return buf[:copy(buf, s.payload[:s.size])], loaded
 }

@@ -3,6 +3,7 @@ package sfu
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -11,7 +12,7 @@ func TestPacketCacheKeepsTheLastPackets(t *testing.T) {
 	var c packetCache
 	buf := make([]byte, maxCachedPayload)
 	var h rtp.Header
-	if _, ok := c.load(1, &h, buf); ok {
+	if _, ok := c.load(1, 1, &h, buf); ok != notCached {
 		t.Fatal("empty cache returned a packet")
 	}
 	for i := range 300 {
@@ -19,21 +20,76 @@ func TestPacketCacheKeepsTheLastPackets(t *testing.T) {
 		c.store(&rtp.Header{SequenceNumber: seq, Timestamp: uint32(i), CSRC: []uint32{7}}, []byte{byte(i), 1, 2})
 	}
 	newest := uint16(65500 + 299 - 65536)
-	payload, ok := c.load(newest, &h, buf)
-	if !ok || h.SequenceNumber != newest || h.Timestamp != 299 || !bytes.Equal(payload, []byte{byte(299 % 256), 1, 2}) {
+	payload, ok := c.load(newest, 1, &h, buf)
+	if ok != loaded || h.SequenceNumber != newest || h.Timestamp != 299 || !bytes.Equal(payload, []byte{byte(299 % 256), 1, 2}) {
 		t.Fatalf("newest packet: ok %v header %+v payload % x", ok, h, payload)
 	}
 	if h.CSRC != nil {
 		t.Fatal("cached header shares the caller's CSRC slice")
 	}
-	if _, ok := c.load(newest-packetCacheSize+1, &h, buf); !ok {
+	if _, ok := c.load(newest-packetCacheSize+1, 1, &h, buf); ok != loaded {
 		t.Fatal("oldest packet still in the window is missing")
 	}
-	if _, ok := c.load(newest-packetCacheSize, &h, buf); ok {
+	if _, ok := c.load(newest-packetCacheSize, 1, &h, buf); ok != notCached {
 		t.Fatal("packet older than the window was returned (slot reused)")
 	}
 	c.store(&rtp.Header{SequenceNumber: 5}, make([]byte, maxCachedPayload+1))
-	if _, ok := c.load(5, &h, buf); ok {
+	if _, ok := c.load(5, 1, &h, buf); ok != notCached {
 		t.Fatal("oversized payload was cached")
+	}
+}
+
+func TestPacketCacheResendsAPacketOncePerInterval(t *testing.T) {
+	var c packetCache
+	buf := make([]byte, maxCachedPayload)
+	var h rtp.Header
+	c.store(&rtp.Header{SequenceNumber: 9}, []byte{1, 2, 3})
+	now := 5 * time.Second
+	if _, r := c.load(9, now, &h, buf); r != loaded {
+		t.Fatalf("first request: %v, want loaded", r)
+	}
+	if _, r := c.load(9, now+resendInterval-1, &h, buf); r != duplicate {
+		t.Fatalf("request within the interval: %v, want duplicate", r)
+	}
+	if _, r := c.load(9, now+resendInterval, &h, buf); r != loaded {
+		t.Fatalf("request after the interval: %v, want loaded", r)
+	}
+	c.store(&rtp.Header{SequenceNumber: 9 + packetCacheSize}, []byte{4})
+	if _, r := c.load(9+packetCacheSize, now+resendInterval+1, &h, buf); r != loaded {
+		t.Fatalf("new packet in a reused slot: %v, want loaded (the slot's resend time is reset)", r)
+	}
+}
+
+func TestPacketCacheRefusesResendsBeyondItsCredit(t *testing.T) {
+	var c packetCache
+	buf := make([]byte, maxCachedPayload)
+	var h rtp.Header
+	payload := make([]byte, 1000)
+	for seq := range uint16(packetCacheSize) {
+		c.store(&rtp.Header{SequenceNumber: seq}, payload)
+	}
+	// The burst allows maxRetransmitCredit bytes; every resend here is a different packet.
+	want := maxRetransmitCredit / len(payload)
+	got := 0
+	for seq := range uint16(packetCacheSize) {
+		switch _, r := c.load(seq, time.Second, &h, buf); r {
+		case loaded:
+			got++
+		case overBudget:
+		default:
+			t.Fatalf("seq %d: %v", seq, r)
+		}
+	}
+	if got != want {
+		t.Fatalf("resent %d packets of %d bytes, want %d (the burst credit)", got, len(payload), want)
+	}
+	// Forwarding earns credit again: two more packets stored pay for one resend.
+	c.store(&rtp.Header{SequenceNumber: packetCacheSize}, payload)
+	c.store(&rtp.Header{SequenceNumber: packetCacheSize + 1}, payload)
+	if _, r := c.load(packetCacheSize, time.Second, &h, buf); r != loaded {
+		t.Fatalf("after earning credit: %v, want loaded", r)
+	}
+	if _, r := c.load(packetCacheSize+1, time.Second, &h, buf); r != overBudget {
+		t.Fatalf("credit spent again: %v, want overBudget", r)
 	}
 }

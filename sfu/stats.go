@@ -24,6 +24,12 @@ type Stats struct {
 	NACKsReceived uint64 `json:"nacksReceived"`
 	// Retransmissions counts packets the NACK responder resent from its cache.
 	Retransmissions uint64 `json:"retransmissions"`
+	// RetransmissionsDuplicate counts packets a NACK asked for that were not resent because
+	// they had been resent less than 100 ms before (the same loss reported again).
+	RetransmissionsDuplicate uint64 `json:"retransmissionsDuplicate"`
+	// RetransmissionsOverBudget counts packets a NACK asked for that were not resent because
+	// the receiver had used up its retransmission budget (half the bytes forwarded to it).
+	RetransmissionsOverBudget uint64 `json:"retransmissionsOverBudget"`
 	// KeyframeSwitches counts completed video source switches (a keyframe of the new source
 	// was forwarded).
 	KeyframeSwitches uint64 `json:"keyframeSwitches"`
@@ -47,6 +53,8 @@ type counters struct {
 	keyframeRequests         atomic.Uint64
 	nacksReceived            atomic.Uint64
 	retransmissions          atomic.Uint64
+	retransmitsDuplicate     atomic.Uint64
+	retransmitsOverBudget    atomic.Uint64
 	keyframeSwitches         atomic.Uint64
 	fastPath                 atomic.Uint64
 	fastPathSent             atomic.Uint64
@@ -55,19 +63,21 @@ type counters struct {
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		AudioPacketsForwarded:    c.audioPackets.Load(),
-		AudioBytesForwarded:      c.audioBytes.Load(),
-		VideoPacketsForwarded:    c.videoPackets.Load(),
-		VideoBytesForwarded:      c.videoBytes.Load(),
-		VideoPacketsHeld:         c.videoHeld.Load(),
-		PLIsSent:                 c.plisSent.Load(),
-		KeyframeRequestsReceived: c.keyframeRequests.Load(),
-		NACKsReceived:            c.nacksReceived.Load(),
-		Retransmissions:          c.retransmissions.Load(),
-		KeyframeSwitches:         c.keyframeSwitches.Load(),
-		FastPathPackets:          c.fastPath.Load(),
-		FastPathPacketsSent:      c.fastPathSent.Load(),
-		Peers:                    c.peers.Load(),
+		AudioPacketsForwarded:     c.audioPackets.Load(),
+		AudioBytesForwarded:       c.audioBytes.Load(),
+		VideoPacketsForwarded:     c.videoPackets.Load(),
+		VideoBytesForwarded:       c.videoBytes.Load(),
+		VideoPacketsHeld:          c.videoHeld.Load(),
+		PLIsSent:                  c.plisSent.Load(),
+		KeyframeRequestsReceived:  c.keyframeRequests.Load(),
+		NACKsReceived:             c.nacksReceived.Load(),
+		Retransmissions:           c.retransmissions.Load(),
+		RetransmissionsDuplicate:  c.retransmitsDuplicate.Load(),
+		RetransmissionsOverBudget: c.retransmitsOverBudget.Load(),
+		KeyframeSwitches:          c.keyframeSwitches.Load(),
+		FastPathPackets:           c.fastPath.Load(),
+		FastPathPacketsSent:       c.fastPathSent.Load(),
+		Peers:                     c.peers.Load(),
 	}
 }
 
