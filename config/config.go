@@ -153,6 +153,15 @@ type TURN struct {
 	AllowLoopback bool `yaml:"allow_loopback" env:"TANDEM_TURN_ALLOW_LOOPBACK"`
 	// MaxAllocationsPerUser caps concurrent allocations per credential.
 	MaxAllocationsPerUser int `yaml:"max_allocations_per_user" env:"TANDEM_TURN_MAX_ALLOCATIONS"`
+	// AllocationsPerIP caps concurrent allocations per client IP (IPv6: /64); 0 means a
+	// quarter of relay_ports, between 3 and 12 (12 when relay_ports is empty).
+	AllocationsPerIP int `yaml:"allocations_per_ip" env:"TANDEM_TURN_ALLOCATIONS_PER_IP"`
+	// AllocationsTotal caps concurrent allocations in total; 0 means the number of relay
+	// ports (10000 when relay_ports is empty).
+	AllocationsTotal int `yaml:"allocations_total" env:"TANDEM_TURN_ALLOCATIONS_TOTAL"`
+	// CredentialGrace is how long a session's TURN credentials keep working after the session
+	// ended; then its allocations are closed.
+	CredentialGrace time.Duration `yaml:"credential_grace" env:"TANDEM_TURN_CREDENTIAL_GRACE"`
 	// ExternalURLs point browsers at an external TURN server (e.g. coturn with
 	// use-auth-secret and the same Secret) instead of the embedded one.
 	ExternalURLs []string `yaml:"external_urls" env:"TANDEM_TURN_URLS"`
@@ -218,6 +227,7 @@ func Default() Config {
 			Addr:                  ":3478",
 			CredentialTTL:         6 * time.Hour,
 			MaxAllocationsPerUser: 10,
+			CredentialGrace:       10 * time.Second,
 		},
 		Limits: Limits{
 			ConnectionsPerMinute: 120,
@@ -286,6 +296,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Media.VideoCodec != "vp8" && c.Media.VideoCodec != "h264" {
 		return fmt.Errorf("media.video_codec: %q is not vp8 or h264", c.Media.VideoCodec)
+	}
+	if len(c.TURN.ExternalURLs) > 0 && c.TURN.Secret == "" {
+		return fmt.Errorf("turn.external_urls: needs turn.secret, the secret the external TURN server shares (a random one could never match)")
+	}
+	if c.TURN.AllocationsPerIP < 0 || c.TURN.AllocationsTotal < 0 {
+		return fmt.Errorf("turn.allocations_per_ip, turn.allocations_total: must not be negative (0 means derived from turn.relay_ports)")
+	}
+	if c.TURN.CredentialGrace < 0 || c.TURN.CredentialGrace > 10*time.Minute {
+		return fmt.Errorf("turn.credential_grace: must be between 0 and 10m")
 	}
 	if c.TURN.CredentialTTL < time.Minute {
 		return fmt.Errorf("turn.credential_ttl: must be at least a minute")

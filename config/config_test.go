@@ -36,14 +36,15 @@ func TestDefaultsNeedNoFile(t *testing.T) {
 
 func TestStableEnvironmentNames(t *testing.T) {
 	cfg, err := Load("", envMap(map[string]string{
-		"TANDEM_HTTP_ADDR":           "127.0.0.1:4000",
-		"TANDEM_ICE_IPS":             "127.0.0.1, 10.0.0.2",
-		"TANDEM_PUBLIC_IP":           "203.0.113.7",
-		"TANDEM_UDP_PORTS":           "40000-40010",
-		"TANDEM_TURN_ADDR":           "",
-		"TANDEM_TURN_SECRET":         "s3cret",
-		"TANDEM_TURN_ALLOW_LOOPBACK": "true",
-		"TANDEM_ADMIN_TOKEN":         "a-long-admin-token",
+		"TANDEM_HTTP_ADDR":               "127.0.0.1:4000",
+		"TANDEM_ICE_IPS":                 "127.0.0.1, 10.0.0.2",
+		"TANDEM_PUBLIC_IP":               "203.0.113.7",
+		"TANDEM_UDP_PORTS":               "40000-40010",
+		"TANDEM_TURN_ADDR":               "",
+		"TANDEM_TURN_SECRET":             "s3cret",
+		"TANDEM_TURN_ALLOW_LOOPBACK":     "true",
+		"TANDEM_ADMIN_TOKEN":             "a-long-admin-token",
+		"TANDEM_TURN_ALLOCATIONS_PER_IP": "6",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +58,7 @@ func TestStableEnvironmentNames(t *testing.T) {
 	want.TURN.Secret = "s3cret"
 	want.TURN.AllowLoopback = true
 	want.Admin.Token = "a-long-admin-token"
+	want.TURN.AllocationsPerIP = 6
 	got, _ := cfg.YAML()
 	exp, _ := want.YAML()
 	if string(got) != string(exp) {

@@ -15,7 +15,7 @@ type collector struct {
 	packets, bytes, held, plis, keyframeReqs                                         *prometheus.Desc
 	nacks, retransmits, refusedResends, switches, mediaPeers, fastPath, fastPathSent *prometheus.Desc
 
-	turnAllocations, turnRelayed *prometheus.Desc
+	turnAllocations, turnRelayed, turnRefused, turnDropped *prometheus.Desc
 
 	refused, trackedIPs, connsRefused *prometheus.Desc
 }
@@ -48,6 +48,10 @@ func newCollector(src Sources) *collector {
 
 		turnAllocations: d("turn_allocations", "TURN allocations open now on the embedded TURN server."),
 		turnRelayed:     d("turn_relayed_bytes_total", "Bytes relayed by the embedded TURN server since start."),
+		turnRefused: d("turn_refused_total",
+			"TURN requests refused, by cause: per_ip and total (allocation caps), tcp (RFC 6062 allocations), credentials (of an ended session), permission (a peer that is not a media address).", "cause"),
+		turnDropped: d("turn_datagrams_dropped_total",
+			"Datagrams a TURN relay did not pass: to or from a port that is not one of tandem's media ports."),
 
 		refused:    d("ws_refused_total", "/ws requests refused before the upgrade, by reason.", "reason"),
 		trackedIPs: d("ws_tracked_ips", "Client IPs (IPv6: /64 prefixes) the per-IP limiter remembers now."),
@@ -61,7 +65,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.connected, c.waiting, c.rooms, c.matches, c.draining,
 		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
-		c.turnAllocations, c.turnRelayed, c.refused, c.trackedIPs, c.connsRefused,
+		c.turnAllocations, c.turnRelayed, c.turnRefused, c.turnDropped, c.refused, c.trackedIPs, c.connsRefused,
 	} {
 		ch <- d
 	}
@@ -79,6 +83,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		t := c.src.TURN()
 		gauge(ch, c.turnAllocations, float64(t.Allocations))
 		counter(ch, c.turnRelayed, float64(t.RelayedBytes))
+		counter(ch, c.turnRefused, float64(t.RefusedPerIP), "per_ip")
+		counter(ch, c.turnRefused, float64(t.RefusedTotal), "total")
+		counter(ch, c.turnRefused, float64(t.RefusedTCP), "tcp")
+		counter(ch, c.turnRefused, float64(t.RefusedCredentials), "credentials")
+		counter(ch, c.turnRefused, float64(t.PermissionsRefused), "permission")
+		counter(ch, c.turnDropped, float64(t.DatagramsDropped))
 	}
 	if c.src.Access != nil {
 		a := c.src.Access()

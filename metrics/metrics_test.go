@@ -23,9 +23,12 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		VideoBytesForwarded: 20000, PLIsSent: 3, NACKsReceived: 4, KeyframeSwitches: 2, Peers: 4, FastPathPackets: 25,
 		FastPathPacketsSent: 26, RetransmissionsDuplicate: 11, RetransmissionsOverBudget: 12}
 	m := New(Sources{
-		Hub:    func() signaling.Stats { return hub },
-		Media:  func() sfu.Stats { return media },
-		TURN:   func() turn.Stats { return turn.Stats{Allocations: 2, RelayedBytes: 4096} },
+		Hub:   func() signaling.Stats { return hub },
+		Media: func() sfu.Stats { return media },
+		TURN: func() turn.Stats {
+			return turn.Stats{Allocations: 2, RelayedBytes: 4096, RefusedPerIP: 1, RefusedTotal: 2,
+				RefusedTCP: 3, RefusedCredentials: 4, PermissionsRefused: 5, DatagramsDropped: 6}
+		},
 		Access: func() access.Stats { return access.Stats{RateLimited: 7, TrackedIPs: 3, ConnsRefused: 8} },
 	})
 	want := map[string]float64{
@@ -45,6 +48,14 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		if got := gathered(t, m, "tandem_forwarded_packets_total", map[string]string{"kind": labels}); got != v {
 			t.Errorf("forwarded packets %s = %v, want %v", labels, got, v)
 		}
+	}
+	for cause, v := range map[string]float64{"per_ip": 1, "total": 2, "tcp": 3, "credentials": 4, "permission": 5} {
+		if got := gathered(t, m, "tandem_turn_refused_total", map[string]string{"cause": cause}); got != v {
+			t.Errorf("TURN refused %s = %v, want %v", cause, got, v)
+		}
+	}
+	if got := gathered(t, m, "tandem_turn_datagrams_dropped_total", nil); got != 6 {
+		t.Errorf("TURN dropped datagrams = %v, want 6", got)
 	}
 	for cause, v := range map[string]float64{"duplicate": 11, "over_budget": 12} {
 		if got := gathered(t, m, "tandem_retransmissions_refused_total", map[string]string{"cause": cause}); got != v {

@@ -36,11 +36,22 @@ func turnServerOf(t *testing.T, c *livetest.Client) (addr, username, password st
 }
 
 func TestTURNMetricsMoveWithAllocationsAndRelayedBytes(t *testing.T) {
+	// The test's peer stands in for a media socket: the media port range is its port alone
+	// (the relay reaches nothing else), and no PeerConnection is made to take it.
+	peer, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	peerPort := uint16(peer.LocalAddr().(*net.UDPAddr).Port)
 	srv := livetest.Start(t, func(c *config.Config) {
 		c.TURN.Addr = "127.0.0.1:0"
-		c.TURN.AllowLoopback = true // the test's peer listens on loopback
+		c.TURN.AllowLoopback = true // the peer listens on loopback
+		c.TURN.CredentialGrace = 100 * time.Millisecond
+		c.Media.UDPPorts = config.PortRange{Min: peerPort, Max: peerPort}
 	})
-	addr, username, password := turnServerOf(t, livetest.MustDial(t, srv.WSURL))
+	session := livetest.MustDial(t, srv.WSURL)
+	addr, username, password := turnServerOf(t, session)
 
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -67,11 +78,6 @@ func TestTURNMetricsMoveWithAllocationsAndRelayedBytes(t *testing.T) {
 		t.Fatalf("allocations %v, want 1", got)
 	}
 
-	peer, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
 	if _, err := relay.WriteTo([]byte("hello through the relay"), peer.LocalAddr()); err != nil {
 		t.Fatalf("send through the relay: %v", err)
 	}
@@ -83,14 +89,38 @@ func TestTURNMetricsMoveWithAllocationsAndRelayedBytes(t *testing.T) {
 	// The relay counts the datagram after its write returns, which may be
 	// after the peer read it: poll.
 	want := float64(len("hello through the relay"))
+	waitMetric(t, srv, "relayed bytes", func(m map[string]float64) bool { return m["relayed"] >= want })
+
+	// A port that is not a media port: dropped and counted.
+	if _, err := relay.WriteTo([]byte("probe"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, srv, "a dropped datagram", func(m map[string]float64) bool { return m["dropped"] == 1 })
+
+	// The session ends: its credentials stop and its allocation closes.
+	session.Close()
+	waitMetric(t, srv, "the ended session's allocation to close", func(m map[string]float64) bool {
+		return m["allocations"] == 0
+	})
+}
+
+// waitMetric scrapes srv until cond holds for the TURN metrics (relayed, dropped,
+// allocations), or fails after livetest.WaitFor.
+func waitMetric(t *testing.T, srv *livetest.Server, what string, cond func(map[string]float64) bool) {
+	t.Helper()
 	deadline := time.Now().Add(livetest.WaitFor)
 	for {
-		got := value(scrape(t, srv, ""), "tandem_turn_relayed_bytes_total")
-		if got >= want {
+		fams := scrape(t, srv, "")
+		m := map[string]float64{
+			"relayed":     value(fams, "tandem_turn_relayed_bytes_total"),
+			"dropped":     value(fams, "tandem_turn_datagrams_dropped_total"),
+			"allocations": value(fams, "tandem_turn_allocations"),
+		}
+		if cond(m) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("relayed bytes %v, want at least the datagram's %v", got, want)
+			t.Fatalf("timed out waiting for %s: %v", what, m)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

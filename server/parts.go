@@ -42,9 +42,23 @@ func turnConfig(cfg config.Config) (turn.Config, error) {
 		CredentialTTL:         t.CredentialTTL,
 		AllowLoopback:         t.AllowLoopback,
 		AllowedPeers:          peers,
+		MediaPorts:            mediaPorts(cfg.Media),
 		MaxAllocationsPerUser: t.MaxAllocationsPerUser,
+		AllocationsPerIP:      t.AllocationsPerIP,
+		MaxAllocations:        t.AllocationsTotal,
+		CredentialGrace:       t.CredentialGrace,
 		ExternalURLs:          t.ExternalURLs,
 	}, nil
+}
+
+// mediaPorts lists the UDP ports the SFU takes media on: the muxed port, or else the range.
+// They are the only ports the TURN relay reaches.
+func mediaPorts(m config.Media) []turn.PortRange {
+	if m.UDPMuxPort != 0 {
+		p := uint16(m.UDPMuxPort)
+		return []turn.PortRange{{Min: p, Max: p}}
+	}
+	return []turn.PortRange{{Min: uint16(m.UDPPorts.Min), Max: uint16(m.UDPPorts.Max)}}
 }
 
 // mediaAddresses lists the IPs the SFU takes media on: the configured ICE

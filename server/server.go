@@ -79,6 +79,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		Signaling:      cfg.Signaling,
 		AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		ICEServers:     s.iceServers,
+		SessionEnded:   s.turn.Release, // nil-safe: TURN may be off
 		Observer:       s.metrics,
 	}, s.media, log.With("component", "signaling"))
 

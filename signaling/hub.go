@@ -31,6 +31,10 @@ type Options struct {
 	AllowedOrigins []string
 	// ICEServers fills welcome's iceServers; nil sends an empty list.
 	ICEServers ICEServerFunc
+	// SessionEnded, if set, is called once with a session's user id after the session ended
+	// and closed its media (e.g. to revoke its TURN credentials). It must not block or call
+	// the hub.
+	SessionEnded func(userID string)
 	// Observer is told of matchmaking events (metrics); nil for none.
 	Observer Observer
 }
@@ -226,6 +230,9 @@ func (h *Hub) unregister(s *Session) {
 	h.mu.Unlock()
 	if err := s.peer.Close(); err != nil {
 		s.log.Warn("close media peer", "err", err)
+	}
+	if h.opts.SessionEnded != nil {
+		h.opts.SessionEnded(s.id)
 	}
 }
 

@@ -3,6 +3,7 @@ package signaling
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -371,5 +372,27 @@ func TestOriginCheck(t *testing.T) {
 	}
 	if err := dial("https://evil.example.com"); err == nil {
 		t.Fatal("foreign origin accepted")
+	}
+}
+
+func TestSessionEndedIsReportedOnceForEveryWayASessionEnds(t *testing.T) {
+	var mu sync.Mutex
+	ended := map[string]int{}
+	h := newTestHub(t, func(o *Options) {
+		o.SessionEnded = func(id string) { mu.Lock(); ended[id]++; mu.Unlock() }
+	})
+	count := func(id string) int { mu.Lock(); defer mu.Unlock(); return ended[id] }
+	kicked, leaver, stayer := h.dial(t), h.dial(t), h.dial(t)
+
+	if !h.Disconnect(kicked.id) { // the operator's disconnect
+		t.Fatal("Disconnect reported no user")
+	}
+	kicked.expectClosed()
+	leaver.conn.Close() // the client goes away
+	eventually(t, "both sessions reported ended", func() bool {
+		return count(kicked.id) == 1 && count(leaver.id) == 1
+	})
+	if n := count(stayer.id); n != 0 {
+		t.Fatalf("a live session was reported ended %d times", n)
 	}
 }

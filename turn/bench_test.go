@@ -37,11 +37,12 @@ func BenchmarkRelayVsCoturn(b *testing.B) {
 		}
 		b.Run("tandem/"+transport, func(b *testing.B) {
 			s, err := New(Config{Addr: "127.0.0.1:0", Secret: testSecret, AllowLoopback: true,
-				MaxAllocationsPerUser: 1000}, nil)
+				MaxAllocationsPerUser: 1000, AllocationsPerIP: 1000, MediaPorts: anyPort}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Close()
+			s.ledger.issue("bench") // uclient derives this user's credentials from the secret (-W)
 			// The embedded server runs in this process; the harness idles
 			// while uclient runs.
 			self := os.Getpid()

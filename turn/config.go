@@ -12,6 +12,13 @@ const (
 	DefaultRealm                 = "tandem"
 	DefaultCredentialTTL         = 6 * time.Hour
 	DefaultMaxAllocationsPerUser = 10
+	DefaultCredentialGrace       = 10 * time.Second
+	// DefaultAllocationsPerIP is the per-client-IP cap when the relay port range is wide
+	// enough: four browser sessions behind one address, each with a UDP, a TCP and a TLS
+	// allocation. A narrower range gets a quarter of its ports per IP (at least 3).
+	DefaultAllocationsPerIP = 12
+	// defaultMaxAllocationsAnyPort caps allocations in total when relay ports are not bounded.
+	defaultMaxAllocationsAnyPort = 10000
 )
 
 // Config configures the embedded TURN server and the credentials handed to
@@ -43,9 +50,24 @@ type Config struct {
 	CredentialTTL time.Duration
 	// AllowLoopback permits relaying to 127.0.0.0/8 and ::1 (local testing).
 	AllowLoopback bool
-	// AllowedPeers are tandem's own media addresses: always permitted as relay
-	// peers even when private or loopback.
+	// AllowedPeers are tandem's own media addresses, the only IPs a relay
+	// reaches (besides loopback with AllowLoopback).
 	AllowedPeers []net.IP
+	// MediaPorts are the UDP ports of tandem's media sockets (the media port
+	// range or the muxed port), the only ports a relay reaches on
+	// AllowedPeers. Required with Addr.
+	MediaPorts []PortRange
+	// AllocationsPerIP caps concurrent allocations per client IP (an IPv6
+	// client's /64); default DefaultAllocationsPerIP, or a quarter of the
+	// relay port range when that is smaller (at least 3).
+	AllocationsPerIP int
+	// MaxAllocations caps concurrent allocations in total; default the
+	// number of relay ports, or 10000 when relay ports are not bounded.
+	MaxAllocations int
+	// CredentialGrace is how long a user's credentials keep working after
+	// Release (its session ended); then its allocations are closed. Default
+	// DefaultCredentialGrace.
+	CredentialGrace time.Duration
 	// MaxAllocationsPerUser caps concurrent allocations per credential user
 	// id; default 10.
 	MaxAllocationsPerUser int
@@ -66,7 +88,20 @@ func (c Config) withDefaults() Config {
 	if c.MaxAllocationsPerUser <= 0 {
 		c.MaxAllocationsPerUser = DefaultMaxAllocationsPerUser
 	}
+	if c.CredentialGrace <= 0 {
+		c.CredentialGrace = DefaultCredentialGrace
+	}
+	if c.MaxAllocations <= 0 {
+		c.MaxAllocations = defaultMaxAllocationsAnyPort
+		if c.RelayPortMin != 0 && c.RelayPortMax >= c.RelayPortMin {
+			c.MaxAllocations = int(c.RelayPortMax-c.RelayPortMin) + 1
+		}
+	}
+	if c.AllocationsPerIP <= 0 {
+		c.AllocationsPerIP = min(DefaultAllocationsPerIP, max(3, c.MaxAllocations/4))
+	}
 	c.AllowedPeers = append([]net.IP(nil), c.AllowedPeers...)
+	c.MediaPorts = append([]PortRange(nil), c.MediaPorts...)
 	c.ExternalURLs = append([]string(nil), c.ExternalURLs...)
 	return c
 }
@@ -85,6 +120,14 @@ func (c Config) validate() error {
 	}
 	if c.Addr != "" && c.TLSAddr != "" && c.TLSConfig == nil {
 		return fmt.Errorf("TURN TLS address %q set without a TLS certificate", c.TLSAddr)
+	}
+	if c.Addr != "" && len(c.MediaPorts) == 0 {
+		return fmt.Errorf("no media ports: the relay reaches only tandem's media ports, so they must be known")
+	}
+	for _, r := range c.MediaPorts {
+		if r.Min == 0 || r.Min > r.Max {
+			return fmt.Errorf("media port range %d-%d: want 1 <= min <= max", r.Min, r.Max)
+		}
 	}
 	for i, ip := range c.AllowedPeers {
 		if ip == nil {

@@ -96,7 +96,8 @@ func TestCoturnClientRelaysThroughOurServer(t *testing.T) {
 	peer := startTurnutilsPeer(t)
 	port := strconv.Itoa(s.udpAddr.Port)
 	tlsPort := strconv.Itoa(s.tlsAddr.Port)
-	user, pass := validCredentials("coturn-client")
+	user, pass := validCredentials(s, "coturn-client")
+	s.ledger.issue("coturn-rest") // the -W cases derive credentials for this user from the secret
 
 	cases := []struct {
 		name  string

@@ -44,15 +44,20 @@ func parseRESTUsername(username string) (expiry time.Time, userID string, err er
 }
 
 // newAuthHandler returns the pion AuthHandler that accepts unexpired REST
-// credentials made with secret. It returns the user id (the part after the
-// expiry) so quotas count per user, not per credential. A wrong password is
-// refused by pion itself: the key returned here does not match the request's
-// MESSAGE-INTEGRITY. now is injectable for tests; it must be safe for
-// concurrent use.
-func newAuthHandler(secret string, now func() time.Time) pionturn.AuthHandler {
+// credentials made with secret for a user the ledger holds live (a session
+// of this process received them and has not ended). It returns the user id
+// (the part after the expiry) so quotas count per user, not per credential.
+// A wrong password is refused by pion itself: the key returned here does not
+// match the request's MESSAGE-INTEGRITY. now is injectable for tests; it
+// must be safe for concurrent use.
+func newAuthHandler(secret string, now func() time.Time, l *ledger, m *meters) pionturn.AuthHandler {
 	return func(ra *pionturn.RequestAttributes) (string, []byte, bool) {
 		expiry, userID, err := parseRESTUsername(ra.Username)
 		if err != nil || !now().Before(expiry) {
+			return "", nil, false
+		}
+		if !l.live(userID) {
+			m.refusedCredentials.Add(1)
 			return "", nil, false
 		}
 		key := pionturn.GenerateAuthKey(ra.Username, ra.Realm, restPassword(secret, ra.Username))

@@ -35,7 +35,11 @@ func TestCredentialsMatchOpenSSLVectors(t *testing.T) {
 
 func TestAuthHandler(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	handler := newAuthHandler("s3cret", func() time.Time { return now })
+	l := newLedger(time.Minute)
+	l.issue("alice")
+	l.issue("a:b")
+	handler := newAuthHandler("s3cret", func() time.Time { return now }, l, &meters{})
+	stranger, _ := Credentials("s3cret", "mallory", now.Add(time.Minute))
 	valid, validPass := Credentials("s3cret", "alice", now.Add(time.Minute))
 	colon, colonPass := Credentials("s3cret", "a:b", now.Add(time.Minute))
 	expired, _ := Credentials("s3cret", "alice", now)
@@ -50,6 +54,7 @@ func TestAuthHandler(t *testing.T) {
 		{"valid", valid, true, "alice", validPass},
 		{"user id with colons", colon, true, "a:b", colonPass},
 		{"expires now", expired, false, "", ""},
+		{"user never handed credentials", stranger, false, "", ""},
 		{"no separator", "1800000060", false, "", ""},
 		{"empty user id", "1800000060:", false, "", ""},
 		{"expiry not a number", "soon:alice", false, "", ""},

@@ -45,6 +45,9 @@ func newTestServer(t testing.TB, cfg Config) *Server {
 	if cfg.Secret == "" {
 		cfg.Secret = testSecret
 	}
+	if cfg.MediaPorts == nil {
+		cfg.MediaPorts = anyPort
+	}
 	s, err := New(cfg, testLogger(t))
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -57,10 +60,16 @@ func newTestServer(t testing.TB, cfg Config) *Server {
 	return s
 }
 
-// validCredentials returns credentials for user valid for an hour.
-func validCredentials(user string) (string, string) {
+// validCredentials returns credentials for user valid for an hour, with user
+// live in s's ledger, as if a session had been handed them.
+func validCredentials(s *Server, user string) (string, string) {
+	s.ledger.issue(user)
 	return Credentials(testSecret, user, time.Now().Add(time.Hour))
 }
+
+// anyPort lets a test server relay to every port of its peers: tests that are
+// not about the port policy use echo peers on ephemeral ports.
+var anyPort = []PortRange{{Min: 1, Max: 65535}}
 
 // dialTURN connects a pion TURN client to s over transport ("udp", "tcp"
 // or "tls"); everything is closed when the test ends.

@@ -22,7 +22,9 @@ type ICEServer struct {
 // tandem; a port in it is ignored). The turns: URL prefers host over
 // PublicIP because TLS certificates name hosts, not IPs. It returns nil on
 // a nil *Server, for an empty userID, or when the embedded server is off
-// and no external URLs are configured. Safe for concurrent use.
+// and no external URLs are configured. The embedded server accepts the
+// credentials until Release(userID) and its grace period; an external
+// server until they expire. Safe for concurrent use.
 func (s *Server) ICEServers(userID, host string) []ICEServer {
 	if s == nil || userID == "" {
 		return nil
@@ -35,6 +37,7 @@ func (s *Server) ICEServers(userID, host string) []ICEServer {
 	if s.udpAddr == nil {
 		return nil
 	}
+	s.ledger.issue(userID)
 
 	clientHost := hostOnly(host)
 	turnHost := s.cfg.PublicIP

@@ -88,7 +88,7 @@ func TestSilentClientsAreDroppedTalkingOnesKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer talker.Close()
-	user, pass := validCredentials("talker")
+	user, pass := validCredentials(s, "talker")
 	client := dialTURNOver(t, talker, s.tcpAddr.String(), user, pass)
 	relay, err := client.Allocate() // the client speaks at once
 	if err != nil {

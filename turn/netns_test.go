@@ -247,6 +247,7 @@ func netnsServer(log *slog.Logger, in *bufio.Scanner) error {
 		Addr:         net.JoinHostPort(netnsServerIP, "0"),
 		Secret:       os.Getenv(netnsSecretEnv),
 		AllowedPeers: []net.IP{net.ParseIP(netnsServerIP)},
+		MediaPorts:   anyPort, // the answering peer's port is ephemeral
 	}, log)
 	if err != nil {
 		return err

@@ -1,7 +1,9 @@
 package turn
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -13,22 +15,37 @@ import (
 type meters struct {
 	allocations  atomic.Int64  // relay sockets currently open
 	relayedBytes atomic.Uint64 // bytes exchanged with peers on relay sockets
+
+	refusedPerIP       atomic.Uint64 // allocations refused: the client IP held its share
+	refusedTotal       atomic.Uint64 // allocations refused: the server held its maximum
+	refusedTCP         atomic.Uint64 // RFC 6062 TCP allocations and Connects refused
+	refusedCredentials atomic.Uint64 // requests with credentials of an ended session
+	permissionsRefused atomic.Uint64 // permissions for a peer that is not a media address
+	datagramsDropped   atomic.Uint64 // datagrams to or from a peer that is not a media socket
 }
+
+// errTCPRelayRefused answers RFC 6062 TCP allocations: tandem's media is UDP, and a TCP relay
+// would let clients open connections to anything.
+var errTCPRelayRefused = errors.New("TCP relaying (RFC 6062) is not offered")
 
 // relayGenerator wraps one of pion's relay address generators: every
 // allocation first takes a slot of the user's quota, and every relay socket
-// it hands to pion counts the bytes it carries and gives the slot back when
-// closed. Safe for concurrent use (pion calls it from many goroutines).
+// it hands to pion enforces the relay policy, counts the bytes it carries,
+// is tracked in the ledger so it can be closed when its session ends, and
+// gives the slot back when closed. Safe for concurrent use (pion calls it
+// from many goroutines).
 type relayGenerator struct {
 	inner  pionturn.RelayAddressGenerator
 	quota  *userQuota
+	policy *relayPolicy
+	ledger *ledger
 	meters *meters
 }
 
 // newRelayGenerator builds the generator that binds relay sockets to bindIP
 // and announces relayIP, inside [minPort, maxPort] unless both are zero.
 func newRelayGenerator(relayIP net.IP, bindIP string, minPort, maxPort uint16,
-	quota *userQuota, m *meters,
+	quota *userQuota, policy *relayPolicy, l *ledger, m *meters,
 ) *relayGenerator {
 	var inner pionturn.RelayAddressGenerator
 	if minPort == 0 {
@@ -39,7 +56,7 @@ func newRelayGenerator(relayIP net.IP, bindIP string, minPort, maxPort uint16,
 			MaxRetries: 50,
 		}
 	}
-	return &relayGenerator{inner: inner, quota: quota, meters: m}
+	return &relayGenerator{inner: inner, quota: quota, policy: policy, ledger: l, meters: m}
 }
 
 // Validate is called by pion when the server starts.
@@ -62,61 +79,74 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 	}
 	growBuffers(conn)
 	g.meters.allocations.Add(1)
-	return &countingPacketConn{PacketConn: conn, meters: g.meters, release: g.releaser(conf.UserID)}, addr, nil
+	c := &relayConn{PacketConn: conn, policy: g.policy, meters: g.meters}
+	c.release = g.releaser(conf.UserID, c)
+	if conf.UserID != "" && !g.ledger.track(conf.UserID, c) {
+		_ = c.Close()
+		g.meters.refusedCredentials.Add(1)
+		return nil, nil, fmt.Errorf("user %q: session ended", conf.UserID)
+	}
+	return c, addr, nil
 }
 
-// AllocateListener opens a TCP relay listener for an RFC 6062 allocation.
-func (g *relayGenerator) AllocateListener(conf pionturn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
-	if !g.quota.acquire(conf.UserID) {
-		return nil, nil, fmt.Errorf("user %q: %w", conf.UserID, errQuotaReached)
-	}
-	ln, addr, err := g.inner.AllocateListener(conf)
-	if err != nil {
-		g.quota.release(conf.UserID)
-		return nil, nil, fmt.Errorf("allocate TCP relay: %w", err)
-	}
-	g.meters.allocations.Add(1)
-	return &countingListener{Listener: ln, meters: g.meters, release: g.releaser(conf.UserID)}, addr, nil
+// AllocateListener refuses RFC 6062 TCP allocations.
+func (g *relayGenerator) AllocateListener(pionturn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
+	g.meters.refusedTCP.Add(1)
+	return nil, nil, errTCPRelayRefused
 }
 
-// AllocateConn dials a peer from a TCP allocation's relay address.
-func (g *relayGenerator) AllocateConn(conf pionturn.AllocateConnConfig) (net.Conn, error) {
-	conn, err := g.inner.AllocateConn(conf)
-	if err != nil {
-		return nil, fmt.Errorf("dial TCP relay peer: %w", err)
-	}
-	return &countingConn{Conn: conn, meters: g.meters}, nil
+// AllocateConn refuses RFC 6062 Connect (there are no TCP allocations to connect from).
+func (g *relayGenerator) AllocateConn(pionturn.AllocateConnConfig) (net.Conn, error) {
+	g.meters.refusedTCP.Add(1)
+	return nil, errTCPRelayRefused
 }
 
 // releaser returns a function that, on its first call only, ends one
 // allocation of user.
-func (g *relayGenerator) releaser(user string) func() {
+func (g *relayGenerator) releaser(user string, relay io.Closer) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			g.meters.allocations.Add(-1)
 			g.quota.release(user)
+			g.ledger.untrack(user, relay)
 		})
 	}
 }
 
-// countingPacketConn is a UDP relay socket that adds the bytes it reads from
-// and writes to peers to meters.relayedBytes. Zero allocations per packet.
-type countingPacketConn struct {
+// relayConn is a UDP relay socket. It exchanges datagrams only with peers the relay policy
+// permits (media ports on media addresses), drops and counts the rest, and adds the bytes
+// it reads from and writes to peers to meters.relayedBytes. Zero allocations per packet.
+type relayConn struct {
 	net.PacketConn
+	policy  *relayPolicy
 	meters  *meters
 	release func()
 }
 
-func (c *countingPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	n, addr, err := c.PacketConn.ReadFrom(p)
-	if n > 0 {
+// ReadFrom returns the next datagram from a permitted peer; others are dropped.
+func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(p)
+		if err != nil {
+			return n, addr, err
+		}
+		if !c.policy.permitPeer(addr) {
+			c.meters.datagramsDropped.Add(1)
+			continue
+		}
 		c.meters.relayedBytes.Add(uint64(n))
+		return n, addr, nil
 	}
-	return n, addr, err
 }
 
-func (c *countingPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+// WriteTo sends p to addr if the policy permits it; otherwise it drops p, as UDP may, and
+// counts it.
+func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if !c.policy.permitPeer(addr) {
+		c.meters.datagramsDropped.Add(1)
+		return len(p), nil
+	}
 	n, err := c.PacketConn.WriteTo(p, addr)
 	if n > 0 {
 		c.meters.relayedBytes.Add(uint64(n))
@@ -125,51 +155,7 @@ func (c *countingPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 }
 
 // Close closes the socket and ends the allocation (once).
-func (c *countingPacketConn) Close() error {
+func (c *relayConn) Close() error {
 	defer c.release()
 	return c.PacketConn.Close()
-}
-
-// countingListener is a TCP relay listener; the peer connections it accepts
-// count their bytes.
-type countingListener struct {
-	net.Listener
-	meters  *meters
-	release func()
-}
-
-func (l *countingListener) Accept() (net.Conn, error) {
-	conn, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &countingConn{Conn: conn, meters: l.meters}, nil
-}
-
-// Close closes the listener and ends the allocation (once).
-func (l *countingListener) Close() error {
-	defer l.release()
-	return l.Listener.Close()
-}
-
-// countingConn is a TCP connection between a relay and a peer.
-type countingConn struct {
-	net.Conn
-	meters *meters
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.meters.relayedBytes.Add(uint64(n))
-	}
-	return n, err
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	if n > 0 {
-		c.meters.relayedBytes.Add(uint64(n))
-	}
-	return n, err
 }

@@ -34,6 +34,9 @@ type Server struct {
 	log    *slog.Logger
 	meters *meters
 	now    func() time.Time
+	ledger *ledger  // the users whose credentials work; embedded server only
+	quota  *ipQuota // allocations per client IP and in total
+	policy *relayPolicy
 
 	// Set by start and never changed afterwards; nil when not listening.
 	pion    *pionturn.Server
@@ -54,6 +57,21 @@ type Stats struct {
 	// RelayedBytes is the total of bytes relayed since start, counted on the
 	// relay sockets in both directions (to and from peers).
 	RelayedBytes uint64 `json:"relayedBytes"`
+	// RefusedPerIP and RefusedTotal count allocations refused (486) because
+	// the client IP, or the whole server, held its maximum.
+	RefusedPerIP uint64 `json:"refusedPerIP"`
+	RefusedTotal uint64 `json:"refusedTotal"`
+	// RefusedTCP counts RFC 6062 TCP allocations and Connects refused.
+	RefusedTCP uint64 `json:"refusedTCP"`
+	// RefusedCredentials counts requests whose credentials belong to a
+	// session that has ended (or was never handed them by this process).
+	RefusedCredentials uint64 `json:"refusedCredentials"`
+	// PermissionsRefused counts permissions and channel bindings refused
+	// (403) for peers that are not tandem's media addresses.
+	PermissionsRefused uint64 `json:"permissionsRefused"`
+	// DatagramsDropped counts datagrams a relay did not pass: to or from a
+	// port that is not one of tandem's media ports.
+	DatagramsDropped uint64 `json:"datagramsDropped"`
 }
 
 // New configures the server and, unless cfg.Addr is "", starts listening on
@@ -67,7 +85,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("turn config: %w", err)
 	}
-	s := &Server{cfg: cfg, secret: cfg.Secret, log: log, meters: &meters{}, now: time.Now}
+	s := &Server{cfg: cfg, secret: cfg.Secret, log: log, meters: &meters{}, now: time.Now,
+		ledger: newLedger(cfg.CredentialGrace)}
+	s.quota = newIPQuota(cfg.AllocationsPerIP, cfg.MaxAllocations, s.now)
+	s.policy = newRelayPolicy(cfg, s.meters)
 	if s.secret == "" {
 		secret, err := randomSecret()
 		if err != nil {
@@ -85,7 +106,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	log.Info("embedded TURN server listening", "udp", s.udpAddr, "tcp", s.tcpAddr,
 		"tls", s.tlsAddr, "relayIP", s.relayIP,
-		"relayPorts", fmt.Sprintf("%d-%d", cfg.RelayPortMin, cfg.RelayPortMax))
+		"relayPorts", fmt.Sprintf("%d-%d", cfg.RelayPortMin, cfg.RelayPortMax),
+		"peers", cfg.AllowedPeers, "peerPorts", cfg.MediaPorts,
+		"allocationsPerIP", cfg.AllocationsPerIP, "maxAllocations", cfg.MaxAllocations)
 	return s, nil
 }
 
@@ -212,17 +235,20 @@ func closeAll(conns []net.PacketConn) {
 
 // pionConfig assembles pion's server configuration around our listeners.
 func (s *Server) pionConfig(udps []net.PacketConn, listeners []net.Listener) pionturn.ServerConfig {
-	quota := newUserQuota(s.cfg.MaxAllocationsPerUser)
+	users := newUserQuota(s.cfg.MaxAllocationsPerUser)
 	bindIP := s.udpAddr.IP.String()
-	gen := newRelayGenerator(s.relayIP, bindIP, s.cfg.RelayPortMin, s.cfg.RelayPortMax, quota, s.meters)
-	permit := newPeerFilter(s.cfg.AllowLoopback, s.cfg.AllowedPeers).permit
+	gen := newRelayGenerator(s.relayIP, bindIP, s.cfg.RelayPortMin, s.cfg.RelayPortMax,
+		users, s.policy, s.ledger, s.meters)
+	permit := s.policy.permit
 
 	pc := pionturn.ServerConfig{
 		Realm:         s.cfg.Realm,
-		AuthHandler:   newAuthHandler(s.secret, s.now),
+		AuthHandler:   newAuthHandler(s.secret, s.now, s.ledger, s.meters),
 		LoggerFactory: pionlog.New(s.log),
-		QuotaHandler: func(userID, _ string, _ net.Addr) bool {
-			return quota.available(userID)
+		QuotaHandler:  func(userID, _ string, src net.Addr) bool { return s.admit(users, userID, src) },
+		EventHandler: pionturn.EventHandler{
+			OnAllocationCreated: func(src, _ net.Addr, _, _, _ string, _ net.Addr, _ int) { s.quota.created(src) },
+			OnAllocationDeleted: func(src, _ net.Addr, _, _, _ string) { s.quota.deleted(src) },
 		},
 	}
 	for _, udp := range udps {
@@ -238,6 +264,35 @@ func (s *Server) pionConfig(udps []net.PacketConn, listeners []net.Listener) pio
 	return pc
 }
 
+// admit is pion's quota check before an allocation (refusals get 486 Allocation Quota
+// Reached): the user's own quota, then a slot of the client IP's share and of the total.
+func (s *Server) admit(users *userQuota, userID string, src net.Addr) bool {
+	if !users.available(userID) {
+		return false
+	}
+	ok, cause := s.quota.reserve(src)
+	switch cause {
+	case refusedPerIP:
+		s.meters.refusedPerIP.Add(1)
+	case refusedTotal:
+		s.meters.refusedTotal.Add(1)
+	}
+	if !ok {
+		s.log.Debug("TURN allocation refused", "client", src, "cause", cause)
+	}
+	return ok
+}
+
+// Release ends userID's credentials: after the grace period they stop
+// working and every allocation made with them is closed. Call it when the
+// session that received them ends. Safe on a nil *Server.
+func (s *Server) Release(userID string) {
+	if s == nil {
+		return
+	}
+	s.ledger.release(userID)
+}
+
 // Close stops the listeners, ends every client connection and allocation,
 // and waits (bounded) until pion has closed all relay sockets. Calling it
 // again returns the first result.
@@ -246,6 +301,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closeOnce.Do(func() {
+		s.ledger.close()
 		if s.pion == nil {
 			return
 		}
@@ -284,7 +340,13 @@ func (s *Server) Stats() Stats {
 		return Stats{}
 	}
 	return Stats{
-		Allocations:  s.meters.allocations.Load(),
-		RelayedBytes: s.meters.relayedBytes.Load(),
+		Allocations:        s.meters.allocations.Load(),
+		RelayedBytes:       s.meters.relayedBytes.Load(),
+		RefusedPerIP:       s.meters.refusedPerIP.Load(),
+		RefusedTotal:       s.meters.refusedTotal.Load(),
+		RefusedTCP:         s.meters.refusedTCP.Load(),
+		RefusedCredentials: s.meters.refusedCredentials.Load(),
+		PermissionsRefused: s.meters.permissionsRefused.Load(),
+		DatagramsDropped:   s.meters.datagramsDropped.Load(),
 	}
 }

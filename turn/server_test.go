@@ -16,7 +16,7 @@ func TestPionClientRelaysOverEveryTransport(t *testing.T) {
 				TLSAddr:       "127.0.0.1:0",
 				TLSConfig:     testTLSConfig(t),
 			})
-			user, pass := validCredentials("alice")
+			user, pass := validCredentials(s, "alice")
 			client := dialTURN(t, s, transport, user, pass)
 			relay, err := client.Allocate()
 			if err != nil {
@@ -59,7 +59,7 @@ func TestRelayPortRangeAndPublicIP(t *testing.T) {
 		RelayPortMin:  uint16(port),
 		RelayPortMax:  uint16(port),
 	})
-	user, pass := validCredentials("alice")
+	user, pass := validCredentials(s, "alice")
 	relay, err := dialTURN(t, s, "udp", user, pass).Allocate()
 	if err != nil {
 		t.Fatalf("allocate: %v", err)
@@ -73,8 +73,8 @@ func TestRelayPortRangeAndPublicIP(t *testing.T) {
 
 func TestCredentialsRefused(t *testing.T) {
 	s := newTestServer(t, Config{AllowLoopback: true})
-	aliceUser, alicePass := validCredentials("alice")
-	bobUser, _ := validCredentials("bob")
+	aliceUser, alicePass := validCredentials(s, "alice")
+	bobUser, _ := validCredentials(s, "bob")
 	expiredUser, expiredPass := Credentials(testSecret, "alice", time.Now().Add(-time.Minute))
 	otherSecretUser, otherSecretPass := Credentials("not-the-secret", "alice", time.Now().Add(time.Hour))
 
@@ -111,7 +111,7 @@ func TestRelayToRefusedAddressFails(t *testing.T) {
 	// Loopback is not allowed here; 127.0.0.2 stands in for tandem's own
 	// media address, allowed explicitly.
 	s := newTestServer(t, Config{AllowedPeers: []net.IP{net.IPv4(127, 0, 0, 2)}})
-	user, pass := validCredentials("mallory")
+	user, pass := validCredentials(s, "mallory")
 	client := dialTURN(t, s, "udp", user, pass)
 	relay, err := client.Allocate()
 	if err != nil {
@@ -141,7 +141,7 @@ func TestRelayToRefusedAddressFails(t *testing.T) {
 
 func TestAllocationQuotaPerUser(t *testing.T) {
 	s := newTestServer(t, Config{AllowLoopback: true, MaxAllocationsPerUser: 2})
-	user, pass := validCredentials("greedy")
+	user, pass := validCredentials(s, "greedy")
 	// A second credential of the same user (other expiry) shares the quota.
 	user2, pass2 := Credentials(testSecret, "greedy", time.Now().Add(2*time.Hour))
 
@@ -158,7 +158,7 @@ func TestAllocationQuotaPerUser(t *testing.T) {
 		_ = third.Close()
 		t.Fatalf("third allocation for a user with quota 2 succeeded, want refused")
 	}
-	otherUser, otherPass := validCredentials("modest")
+	otherUser, otherPass := validCredentials(s, "modest")
 	other, err := dialTURN(t, s, "udp", otherUser, otherPass).Allocate()
 	if err != nil {
 		t.Fatalf("another user's allocation: %v", err)
@@ -177,11 +177,11 @@ func TestAllocationQuotaPerUser(t *testing.T) {
 }
 
 func TestCloseEndsTCPSessionsAndAllocations(t *testing.T) {
-	s, err := New(Config{Addr: "127.0.0.1:0", Secret: testSecret, AllowLoopback: true}, testLogger(t))
+	s, err := New(Config{Addr: "127.0.0.1:0", Secret: testSecret, AllowLoopback: true, MediaPorts: anyPort}, testLogger(t))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	user, pass := validCredentials("alice")
+	user, pass := validCredentials(s, "alice")
 	conn, err := net.Dial("tcp4", s.tcpAddr.String())
 	if err != nil {
 		t.Fatalf("dial: %v", err)
@@ -193,7 +193,7 @@ func TestCloseEndsTCPSessionsAndAllocations(t *testing.T) {
 		t.Fatalf("allocate: %v", err)
 	}
 	defer tcpRelay.Close()
-	udpUser, udpPass := validCredentials("bob")
+	udpUser, udpPass := validCredentials(s, "bob")
 	udpRelay, err := dialTURN(t, s, "udp", udpUser, udpPass).Allocate()
 	if err != nil {
 		t.Fatalf("allocate over UDP: %v", err)
@@ -238,7 +238,7 @@ func TestStartupFailureClosesWhatItOpened(t *testing.T) {
 	port := freeUDPPort(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 
-	_, err = New(Config{Addr: addr, TLSAddr: busy.Addr().String(), TLSConfig: testTLSConfig(t)}, testLogger(t))
+	_, err = New(Config{Addr: addr, TLSAddr: busy.Addr().String(), TLSConfig: testTLSConfig(t), MediaPorts: anyPort}, testLogger(t))
 	if err == nil {
 		t.Fatalf("New with a TLS port already in use succeeded")
 	}
@@ -298,7 +298,7 @@ func TestSecondServerOnTheSamePortFails(t *testing.T) {
 	first := newTestServer(t, Config{})
 	// SO_REUSEPORT on the first server's sockets must not let a second
 	// server quietly share its port.
-	second, err := New(Config{Addr: first.udpAddr.String(), Secret: testSecret}, testLogger(t))
+	second, err := New(Config{Addr: first.udpAddr.String(), Secret: testSecret, MediaPorts: anyPort}, testLogger(t))
 	if err == nil {
 		_ = second.Close()
 		t.Fatalf("a second server on %s started", first.udpAddr)
