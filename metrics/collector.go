@@ -12,8 +12,8 @@ type collector struct {
 
 	connected, waiting, rooms, matches, draining *prometheus.Desc
 
-	packets, bytes, held, plis, keyframeReqs                                         *prometheus.Desc
-	nacks, retransmits, refusedResends, switches, mediaPeers, fastPath, fastPathSent *prometheus.Desc
+	packets, bytes, held, plis, keyframeReqs                                                         *prometheus.Desc
+	nacks, retransmits, refusedResends, refusedRemotes, switches, mediaPeers, fastPath, fastPathSent *prometheus.Desc
 
 	turnAllocations, turnRelayed, turnRefused, turnDropped *prometheus.Desc
 
@@ -41,6 +41,8 @@ func newCollector(src Sources) *collector {
 		retransmits:  d("retransmissions_total", "Packets resent from the SFU's cache in answer to NACKs."),
 		refusedResends: d("retransmissions_refused_total",
 			"Packets NACKs asked for that the SFU did not resend: duplicate (resent under 100 ms before), over_budget (the receiver's retransmission budget was spent).", "cause"),
+		refusedRemotes: d("ice_remote_refused_total",
+			"Client ICE addresses in refused ranges (private, loopback, link-local, ... not holding a media address) the SFU ignored: candidate (trickled or in an offer), datagram (a would-be peer-reflexive source).", "kind"),
 		fastPath:     d("fast_path_packets_total", "Client RTP and RTCP packets the SFU decrypted on the socket's read goroutine instead of through Pion's receive pipeline."),
 		fastPathSent: d("fast_path_packets_sent_total", "RTP packets the SFU encrypted and wrote to the client's socket itself instead of through Pion's send pipeline."),
 		switches:     d("video_switches_total", "Completed video source switches (first keyframe of the new source forwarded)."),
@@ -64,7 +66,7 @@ func newCollector(src Sources) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.connected, c.waiting, c.rooms, c.matches, c.draining,
-		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
+		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.refusedRemotes, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
 		c.turnAllocations, c.turnRelayed, c.turnRefused, c.turnDropped, c.refused, c.trackedIPs, c.connsRefused,
 	} {
 		ch <- d
@@ -126,6 +128,8 @@ func (c *collector) collectMedia(ch chan<- prometheus.Metric) {
 	counter(ch, c.retransmits, float64(m.Retransmissions))
 	counter(ch, c.refusedResends, float64(m.RetransmissionsDuplicate), "duplicate")
 	counter(ch, c.refusedResends, float64(m.RetransmissionsOverBudget), "over_budget")
+	counter(ch, c.refusedRemotes, float64(m.CandidatesRefused), "candidate")
+	counter(ch, c.refusedRemotes, float64(m.SourcesRefused), "datagram")
 	counter(ch, c.fastPath, float64(m.FastPathPackets))
 	counter(ch, c.fastPathSent, float64(m.FastPathPacketsSent))
 	counter(ch, c.switches, float64(m.KeyframeSwitches))

@@ -21,7 +21,8 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 	hub := signaling.Stats{ConnectedUsers: 5, WaitingUsers: 1, ActiveRooms: 2, TotalMatches: 9, Draining: true}
 	media := sfu.Stats{AudioPacketsForwarded: 10, VideoPacketsForwarded: 20, AudioBytesForwarded: 1000,
 		VideoBytesForwarded: 20000, PLIsSent: 3, NACKsReceived: 4, KeyframeSwitches: 2, Peers: 4, FastPathPackets: 25,
-		FastPathPacketsSent: 26, RetransmissionsDuplicate: 11, RetransmissionsOverBudget: 12}
+		FastPathPacketsSent: 26, RetransmissionsDuplicate: 11, RetransmissionsOverBudget: 12,
+		CandidatesRefused: 13, SourcesRefused: 14}
 	m := New(Sources{
 		Hub:   func() signaling.Stats { return hub },
 		Media: func() sfu.Stats { return media },
@@ -56,6 +57,11 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 	}
 	if got := gathered(t, m, "tandem_turn_datagrams_dropped_total", nil); got != 6 {
 		t.Errorf("TURN dropped datagrams = %v, want 6", got)
+	}
+	for kind, v := range map[string]float64{"candidate": 13, "datagram": 14} {
+		if got := gathered(t, m, "tandem_ice_remote_refused_total", map[string]string{"kind": kind}); got != v {
+			t.Errorf("refused ICE remotes %s = %v, want %v", kind, got, v)
+		}
 	}
 	for cause, v := range map[string]float64{"duplicate": 11, "over_budget": 12} {
 		if got := gathered(t, m, "tandem_retransmissions_refused_total", map[string]string{"cause": cause}); got != v {

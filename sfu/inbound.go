@@ -158,8 +158,9 @@ type inboundScratch struct {
 func (in *inbound) take(b []byte, s *inboundScratch) bool { return in.takePacket(b, s, true) }
 
 // takeFrom implements packetTaker for a socket of the peer's own.
-func (in *inbound) takeFrom(b []byte, _ netip.AddrPort, s *inboundScratch) bool {
-	return in.takePacket(b, s, true)
+// A packet for Pion from a refused address is taken too, and so dropped.
+func (in *inbound) takeFrom(b []byte, from netip.AddrPort, s *inboundScratch) bool {
+	return in.takePacket(b, s, true) || in.peer.sfu.refusesSource(from)
 }
 
 // tryTake is take for a packet that may not be this client's at all (see muxRoutes): one that

@@ -19,7 +19,7 @@ const fuzzOffer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" +
 // newFuzzInbound returns an armed inbound of an unpaired peer, and a context that encrypts
 // as its client would.
 func newFuzzInbound(t testing.TB) (*inbound, *srtp.Context) {
-	s, err := New(Config{}, nil)
+	s, err := New(Config{ICEIPs: []string{"127.0.0.1"}}, nil) // the tests send from loopback
 	if err != nil {
 		t.Fatal(err)
 	}

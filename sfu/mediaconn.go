@@ -123,7 +123,7 @@ func (c *mediaConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 		if err != nil {
 			return n, addr, err
 		}
-		if !c.in.take(b[:n], &c.scratch) {
+		if !c.in.take(b[:n], &c.scratch) && !c.in.peer.sfu.refusesSource(addr) {
 			c.seen.add(addr)
 			return n, addr, nil
 		}

@@ -86,7 +86,7 @@ func (c *muxConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if err != nil {
 			return n, addr, err
 		}
-		if !c.in.take(b[:n], &c.scratch) {
+		if !c.in.take(b[:n], &c.scratch) && !c.in.peer.sfu.refusesSource(addrPortOf(addr)) {
 			c.seen.add(addrPortOf(addr))
 			return n, addr, nil
 		}

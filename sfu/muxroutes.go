@@ -24,6 +24,8 @@ type packetTaker interface {
 type muxRoutes struct {
 	mu sync.RWMutex
 	in map[netip.AddrPort]*inbound
+
+	refuses func(netip.AddrPort) bool // SFU.refusesSource; set once by New
 }
 
 // set routes addr to in.
@@ -47,7 +49,10 @@ func (r *muxRoutes) takeFrom(b []byte, from netip.AddrPort, s *inboundScratch) b
 	r.mu.RLock()
 	in := r.in[from]
 	r.mu.RUnlock()
-	return in != nil && in.tryTake(b, s)
+	if in != nil && in.tryTake(b, s) {
+		return true
+	}
+	return r.refuses(from) // taken means dropped: Pion never sees it
 }
 
 // muxNet is the transport.Net the muxed UDP port is opened with: its IPv4 sockets are polled,

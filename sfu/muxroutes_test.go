@@ -7,7 +7,12 @@ import (
 
 func TestMuxRoutesHandMediaToThePeerOfItsAddress(t *testing.T) {
 	in, client := newFuzzInbound(t)
-	routes := &muxRoutes{in: make(map[netip.AddrPort]*inbound)}
+	internal := netip.MustParseAddrPort("10.0.0.7:5000")
+	routes := &muxRoutes{in: make(map[netip.AddrPort]*inbound),
+		refuses: func(a netip.AddrPort) bool { return a == internal }}
+	if !routes.takeFrom([]byte{0, 1, 0, 0}, internal, new(inboundScratch)) {
+		t.Fatal("a STUN packet from a refused address went on to Pion")
+	}
 	addr, stranger := netip.MustParseAddrPort("192.0.2.1:5000"), netip.MustParseAddrPort("192.0.2.1:5001")
 	routes.set(addr, in)
 

@@ -21,6 +21,8 @@ func (p *Peer) HandleOffer(offer string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	offer, refused := p.sfu.remotes.stripCandidates(offer)
+	p.sfu.counters.candidatesRefused.Add(uint64(refused))
 	pc, in, created, err := p.peerConnection()
 	if err != nil {
 		return "", err
@@ -90,12 +92,27 @@ func (p *Peer) applyPendingCandidates(pc *webrtc.PeerConnection) {
 	}
 }
 
+// MaxOfferBytes and MaxMediaSections cap what an offer may hold; larger offers are refused
+// with ErrBadSDP before they are parsed, so an offer costs little CPU however it is built.
+const (
+	MaxOfferBytes    = 16 << 10
+	MaxMediaSections = 8
+)
+
 // checkOffer parses the SDP and makes sure it has an audio section offering Opus and a video
 // section offering the configured video codec, so both server tracks can be attached.
 // It returns the parsed offer.
 func (p *Peer) checkOffer(offer string) (*sdp.SessionDescription, error) {
 	if strings.TrimSpace(offer) == "" {
 		return nil, fmt.Errorf("%w: offer is empty", ErrBadSDP)
+	}
+	// Cheap caps before the parser: a browser's offer for one audio and one video section
+	// (and a data channel) is 3-7 KB.
+	if len(offer) > MaxOfferBytes {
+		return nil, fmt.Errorf("%w: offer is %d bytes, at most %d accepted", ErrBadSDP, len(offer), MaxOfferBytes)
+	}
+	if n := strings.Count(offer, "\nm="); n > MaxMediaSections {
+		return nil, fmt.Errorf("%w: offer has %d media sections, at most %d accepted", ErrBadSDP, n, MaxMediaSections)
 	}
 	var parsed sdp.SessionDescription
 	if err := parsed.UnmarshalString(offer); err != nil {

@@ -13,7 +13,7 @@ import (
 
 // offerFrom returns an offer of a bare Pion PeerConnection with the given codecs and
 // transceivers (kinds), closed at the end of the test.
-func offerFrom(t *testing.T, codecs []webrtc.RTPCodecParameters, kinds ...webrtc.RTPCodecType) string {
+func offerFrom(t testing.TB, codecs []webrtc.RTPCodecParameters, kinds ...webrtc.RTPCodecType) string {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	for _, c := range codecs {
@@ -64,6 +64,8 @@ func TestUnacceptableOffersAreBadSDP(t *testing.T) {
 		{"audio only", offerFrom(t, []webrtc.RTPCodecParameters{opus}, webrtc.RTPCodecTypeAudio), "no video section"},
 		{"no opus", offerFrom(t, []webrtc.RTPCodecParameters{pcmu, vp8}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo), "audio section does not offer opus"},
 		{"no vp8", offerFrom(t, []webrtc.RTPCodecParameters{opus, h264}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo), "video section does not offer VP8"},
+		{"200 media sections", offerBomb(t, 200), "200 media sections, at most 8"},
+		{"over 16 KiB", validOffer(t) + strings.Repeat("a=x-padding:0123456789abcdef\r\n", 600), "at most 16384"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +82,73 @@ func TestUnacceptableOffersAreBadSDP(t *testing.T) {
 	}
 	if n := s.Stats().Peers; n != 0 {
 		t.Fatalf("%d peer connections left open by refused offers", n)
+	}
+}
+
+// validOffer is an acceptable offer: Opus audio and VP8 video.
+func validOffer(t testing.TB) string {
+	return offerFrom(t, []webrtc.RTPCodecParameters{opus, vp8}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo)
+}
+
+// offerBomb returns a valid offer followed by n-2 more short video sections (n in all), as an
+// attacker would send to make parsing costly.
+func offerBomb(t testing.TB, n int) string {
+	return validOffer(t) + strings.Repeat("m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n", n-2)
+}
+
+func TestEightMediaSectionsAreStillAccepted(t *testing.T) {
+	s := newSFU(t, sfu.Config{})
+	p := s.NewPeer("p", sfu.PeerEvents{})
+	defer p.Close()
+	offer := offerBomb(t, 8)
+	if _, err := p.HandleOffer(offer); err != nil && strings.Contains(err.Error(), "media sections") {
+		t.Fatalf("an offer with 8 media sections was refused for its size: %v", err)
+	}
+}
+
+func TestTrickledCandidatesInRefusedRangesAreIgnored(t *testing.T) {
+	s := newSFU(t, sfu.Config{}) // media on 127.0.0.1: loopback is served, 10/8 and the rest are not
+	p := s.NewPeer("p", sfu.PeerEvents{})
+	defer p.Close()
+	for _, c := range []string{
+		"candidate:1 1 udp 2122260223 10.1.2.3 50000 typ host",
+		"candidate:2 1 udp 2122260223 192.168.1.20 50000 typ host",
+		"candidate:3 1 udp 2122260223 169.254.169.254 80 typ host",
+		"candidate:4 1 udp 2122260223 127.0.0.1 50000 typ host",
+	} {
+		if err := p.AddICECandidate(webrtc.ICECandidateInit{Candidate: c}); err != nil {
+			t.Fatalf("AddICECandidate(%q): %v", c, err)
+		}
+	}
+	if got := s.Stats().CandidatesRefused; got != 3 {
+		t.Fatalf("refused candidates %d, want 3 (the loopback one is the server's own range)", got)
+	}
+	offer := validOffer(t)
+	offer += "a=candidate:5 1 udp 2122260223 10.0.0.9 50000 typ host\r\n"
+	if _, err := p.HandleOffer(offer); err != nil {
+		t.Fatalf("offer with a candidate line: %v", err)
+	}
+	if got := s.Stats().CandidatesRefused; got != 4 {
+		t.Fatalf("refused candidates %d after an offer naming 10.0.0.9, want 4", got)
+	}
+}
+
+// BenchmarkRefusedOfferBomb measures what a 200-section offer (13 KB) costs the server now that it is
+// refused before parsing.
+func BenchmarkRefusedOfferBomb(b *testing.B) {
+	s, err := sfu.New(sfu.Config{ICEIPs: []string{"127.0.0.1"}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	p := s.NewPeer("p", sfu.PeerEvents{})
+	defer p.Close()
+	offer := offerBomb(b, 200)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.HandleOffer(offer); !errors.Is(err, sfu.ErrBadSDP) {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -104,8 +104,15 @@ func (p *Peer) HandleAnswer(sdp string) error {
 
 // AddICECandidate adds a client's trickled candidate. An empty candidate string marks the end of
 // candidates. Until the first offer is applied, candidates are queued (up to 64) and applied
-// after it.
+// after it. A candidate naming an address in a refused range (private, loopback, link-local,
+// ... unless the range holds one of the server's media addresses) is ignored and counted in
+// Stats.CandidatesRefused: the server never sends ICE checks into such a network.
 func (p *Peer) AddICECandidate(c webrtc.ICECandidateInit) error {
+	if !p.sfu.remotes.allowsCandidate(c.Candidate) {
+		p.sfu.counters.candidatesRefused.Add(1)
+		p.sfu.log.Debug("ice candidate in a refused range ignored", "peer", p.id, "candidate", c.Candidate)
+		return nil
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

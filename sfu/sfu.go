@@ -115,6 +115,8 @@ type SFU struct {
 	pollers []*poller
 	// muxRoutes hands media read on the muxed port to its peer (muxroutes.go).
 	muxRoutes muxRoutes
+	// remotes judges the addresses clients name in ICE candidates (remotefilter.go).
+	remotes *remoteFilter
 
 	// pairMu serialises Pair and Unpair so two peers' partner fields always agree.
 	pairMu sync.Mutex
@@ -137,6 +139,8 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 	}
 	s := &SFU{cfg: cfg, log: log, codec: newCodecSet(cfg.VideoCodec)}
 	s.muxRoutes.in = make(map[netip.AddrPort]*inbound)
+	s.remotes = newRemoteFilter(mediaAddrs(cfg))
+	s.muxRoutes.refuses = s.refusesSource
 	if s.hostNet, err = stdnet.NewNet(); err != nil {
 		return nil, fmt.Errorf("list network interfaces: %w", err)
 	}

@@ -40,6 +40,13 @@ type Stats struct {
 	// FastPathPacketsSent counts the RTP packets the SFU encrypted and wrote to the client's
 	// socket itself (outbound.go) instead of through Pion's send pipeline.
 	FastPathPacketsSent uint64 `json:"fastPathPacketsSent"`
+	// CandidatesRefused counts ICE candidates from clients (trickled or in offers) that were
+	// ignored because they named an address in a refused range (private, loopback,
+	// link-local, ...) that holds none of the server's media addresses.
+	CandidatesRefused uint64 `json:"candidatesRefused"`
+	// SourcesRefused counts datagrams for Pion's ICE agent dropped because they came from such
+	// an address (they would have made it a peer-reflexive candidate).
+	SourcesRefused uint64 `json:"sourcesRefused"`
 	// Peers is the number of peers with an open PeerConnection.
 	Peers int64 `json:"peers"`
 }
@@ -58,6 +65,8 @@ type counters struct {
 	keyframeSwitches         atomic.Uint64
 	fastPath                 atomic.Uint64
 	fastPathSent             atomic.Uint64
+	candidatesRefused        atomic.Uint64
+	sourcesRefused           atomic.Uint64
 	peers                    atomic.Int64
 }
 
@@ -77,6 +86,8 @@ func (c *counters) snapshot() Stats {
 		KeyframeSwitches:          c.keyframeSwitches.Load(),
 		FastPathPackets:           c.fastPath.Load(),
 		FastPathPacketsSent:       c.fastPathSent.Load(),
+		CandidatesRefused:         c.candidatesRefused.Load(),
+		SourcesRefused:            c.sourcesRefused.Load(),
 		Peers:                     c.peers.Load(),
 	}
 }
