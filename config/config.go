@@ -112,8 +112,12 @@ type Signaling struct {
 	// ChatMessages chat messages are allowed per ChatWindow.
 	ChatMessages int           `yaml:"chat_messages" env:"TANDEM_CHAT_MESSAGES"`
 	ChatWindow   time.Duration `yaml:"chat_window" env:"TANDEM_CHAT_WINDOW"`
-	// MessagesPerSecond limits all client messages together (burst twice that).
+	// MessagesPerSecond limits all client messages together (burst twice that). A client that
+	// keeps sending past the limit for a whole burst's worth of messages is disconnected.
 	MessagesPerSecond int `yaml:"messages_per_second" env:"TANDEM_MESSAGES_PER_SECOND"`
+	// OffersPerMinute limits webrtc_offer messages per session (burst a quarter of that, at
+	// least 1); each costs the server an SDP parse and a negotiation.
+	OffersPerMinute int `yaml:"offers_per_minute" env:"TANDEM_OFFERS_PER_MINUTE"`
 	// InterestWait is how long a user with interests waits for someone
 	// sharing one before being matched with anyone.
 	InterestWait time.Duration `yaml:"interest_wait" env:"TANDEM_INTEREST_WAIT"`
@@ -216,6 +220,7 @@ func Default() Config {
 			ChatMessages:      20,
 			ChatWindow:        10 * time.Second,
 			MessagesPerSecond: 50,
+			OffersPerMinute:   20,
 			InterestWait:      5 * time.Second,
 		},
 		Media: Media{
@@ -277,8 +282,11 @@ func (c *Config) Validate() error {
 	if s.PingInterval >= s.ReadTimeout {
 		return fmt.Errorf("signaling.ping_interval: must be shorter than signaling.read_timeout")
 	}
-	if s.SendQueue < 1 || s.ChatMessages < 1 || s.MessagesPerSecond < 1 {
-		return fmt.Errorf("signaling: send_queue, chat_messages and messages_per_second must be at least 1")
+	if s.SendQueue < 1 || s.ChatMessages < 1 || s.MessagesPerSecond < 1 || s.OffersPerMinute < 1 {
+		return fmt.Errorf("signaling: send_queue, chat_messages, messages_per_second and offers_per_minute must be at least 1")
+	}
+	if 2*s.ChatMessages > s.SendQueue {
+		return fmt.Errorf("signaling.chat_messages: %d is more than half of signaling.send_queue (%d); a partner's chat burst could fill a reader's queue and disconnect it", s.ChatMessages, s.SendQueue)
 	}
 	if s.InterestWait < 0 || c.HTTP.ShutdownGrace < 0 {
 		return fmt.Errorf("signaling.interest_wait and http.shutdown_grace must not be negative")

@@ -45,6 +45,7 @@ func TestStableEnvironmentNames(t *testing.T) {
 		"TANDEM_TURN_ALLOW_LOOPBACK":     "true",
 		"TANDEM_ADMIN_TOKEN":             "a-long-admin-token",
 		"TANDEM_TURN_ALLOCATIONS_PER_IP": "6",
+		"TANDEM_OFFERS_PER_MINUTE":       "30",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +60,7 @@ func TestStableEnvironmentNames(t *testing.T) {
 	want.TURN.AllowLoopback = true
 	want.Admin.Token = "a-long-admin-token"
 	want.TURN.AllocationsPerIP = 6
+	want.Signaling.OffersPerMinute = 30
 	got, _ := cfg.YAML()
 	exp, _ := want.YAML()
 	if string(got) != string(exp) {

@@ -32,6 +32,8 @@ func TestUnworkableSettingsAreRefusedNamingTheKey(t *testing.T) {
 		{"media.tcp_port", func(c *Config) { c.Media.TCPPort = 3000 }},
 		{"media.tcp_port", func(c *Config) { c.Media.TCPPort = 3478 }},
 		{"admin.token", func(c *Config) { c.Admin.Token = "short" }},
+		{"signaling.chat_messages", func(c *Config) { c.Signaling.ChatMessages = 40 }},
+		{"signaling", func(c *Config) { c.Signaling.OffersPerMinute = 0 }},
 		{"turn.external_urls", func(c *Config) { c.TURN.ExternalURLs = []string{"turn:turn.example:3478"} }},
 		{"turn.allocations_per_ip", func(c *Config) { c.TURN.AllocationsPerIP = -1 }},
 		{"turn.credential_grace", func(c *Config) { c.TURN.CredentialGrace = time.Hour }},

@@ -46,7 +46,7 @@ func FuzzHandle(f *testing.F) {
 // large enough that handling one frame never fills it.
 func (h *Hub) detachedSession() *Session {
 	s := &Session{id: "fuzz", hub: h, log: h.log, send: make(chan []byte, 1024), done: make(chan struct{})}
-	s.chatLimit = newChatLimiter(h.opts)
+	s.chatLimit, s.offerLimit = newChatLimiter(h.opts), newOfferLimiter(h.opts)
 	s.peer = h.media.NewPeer(s.id, peerEvents(h, s))
 	h.mu.Lock()
 	h.sessions[s.id] = s

@@ -113,7 +113,13 @@ func (h *Hub) onTyping(s *Session, data json.RawMessage) *wireError {
 	if d.Active == nil {
 		return errBadMessage("typing: data needs \"active\": true or false")
 	}
-	return h.toPartner(s, encode("partner_typing", typingOutData{Active: *d.Active}))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.state != paired {
+		return errNotInRoom
+	}
+	s.room.other(s).queueTyping(*d.Active)
+	return nil
 }
 
 // toPartner relays a frame to s's partner.
@@ -131,6 +137,9 @@ func (h *Hub) onOffer(s *Session, data json.RawMessage) *wireError {
 	sdp, werr := decodeSDP("webrtc_offer", data)
 	if werr != nil {
 		return werr
+	}
+	if !s.offerLimit.Allow() {
+		return errOfferRate
 	}
 	answer, err := s.peer.HandleOffer(sdp)
 	if err != nil {

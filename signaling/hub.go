@@ -179,6 +179,7 @@ func (h *Hub) newSession(conn *websocket.Conn, ip string) *Session {
 		writerDone: make(chan struct{}),
 		msgLimit:   rate.NewLimiter(rate.Limit(h.opts.MessagesPerSecond), 2*h.opts.MessagesPerSecond),
 		chatLimit:  newChatLimiter(h.opts),
+		offerLimit: newOfferLimiter(h.opts),
 	}
 	s.peer = h.media.NewPeer(id, peerEvents(h, s))
 	return s
@@ -187,6 +188,12 @@ func (h *Hub) newSession(conn *websocket.Conn, ip string) *Session {
 // newChatLimiter allows ChatMessages chat messages per ChatWindow.
 func newChatLimiter(o Options) *rate.Limiter {
 	return rate.NewLimiter(rate.Every(o.ChatWindow/time.Duration(o.ChatMessages)), o.ChatMessages)
+}
+
+// newOfferLimiter allows OffersPerMinute offers a minute, in bursts of a quarter of that.
+func newOfferLimiter(o Options) *rate.Limiter {
+	perMinute := max(1, o.OffersPerMinute)
+	return rate.NewLimiter(rate.Every(time.Minute/time.Duration(perMinute)), max(1, perMinute/4))
 }
 
 // peerEvents routes what s's media peer reports back to s's client.

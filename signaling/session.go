@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -43,8 +44,15 @@ type Session struct {
 	closeText  string
 
 	// Used by the reader goroutine only.
-	msgLimit  *rate.Limiter
-	chatLimit *rate.Limiter
+	msgLimit   *rate.Limiter
+	chatLimit  *rate.Limiter
+	offerLimit *rate.Limiter
+	flooded    int // messages dropped by msgLimit since the last one it allowed
+
+	// Typing indicators from the partner are coalesced: at most one waits in send (as
+	// typingMarker), and the writer sends the latest state when it gets to it.
+	typingQueued atomic.Bool
+	typingActive atomic.Bool
 
 	// Guarded by Hub.mu.
 	state     state
@@ -74,6 +82,29 @@ func (s *Session) enqueue(frame []byte) {
 	}
 }
 
+// typingMarker stands in the send queue for the partner's latest typing state.
+var typingMarker = []byte(`{"type":"partner_typing"}`)
+
+// queueTyping records the partner's typing state and queues a typingMarker unless one is
+// already waiting, so a partner who floods typing can never fill s's queue. Safe for
+// concurrent use.
+func (s *Session) queueTyping(active bool) {
+	s.typingActive.Store(active)
+	if s.typingQueued.CompareAndSwap(false, true) {
+		s.enqueue(typingMarker)
+	}
+}
+
+// resolve turns a typingMarker into the partner_typing frame of the latest state; other
+// frames are returned as they are. Called by the writer only.
+func (s *Session) resolve(frame []byte) []byte {
+	if len(frame) != len(typingMarker) || &frame[0] != &typingMarker[0] {
+		return frame
+	}
+	s.typingQueued.Store(false)
+	return encode("partner_typing", typingOutData{Active: s.typingActive.Load()})
+}
+
 // sendError queues an `error` message.
 func (s *Session) sendError(e *wireError) {
 	if o := s.hub.opts.Observer; o != nil {
@@ -101,7 +132,7 @@ func (s *Session) writeLoop(pingInterval, writeTimeout time.Duration) {
 		select {
 		case frame := <-s.send:
 			s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := s.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+			if err := s.conn.WriteMessage(websocket.TextMessage, s.resolve(frame)); err != nil {
 				s.kill(websocket.CloseAbnormalClosure, "")
 				return
 			}
@@ -126,7 +157,7 @@ func (s *Session) flush(writeTimeout time.Duration) {
 	deadline := time.Now().Add(min(writeTimeout, time.Second))
 	s.conn.SetWriteDeadline(deadline)
 	for len(s.send) > 0 { // only this goroutine takes from s.send
-		if s.conn.WriteMessage(websocket.TextMessage, <-s.send) != nil {
+		if s.conn.WriteMessage(websocket.TextMessage, s.resolve(<-s.send)) != nil {
 			return
 		}
 	}
@@ -152,9 +183,16 @@ func (s *Session) readLoop(readTimeout time.Duration) {
 		}
 		s.conn.SetReadDeadline(time.Now().Add(readTimeout))
 		if !s.msgLimit.Allow() {
-			s.sendError(errFlood)
+			if s.flooded++; s.flooded == 1 {
+				s.sendError(errFlood)
+			} else if s.flooded > s.hub.opts.MessagesPerSecond {
+				s.log.Info("disconnecting flooding client", "dropped", s.flooded)
+				s.kill(websocket.ClosePolicyViolation, "too many messages")
+				return
+			}
 			continue
 		}
+		s.flooded = 0
 		if kind != websocket.TextMessage {
 			s.sendError(errBadMessage("binary frames are not accepted; send JSON text frames"))
 			continue
