@@ -52,6 +52,7 @@ func (p *Peer) control(pc *webrtc.PeerConnection, in *inbound, done <-chan struc
 			switch webrtc.PeerConnectionState(p.connState.Load()) {
 			case webrtc.PeerConnectionStateConnected:
 				disconnected.Stop()
+				p.failing.Store(false) // recovered: the next failure is reported again
 			case webrtc.PeerConnectionStateDisconnected:
 				disconnected.Reset(timeout)
 			case webrtc.PeerConnectionStateFailed:
@@ -65,7 +66,8 @@ func (p *Peer) control(pc *webrtc.PeerConnection, in *inbound, done <-chan struc
 	}
 }
 
-// failAsync calls OnFailed with err on a goroutine of its own, at most once per peer. That
+// failAsync calls OnFailed with err on a goroutine of its own, once per failure: again only
+// after the PeerConnection connected again or was replaced. That
 // goroutine is not waited for by Close, so OnFailed may call Close; it ends when OnFailed
 // returns.
 func (p *Peer) failAsync(err error) {

@@ -201,6 +201,15 @@ func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, in *inbound, created
 	p.pc, p.in = pc, in
 	p.out.Store(out)
 	p.done = make(chan struct{})
+	// A new PeerConnection starts with a clean slate: a failure of a previous one is not this
+	// one's, and this one's first failure is reported.
+	p.current.Store(pc)
+	p.connState.Store(int32(webrtc.PeerConnectionStateNew))
+	select {
+	case <-p.stateChange:
+	default:
+	}
+	p.failing.Store(false)
 	p.sfu.counters.peers.Add(1)
 	p.installHandlers(pc, in, out)
 	p.startControlLocked(pc, in, p.done)
@@ -215,6 +224,7 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 		return
 	}
 	p.pc, p.in = nil, nil
+	p.current.CompareAndSwap(pc, nil)
 	out := p.out.Swap(nil)
 	p.remoteSet = false
 	done := p.done
@@ -230,16 +240,19 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 }
 
 // installHandlers wires the PeerConnection's callbacks to the Peer; in and out are pc's fast
-// paths.
+// paths. The callbacks act only while pc is the Peer's current PeerConnection.
 func (p *Peer) installHandlers(pc *webrtc.PeerConnection, in *inbound, out *outbound) {
 	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(out.selectPair)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil || p.ev.OnICECandidate == nil {
+		if c == nil || p.ev.OnICECandidate == nil || p.current.Load() != pc {
 			return
 		}
 		p.ev.OnICECandidate(c.ToJSON())
 	})
 	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
+		if p.current.Load() != pc {
+			return // a discarded PeerConnection closing: not this peer's media failing
+		}
 		p.connState.Store(int32(state))
 		select {
 		case p.stateChange <- struct{}{}:
@@ -247,6 +260,9 @@ func (p *Peer) installHandlers(pc *webrtc.PeerConnection, in *inbound, out *outb
 		}
 	})
 	pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+		if p.current.Load() != pc {
+			return
+		}
 		kind := kindAudio
 		if track.Kind() == webrtc.RTPCodecTypeVideo {
 			kind = kindVideo

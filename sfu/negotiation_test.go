@@ -9,6 +9,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tandemchat/tandem/sfu"
+	"github.com/tandemchat/tandem/sfu/synth"
 )
 
 // offerFrom returns an offer of a bare Pion PeerConnection with the given codecs and
@@ -231,5 +232,39 @@ func TestClientGoingAwayFailsThePeerOnce(t *testing.T) {
 	waitFor(t, "peer count to drop", func() bool { return s.Stats().Peers == 1 })
 	if n := b.fails.Load(); n != 1 {
 		t.Fatalf("OnFailed called %d times, want 1", n)
+	}
+}
+
+func TestRejectedFirstOfferThenAValidOneThenARealFailureIsReported(t *testing.T) {
+	s := newSFU(t, sfu.Config{DisconnectTimeout: 2 * time.Second})
+	// A first offer that passes the cheap checks but that Pion refuses (no DTLS fingerprint):
+	// the PeerConnection made for it is discarded.
+	var rejected string
+	for _, line := range strings.SplitAfter(validOffer(t), "\n") {
+		if !strings.HasPrefix(line, "a=fingerprint:") {
+			rejected += line
+		}
+	}
+	a := connectPrepared(t, s, synth.Options{Send: true}, func(p *sfu.Peer) {
+		_, err := p.HandleOffer(rejected)
+		if err == nil {
+			t.Fatal("an offer without a fingerprint was accepted")
+		}
+		t.Logf("first offer refused: %v", err)
+	})
+	b := connect(t, s, true)
+	sfu.Pair(a.peer, b.peer)
+	b.waitPackets(t, video, a, 20) // the valid PeerConnection carries media
+	if n := a.fails.Load(); n != 0 {
+		t.Fatalf("OnFailed called %d times while the media works: the discarded PeerConnection's close was taken for a failure", n)
+	}
+	if err := a.client.Close(); err != nil { // the client really goes away
+		t.Fatal(err)
+	}
+	select {
+	case err := <-a.failed:
+		t.Logf("reported: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the real failure after a rejected first offer was never reported")
 	}
 }

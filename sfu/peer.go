@@ -51,7 +51,10 @@ type Peer struct {
 	stateChange chan struct{} // capacity 1: connState changed
 	connState   atomic.Int32  // latest webrtc.PeerConnectionState
 	lastPLI     atomic.Int64  // unix nanos of the last PLI we asked for
-	failing     atomic.Bool   // set once OnFailed has been scheduled
+	failing     atomic.Bool   // set once OnFailed has been scheduled; cleared on (re)connect
+	// current is the PeerConnection whose callbacks count: a discarded one's late state
+	// changes, candidates and tracks are ignored.
+	current atomic.Pointer[webrtc.PeerConnection]
 
 	stats peerStats
 
@@ -145,6 +148,7 @@ func (p *Peer) Close() error {
 	}
 	p.closed = true
 	pc, done := p.pc, p.done
+	p.current.Store(nil)
 	p.mu.Unlock()
 
 	if partner := p.partner.Load(); partner != nil {
