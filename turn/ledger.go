@@ -52,19 +52,13 @@ func (l *ledger) live(user string) bool {
 	return ok
 }
 
-// release ends user's credentials after the grace period; then its relays are closed. It
-// reports whether the user was live.
-func (l *ledger) release(user string) bool {
+// release ends user's credentials after the grace period; then its relays are closed.
+func (l *ledger) release(user string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := l.users[user]
-	if e == nil || l.closed {
-		return false
-	}
-	if e.ended == nil {
+	if e := l.users[user]; e != nil && !l.closed && e.ended == nil {
 		e.ended = time.AfterFunc(l.grace, func() { l.expire(user, e) })
 	}
-	return true
 }
 
 // expire forgets user (unless it was issued credentials again meanwhile) and closes its relays.
