@@ -1,7 +1,6 @@
 package metrics_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,8 +9,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-
-	"github.com/pion/webrtc/v4"
 
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/internal/livetest"
@@ -127,85 +124,20 @@ func TestMetricsNeedTheAdminTokenUnlessStatsArePublic(t *testing.T) {
 	}
 }
 
-// mediaUser is a WebSocket client with a synthetic Pion client behind it:
-// the pump goroutine applies the server's answer and candidates and passes
-// every other message on.
-type mediaUser struct {
-	ws    *livetest.Client
-	media *synth.Client
-	other chan livetest.Message
-}
-
-func newMediaUser(t *testing.T, srv *livetest.Server, source uint32) *mediaUser {
+func newMediaUser(t *testing.T, srv *livetest.Server, source uint32) *livetest.MediaUser {
 	t.Helper()
-	ws := livetest.MustDial(t, srv.WSURL)
-	media, err := synth.New(synth.Options{Source: source, Send: true, VideoBitrate: 200_000, FPS: 15})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &mediaUser{ws: ws, media: media, other: make(chan livetest.Message, 64)}
-	media.OnLocalCandidate(func(c webrtc.ICECandidateInit) { ws.TrySend("ice_candidate", c) })
-	pumped := make(chan struct{})
-	go u.pump(pumped)
-	t.Cleanup(func() {
-		ws.Close()
-		<-pumped
-		media.Close()
-	})
-	sdp, err := media.Offer(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.Send("webrtc_offer", map[string]string{"sdp": sdp})
+	u := livetest.NewMediaUser(t, srv, synth.Options{Source: source, Send: true, VideoBitrate: 200_000, FPS: 15})
+	u.Offer(t)
 	return u
-}
-
-func (u *mediaUser) pump(done chan<- struct{}) {
-	defer close(done)
-	defer close(u.other)
-	for m := range u.ws.Messages() {
-		switch m.Type {
-		case "webrtc_answer":
-			var d struct{ SDP string }
-			if decodeInto(m, &d) == nil && u.media.SetAnswer(d.SDP) == nil {
-				u.media.Start()
-			}
-		case "ice_candidate":
-			var c webrtc.ICECandidateInit
-			if decodeInto(m, &c) == nil {
-				u.media.AddRemoteCandidate(c)
-			}
-		default:
-			select {
-			case u.other <- m:
-			default: // the test does not read everything; never block the pump
-			}
-		}
-	}
-}
-
-func (u *mediaUser) waitFor(t *testing.T, typ string) {
-	t.Helper()
-	deadline := time.After(livetest.WaitFor)
-	for {
-		select {
-		case m := <-u.other:
-			if m.Type == typ {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("no %s within %v", typ, livetest.WaitFor)
-		}
-	}
 }
 
 func TestMediaMetricsCountForwardedPacketsAndSwitchLatency(t *testing.T) {
 	srv := livetest.Start(t, nil)
 	a, b := newMediaUser(t, srv, 1), newMediaUser(t, srv, 2)
-	a.ws.Send("find_partner", nil)
-	b.ws.Send("find_partner", nil)
-	a.waitFor(t, "partner_found")
-	b.waitFor(t, "partner_found")
+	a.WS.Send("find_partner", nil)
+	b.WS.Send("find_partner", nil)
+	a.WaitFor(t, "partner_found")
+	b.WaitFor(t, "partner_found")
 
 	deadline := time.Now().Add(livetest.WaitFor)
 	for {
@@ -227,8 +159,4 @@ func TestMediaMetricsCountForwardedPacketsAndSwitchLatency(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func decodeInto(m livetest.Message, v any) error {
-	return json.Unmarshal(m.Data, v)
 }

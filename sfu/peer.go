@@ -230,6 +230,11 @@ func (p *Peer) Stats() PeerStats {
 	}
 }
 
+// Failed reports whether the peer's current PeerConnection has failed (OnFailed was called
+// or is about to be) and has not connected again since. A peer without a PeerConnection has
+// not failed. Safe for concurrent use.
+func (p *Peer) Failed() bool { return p.failing.Load() }
+
 // fail reports err through OnFailed, unless the peer is closed. See failAsync.
 func (p *Peer) fail(err error) {
 	if p.isClosed() {

@@ -45,6 +45,8 @@ var (
 		"too many chat messages; wait a few seconds before sending more")
 	errFlood = newWireError(CodeRateLimited,
 		"too many messages; slow down or the server will disconnect you")
+	errMediaFailed = newWireError(CodeMediaFailed,
+		"your media connection failed; reconnect (a new WebSocket and PeerConnection) to start a new call")
 	errOfferRate = newWireError(CodeRateLimited,
 		"too many webrtc_offer messages; one offer per PeerConnection (and an ICE restart now and then) is all a call needs")
 )

@@ -55,6 +55,9 @@ func (h *Hub) onFindPartner(s *Session, data json.RawMessage) *wireError {
 	if h.draining {
 		return errDraining
 	}
+	if s.peer.Failed() {
+		return errMediaFailed
+	}
 	switch s.state {
 	case paired:
 		return errAlreadyPaired
@@ -74,6 +77,9 @@ func (h *Hub) onNextPartner(s *Session, _ json.RawMessage) *wireError {
 	}
 	if h.draining {
 		return errDraining
+	}
+	if s.peer.Failed() {
+		return errMediaFailed
 	}
 	if s.state == waiting {
 		s.enqueue(encode("waiting_for_partner", waitingData{Online: len(h.sessions)}))

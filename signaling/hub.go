@@ -243,7 +243,9 @@ func (h *Hub) unregister(s *Session) {
 	}
 }
 
-// mediaFailed ends s's pair after its media failed and tells s to reconnect.
+// mediaFailed ends s's pair after its media failed and tells s to reconnect. Until its
+// PeerConnection connects again, find_partner and next_partner are refused with the same
+// error (see onFindPartner), so no stranger is paired with a dead peer.
 func (h *Hub) mediaFailed(s *Session, err error) {
 	s.log.Warn("media failed", "err", err)
 	h.mu.Lock()
@@ -252,8 +254,7 @@ func (h *Hub) mediaFailed(s *Session, err error) {
 		return
 	}
 	h.leaveLocked(s, ReasonMediaFailed)
-	s.sendError(newWireError(CodeMediaFailed,
-		"your media connection failed; reconnect to start a new call"))
+	s.sendError(errMediaFailed)
 }
 
 // clientIP is the remote address of r without its port.

@@ -386,6 +386,35 @@ func TestDroppedSocketReconnectsAndSaysSo(t *testing.T) {
 	}
 }
 
+// TestFailedMediaReconnectsWithAFreshPeerConnection closes alice's
+// RTCPeerConnection under the page, as a crashed media stack would: bob is
+// told the video connection failed, and alice's page starts over with a new
+// socket and PeerConnection and finds bob again with working video.
+func TestFailedMediaReconnectsWithAFreshPeerConnection(t *testing.T) {
+	requireBrowser(t)
+	url := startServer(t).URL()
+	alice := newBrowser(t, "alice", browserOptions{camera: red})
+	bob := newBrowser(t, "bob", browserOptions{camera: green})
+	pair(url, alice, bob)
+	alice.waitVideoColor("#remote-video", green)
+
+	eval[bool](alice, `(window.__tandemProbe.pcs.at(-1).close(), true)`)
+	bob.waitStatus(statusLeft)
+	bob.WaitFor("bob to be told the media failed", `[...document.querySelectorAll('#messages li')]
+	  .some((li) => li.textContent.includes('The video connection to the stranger failed'))`)
+	alice.WaitFor("alice to open a second WebSocket", `window.__tandemProbe.sockets.length === 2`)
+	alice.waitStatus(statusSearching)
+
+	bob.click("Next")
+	alice.waitStatus(statusTalking)
+	bob.waitStatus(statusTalking)
+	alice.waitVideoColor("#remote-video", green)
+	bob.waitVideoColor("#remote-video", red)
+	if pcs := alice.probe("peerConnections"); pcs != 2 {
+		t.Errorf("alice created %d RTCPeerConnections, want 2 (a fresh one after the failure)", pcs)
+	}
+}
+
 // relayOnlyScript makes every RTCPeerConnection of the page use relay
 // candidates only, so media can flow only through the TURN servers the page
 // was given.

@@ -275,6 +275,10 @@ function onServerError(d) {
     state.wantPartner = false;
     showBanner('The server is restarting and takes no new chats right now. Try again in a minute.');
     if (state.phase !== 'talking') setPhase('landing');
+  } else if (d.code === 'media_failed') {
+    // The connection reconnects by itself with a new PeerConnection; a user
+    // who was chatting or searching searches again once it is back.
+    if (state.phase === 'talking') chat.addNotice('Your video connection failed. Reconnecting to find a new stranger.');
   } else if (d.code === 'rate_limited') {
     showBanner('You are sending messages too fast. Slow down a little.');
   }

@@ -314,7 +314,11 @@ export class Connection extends EventTarget {
       case 'webrtc_offer': return this.#onOffer(String(data.sdp ?? ''));
       case 'ice_candidate': return this.#onRemoteCandidate(data);
       case 'error':
-        return this.#dispatch('server-error', { code: String(data.code ?? ''), message: String(data.message ?? '') });
+        this.#dispatch('server-error', { code: String(data.code ?? ''), message: String(data.message ?? '') });
+        // This session's PeerConnection is dead and the server pairs it with
+        // no one: start over with a new socket, which brings a new one.
+        if (data.code === 'media_failed') this.#ws?.close(4000, 'media failed');
+        return undefined;
       default:
         // Unknown types are ignored so that newer servers stay compatible.
         return undefined;
