@@ -193,6 +193,9 @@ type Limits struct {
 	ConnectionsPerMinute int `yaml:"connections_per_minute" env:"TANDEM_CONNECTIONS_PER_MINUTE"`
 	// SessionsPerIP is how many sessions one IP may hold at once.
 	SessionsPerIP int `yaml:"sessions_per_ip" env:"TANDEM_SESSIONS_PER_IP"`
+	// MediaPerIP is how many sessions of one IP (IPv6: /64) may hold a PeerConnection at
+	// once; 0 means no cap.
+	MediaPerIP int `yaml:"media_per_ip" env:"TANDEM_MEDIA_PER_IP"`
 }
 
 // Default returns the built-in configuration: everything tandem needs to run
@@ -237,6 +240,7 @@ func Default() Config {
 		Limits: Limits{
 			ConnectionsPerMinute: 120,
 			SessionsPerIP:        50,
+			MediaPerIP:           20,
 		},
 	}
 }
@@ -327,6 +331,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.ConnectionsPerMinute < 1 || c.Limits.SessionsPerIP < 1 {
 		return fmt.Errorf("limits: connections_per_minute and sessions_per_ip must be at least 1")
+	}
+	if c.Limits.MediaPerIP < 0 {
+		return fmt.Errorf("limits.media_per_ip: must not be negative (0 means no cap)")
 	}
 	if err := c.validateHTTPLimits(); err != nil {
 		return err

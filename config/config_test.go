@@ -46,6 +46,7 @@ func TestStableEnvironmentNames(t *testing.T) {
 		"TANDEM_ADMIN_TOKEN":             "a-long-admin-token",
 		"TANDEM_TURN_ALLOCATIONS_PER_IP": "6",
 		"TANDEM_OFFERS_PER_MINUTE":       "30",
+		"TANDEM_MEDIA_PER_IP":            "7",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +62,7 @@ func TestStableEnvironmentNames(t *testing.T) {
 	want.Admin.Token = "a-long-admin-token"
 	want.TURN.AllocationsPerIP = 6
 	want.Signaling.OffersPerMinute = 30
+	want.Limits.MediaPerIP = 7
 	got, _ := cfg.YAML()
 	exp, _ := want.YAML()
 	if string(got) != string(exp) {

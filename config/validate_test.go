@@ -36,6 +36,7 @@ func TestUnworkableSettingsAreRefusedNamingTheKey(t *testing.T) {
 		{"signaling", func(c *Config) { c.Signaling.OffersPerMinute = 0 }},
 		{"turn.external_urls", func(c *Config) { c.TURN.ExternalURLs = []string{"turn:turn.example:3478"} }},
 		{"turn.allocations_per_ip", func(c *Config) { c.TURN.AllocationsPerIP = -1 }},
+		{"limits.media_per_ip", func(c *Config) { c.Limits.MediaPerIP = -1 }},
 		{"turn.credential_grace", func(c *Config) { c.TURN.CredentialGrace = time.Hour }},
 		{"auth.jwt_secret", func(c *Config) { c.Auth.JWTSecret = "secret" }},
 		{"auth.jwt_audience", func(c *Config) { c.Auth.JWTAudience = "tandem" }},

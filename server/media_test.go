@@ -2,10 +2,14 @@ package server_test
 
 import (
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
+	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/internal/livetest"
 	"github.com/tandemchat/tandem/sfu/synth"
 )
@@ -50,6 +54,18 @@ func waitPackets(t *testing.T, u *livetest.MediaUser, source uint32, n int) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("received %d packets of source %d within %v, want %d", got, source, livetest.WaitFor, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitConnected waits until u's Pion client is connected to the server.
+func waitConnected(t *testing.T, u *livetest.MediaUser) {
+	t.Helper()
+	deadline := time.Now().Add(livetest.WaitFor)
+	for u.Media.PC().ConnectionState() != webrtc.PeerConnectionStateConnected {
+		if time.Now().After(deadline) {
+			t.Fatalf("not connected within %v: %s", livetest.WaitFor, u.Media.PC().ConnectionState())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -102,4 +118,65 @@ func TestMediaFailureAfterARejectedFirstOfferEndsThePair(t *testing.T) {
 	// b is unharmed and can search again.
 	b.WS.Send("find_partner", nil)
 	b.WaitFor(t, "waiting_for_partner")
+}
+
+// TestPeerConnectionsPerIPAreCapped reproduces issue 12's item 8 from one
+// IP: with limits.media_per_ip 2, a third session's offer gets media_limit
+// (and holds no port), while the first two talk; when one of them leaves,
+// the third gets its PeerConnection.
+func TestPeerConnectionsPerIPAreCapped(t *testing.T) {
+	srv := livetest.Start(t, func(c *config.Config) { c.Limits.MediaPerIP = 2 })
+	opts := synth.Options{Send: true, Record: true, VideoBitrate: 200_000, FPS: 15}
+	users := make([]*livetest.MediaUser, 3)
+	for i := range users {
+		opts.Source = uint32(i + 1)
+		users[i] = livetest.NewMediaUser(t, srv, opts)
+	}
+	users[0].Offer(t)
+	users[1].Offer(t)
+	waitConnected(t, users[0])
+	waitConnected(t, users[1])
+	users[2].Offer(t)
+	t.Logf("third offer: %s", users[2].WaitForError(t, "media_limit"))
+	if peers := srv.Media().Stats().Peers; peers != 2 {
+		t.Errorf("%d PeerConnections, want 2", peers)
+	}
+
+	users[0].WS.Send("find_partner", nil)
+	users[1].WS.Send("find_partner", nil)
+	waitPackets(t, users[1], 1, 30) // the two within the cap are unharmed
+	waitPackets(t, users[0], 2, 30)
+
+	users[0].WS.Close()
+	deadline := time.Now().Add(livetest.WaitFor)
+	for srv.Media().Stats().Peers != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed session's PeerConnection was not released")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The refused offer is still the client's pending one: send it again.
+	users[2].WS.Send("webrtc_offer", map[string]string{"sdp": users[2].Media.PC().LocalDescription().SDP})
+	users[2].WS.Send("find_partner", nil)
+	users[1].WS.Send("find_partner", nil)
+	waitPackets(t, users[2], 2, 30)
+}
+
+// TestNoMediaPortLeftIsAClearError gives the server a media port range of
+// one port: the second session's offer gets media_unavailable instead of an
+// answer without candidates.
+func TestNoMediaPortLeftIsAClearError(t *testing.T) {
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(c.LocalAddr().(*net.UDPAddr).Port)
+	c.Close()
+	srv := livetest.Start(t, func(c *config.Config) { c.Media.UDPPorts = config.PortRange{Min: port, Max: port} })
+	a := livetest.NewMediaUser(t, srv, synth.Options{Source: 1, Send: true})
+	b := livetest.NewMediaUser(t, srv, synth.Options{Source: 2, Send: true})
+	a.Offer(t)
+	waitConnected(t, a)
+	b.Offer(t)
+	t.Logf("second offer: %s", b.WaitForError(t, "media_unavailable"))
 }

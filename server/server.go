@@ -81,6 +81,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		ICEServers:     s.iceServers,
 		SessionEnded:   s.turn.Release, // nil-safe: TURN may be off
 		Observer:       s.metrics,
+		MediaPerIP:     cfg.Limits.MediaPerIP,
 	}, s.media, log.With("component", "signaling"))
 
 	var lc net.ListenConfig
@@ -167,6 +168,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Hub is the signaling hub, for tests and embedding programs.
 func (s *Server) Hub() *signaling.Hub { return s.hub }
+
+// Media is the SFU, for tests and embedding programs.
+func (s *Server) Media() *sfu.SFU { return s.media }
 
 // TURN is the TURN server, nil when TURN is off.
 func (s *Server) TURN() *turn.Server { return s.turn }

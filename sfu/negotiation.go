@@ -60,7 +60,37 @@ func (p *Peer) negotiate(pc *webrtc.PeerConnection, offer string, first bool) (s
 	if err := pc.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("set local answer: %w", err)
 	}
+	if first {
+		if err := p.checkGathered(pc); err != nil {
+			return "", err
+		}
+	}
 	return answer.SDP, nil
+}
+
+// gatherWait bounds how long a first offer waits for the server's own candidates. They are
+// host candidates only (the server has no STUN or TURN servers of its own), gathered in
+// milliseconds; the bound only keeps a stuck gatherer from holding the offer.
+const gatherWait = 2 * time.Second
+
+// checkGathered waits until pc gathered its candidates and returns an error wrapping
+// ErrNoMediaPort when there is none: with the UDP port range exhausted, Pion logs a warning
+// and would answer with nothing to connect to. With the muxed UDP port, sockets are shared and
+// never run out, so nothing is checked.
+func (p *Peer) checkGathered(pc *webrtc.PeerConnection) error {
+	if p.sfu.udpMux != nil {
+		return nil
+	}
+	select {
+	case <-webrtc.GatheringCompletePromise(pc):
+	case <-time.After(gatherWait):
+		return nil // still gathering: let the trickled candidates decide
+	}
+	if local := pc.LocalDescription(); local != nil && strings.Contains(local.SDP, "a=candidate:") {
+		return nil
+	}
+	p.sfu.counters.noMediaPort.Add(1)
+	return fmt.Errorf("ports %d-%d: %w", p.sfu.cfg.UDPPortMin, p.sfu.cfg.UDPPortMax, ErrNoMediaPort)
 }
 
 // attachDownTracks adds the server's two tracks to the offer's transceivers (making them

@@ -2,6 +2,7 @@ package sfu_test
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -266,5 +267,46 @@ func TestRejectedFirstOfferThenAValidOneThenARealFailureIsReported(t *testing.T)
 		t.Logf("reported: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the real failure after a rejected first offer was never reported")
+	}
+}
+
+// freeUDPPort returns a UDP port of 127.0.0.1 that was free a moment ago.
+func freeUDPPort(t *testing.T) uint16 {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// TestExhaustedPortRangeRefusesTheOffer gives the SFU a range of one port: the first peer
+// takes it, the second offer is refused with ErrNoMediaPort instead of being answered without
+// candidates, and once the first peer is gone the port serves a new one.
+func TestExhaustedPortRangeRefusesTheOffer(t *testing.T) {
+	port := freeUDPPort(t)
+	s := newSFU(t, sfu.Config{UDPPortMin: port, UDPPortMax: port})
+	a := connect(t, s, true)
+
+	late := s.NewPeer("late", sfu.PeerEvents{})
+	defer late.Close()
+	_, err := late.HandleOffer(validOffer(t))
+	if !errors.Is(err, sfu.ErrNoMediaPort) {
+		t.Fatalf("offer with every port taken: %v, want ErrNoMediaPort", err)
+	}
+	t.Logf("refused: %v", err)
+	if n := s.Stats().NoMediaPort; n != 1 {
+		t.Errorf("NoMediaPort = %d, want 1", n)
+	}
+	if n := s.Stats().Peers; n != 1 {
+		t.Errorf("%d peers after the refusal, want 1 (the refused PeerConnection is discarded)", n)
+	}
+
+	if err := a.peer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := late.HandleOffer(validOffer(t)); err != nil {
+		t.Fatalf("offer after the port was freed: %v", err)
 	}
 }

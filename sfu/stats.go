@@ -47,6 +47,9 @@ type Stats struct {
 	// SourcesRefused counts datagrams for Pion's ICE agent dropped because they came from such
 	// an address (they would have made it a peer-reflexive candidate).
 	SourcesRefused uint64 `json:"sourcesRefused"`
+	// NoMediaPort counts first offers refused with ErrNoMediaPort: the UDP port range was
+	// exhausted.
+	NoMediaPort uint64 `json:"noMediaPort"`
 	// Peers is the number of peers with an open PeerConnection.
 	Peers int64 `json:"peers"`
 }
@@ -67,6 +70,7 @@ type counters struct {
 	fastPathSent             atomic.Uint64
 	candidatesRefused        atomic.Uint64
 	sourcesRefused           atomic.Uint64
+	noMediaPort              atomic.Uint64
 	peers                    atomic.Int64
 }
 
@@ -88,6 +92,7 @@ func (c *counters) snapshot() Stats {
 		FastPathPacketsSent:       c.fastPathSent.Load(),
 		CandidatesRefused:         c.candidatesRefused.Load(),
 		SourcesRefused:            c.sourcesRefused.Load(),
+		NoMediaPort:               c.noMediaPort.Load(),
 		Peers:                     c.peers.Load(),
 	}
 }

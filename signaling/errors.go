@@ -15,6 +15,11 @@ const (
 	CodeAlreadyPaired = "already_paired"
 	CodeMediaFailed   = "media_failed"
 	CodeMediaError    = "media_error"
+	// CodeMediaLimit refuses a first offer while the client's IP holds Options.MediaPerIP
+	// PeerConnections.
+	CodeMediaLimit = "media_limit"
+	// CodeMediaUnavailable refuses a first offer when the server has no media port left.
+	CodeMediaUnavailable = "media_unavailable"
 )
 
 // wireError is a refusal sent to the client as an `error` message; the
@@ -47,6 +52,8 @@ var (
 		"too many messages; slow down or the server will disconnect you")
 	errMediaFailed = newWireError(CodeMediaFailed,
 		"your media connection failed; reconnect (a new WebSocket and PeerConnection) to start a new call")
+	errMediaLimit = newWireError(CodeMediaLimit,
+		"too many video connections from your network at once; close another tab or try again later")
 	errOfferRate = newWireError(CodeRateLimited,
 		"too many webrtc_offer messages; one offer per PeerConnection (and an ICE restart now and then) is all a call needs")
 )

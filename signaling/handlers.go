@@ -147,8 +147,19 @@ func (h *Hub) onOffer(s *Session, data json.RawMessage) *wireError {
 	if !s.offerLimit.Allow() {
 		return errOfferRate
 	}
+	first := !s.mediaSlot // this offer would create the session's PeerConnection
+	if first {
+		if !h.mediaSlots.acquire(s.ip) {
+			return errMediaLimit
+		}
+		s.mediaSlot = true
+	}
 	answer, err := s.peer.HandleOffer(sdp)
 	if err != nil {
+		if first { // a first offer that fails leaves no PeerConnection behind
+			h.mediaSlots.release(s.ip)
+			s.mediaSlot = false
+		}
 		return mediaError("webrtc_offer", err)
 	}
 	s.enqueue(encode("webrtc_answer", sdpData{SDP: answer}))
@@ -199,6 +210,10 @@ func decodeSDP(typ string, data json.RawMessage) (string, *wireError) {
 func mediaError(typ string, err error) *wireError {
 	if errors.Is(err, sfu.ErrBadSDP) {
 		return newWireError(CodeBadSDP, "%s: %v", typ, err)
+	}
+	if errors.Is(err, sfu.ErrNoMediaPort) {
+		return newWireError(CodeMediaUnavailable,
+			"the server has no free media port right now; try again in a minute (%v)", err)
 	}
 	return newWireError(CodeMediaError, "%s: %v", typ, err)
 }

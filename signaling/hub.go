@@ -37,6 +37,10 @@ type Options struct {
 	SessionEnded func(userID string)
 	// Observer is told of matchmaking events (metrics); nil for none.
 	Observer Observer
+	// MediaPerIP is how many sessions of one client IP (IPv6: /64) may hold a PeerConnection
+	// at once; 0 means no cap. A session holds one from its first accepted offer until it
+	// ends.
+	MediaPerIP int
 }
 
 // Observer is told what the hub does, for metrics. Its methods may be
@@ -52,11 +56,12 @@ type Observer interface {
 // Hub owns every session, the Matchmaker and the rooms. It serves /ws.
 // Its methods are safe for concurrent use.
 type Hub struct {
-	opts     Options
-	log      *slog.Logger
-	media    *sfu.SFU
-	upgrader websocket.Upgrader
-	handlers map[string]handler
+	opts       Options
+	log        *slog.Logger
+	media      *sfu.SFU
+	upgrader   websocket.Upgrader
+	handlers   map[string]handler
+	mediaSlots *mediaQuota // PeerConnections per client IP
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -81,6 +86,7 @@ func NewHub(opts Options, media *sfu.SFU, log *slog.Logger) *Hub {
 		match:    NewMatchmaker(),
 		queuedAt: make(map[string]time.Time),
 	}
+	h.mediaSlots = newMediaQuota(opts.MediaPerIP)
 	h.handlers = h.handlerTable()
 	// Small read buffers and pooled write buffers keep an idle session
 	// small (docs/performance.md): frames larger than a buffer still work.
@@ -237,6 +243,10 @@ func (h *Hub) unregister(s *Session) {
 	h.mu.Unlock()
 	if err := s.peer.Close(); err != nil {
 		s.log.Warn("close media peer", "err", err)
+	}
+	if s.mediaSlot {
+		h.mediaSlots.release(s.ip)
+		s.mediaSlot = false
 	}
 	if h.opts.SessionEnded != nil {
 		h.opts.SessionEnded(s.id)

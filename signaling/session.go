@@ -47,7 +47,8 @@ type Session struct {
 	msgLimit   *rate.Limiter
 	chatLimit  *rate.Limiter
 	offerLimit *rate.Limiter
-	flooded    int // messages dropped by msgLimit since the last one it allowed
+	flooded    int  // messages dropped by msgLimit since the last one it allowed
+	mediaSlot  bool // holds a slot of Hub.mediaSlots (taken by the first offer; also read by unregister, after the reader)
 
 	// Typing indicators from the partner are coalesced: at most one waits in send (as
 	// typingMarker), and the writer sends the latest state when it gets to it.
