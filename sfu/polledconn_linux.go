@@ -33,14 +33,16 @@ type polledConn struct {
 	fdMu sync.RWMutex
 	fd   int // -1 once closed
 
-	seen         seenAddrs // where the packets Pion read came from
-	forPion      chan queuedPacket
+	seen         seenAddrs         // where the packets Pion read came from
+	forPion      chan queuedPacket // datagrams for Pion's reader, in slots
+	spare        chan []byte       // slots Pion's reader is done with, for queue to reuse
 	closed       chan struct{}
 	closeOnce    sync.Once
 	readDeadline *deadline.Deadline
 }
 
-// queuedPacket is a datagram waiting for Pion's reader.
+// queuedPacket is a datagram waiting for Pion's reader, in a slot of the socket's (see
+// polledConn.queue).
 type queuedPacket struct {
 	data []byte
 	addr netip.AddrPort
@@ -50,6 +52,11 @@ type queuedPacket struct {
 // are dropped, as a full socket buffer would.
 const pionQueueLen = 64
 
+// slotSize is the capacity of a queue slot: the largest datagram ICE, DTLS (whose records
+// browsers keep within about 1200 bytes) and early media send in practice. A larger one
+// gets a buffer of its own.
+const slotSize = 1500
+
 // listenPolled opens a socket bound to laddr and registers it with p; t takes its media.
 func listenPolled(p *poller, laddr *net.UDPAddr, t packetTaker) (*polledConn, error) {
 	fd, local, err := openUDP4(laddr)
@@ -57,7 +64,8 @@ func listenPolled(p *poller, laddr *net.UDPAddr, t packetTaker) (*polledConn, er
 		return nil, &net.OpError{Op: "listen", Net: "udp4", Addr: laddr, Err: err}
 	}
 	c := &polledConn{poller: p, taker: t, local: local, fd: fd,
-		forPion: make(chan queuedPacket, pionQueueLen), closed: make(chan struct{}),
+		forPion: make(chan queuedPacket, pionQueueLen), spare: make(chan []byte, pionQueueLen),
+		closed:       make(chan struct{}),
 		readDeadline: deadline.New()}
 	if err := p.add(c); err != nil {
 		_ = syscall.Close(fd)
@@ -66,15 +74,52 @@ func listenPolled(p *poller, laddr *net.UDPAddr, t packetTaker) (*polledConn, er
 	return c, nil
 }
 
-// queue hands a copy of a datagram to Pion's reader, or drops it if the queue is full.
+// queue hands a copy of a datagram to Pion's reader, or drops it if the queue is full or the
+// datagram is none of what Pion reads from a media socket. The copy goes into a slot that
+// Pion's reader hands back (release), so a flood costs no allocation: at most
+// 2*pionQueueLen+1 slots are ever made per socket, and only as the queue first fills.
 func (c *polledConn) queue(b []byte, addr netip.AddrPort) {
-	if len(c.forPion) == cap(c.forPion) {
+	if len(c.forPion) == cap(c.forPion) || !forPion(b) {
+		return
+	}
+	var slot []byte
+	select {
+	case slot = <-c.spare:
+	default:
+		slot = make([]byte, 0, slotSize)
+	}
+	if len(b) > cap(slot) {
+		slot = make([]byte, 0, len(b)) // rare; not kept as a slot
+	}
+	select {
+	case c.forPion <- queuedPacket{data: append(slot[:0], b...), addr: addr}:
+	default:
+	}
+}
+
+// release hands pkt's slot back to queue once its data was copied out.
+func (c *polledConn) release(pkt queuedPacket) {
+	if cap(pkt.data) != slotSize {
 		return
 	}
 	select {
-	case c.forPion <- queuedPacket{data: append([]byte(nil), b...), addr: addr}:
+	case c.spare <- pkt.data[:0]:
 	default:
 	}
+}
+
+// forPion reports whether b can be for Pion's ICE agent: by its first byte (RFC 7983), STUN,
+// DTLS or RTP/RTCP (media that arrived before the SRTP keys were known). Anything else would
+// be read and thrown away by Pion.
+func forPion(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	switch first := b[0]; {
+	case first <= 3, first >= 20 && first <= 63, first >= 128 && first <= 191:
+		return true
+	}
+	return false
 }
 
 // localPort implements mediaSocket.
@@ -92,7 +137,9 @@ func (c *polledConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	select {
 	case pkt := <-c.forPion:
 		c.seen.add(pkt.addr)
-		return copy(b, pkt.data), pkt.addr, nil
+		n := copy(b, pkt.data)
+		c.release(pkt)
+		return n, pkt.addr, nil
 	case <-c.closed:
 		return 0, netip.AddrPort{}, c.opError("read", net.ErrClosed)
 	case <-c.readDeadline.Done():

@@ -67,12 +67,17 @@ func TestPolledConnPassesWhatTheFastPathDoesNotTakeToPion(t *testing.T) {
 	p := newTestPoller(t)
 	a, b := listenTestPolled(t, p, in), listenTestPolled(t, p, in)
 
-	if _, err := a.WriteToAddrPort([]byte("stun-ish"), addrPort(b)); err != nil {
-		t.Fatal(err)
+	// A datagram that is none of STUN, DTLS or RTP (RFC 7983) is dropped; the STUN-like one
+	// after it reaches Pion.
+	const stunLike = "\x00\x01stun-ish"
+	for _, d := range []string{"junk", stunLike} {
+		if _, err := a.WriteToAddrPort([]byte(d), addrPort(b)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got, from := readWithin(t, b, 5*time.Second)
-	if string(got) != "stun-ish" || from != addrPort(a) {
-		t.Fatalf("read %q from %s, want %q from %s", got, from, "stun-ish", addrPort(a))
+	if string(got) != stunLike || from != addrPort(a) {
+		t.Fatalf("read %q from %s, want %q from %s", got, from, stunLike, addrPort(a))
 	}
 	if !b.receivedFrom(addrPort(a)) || b.receivedFrom(addrPort(b)) {
 		t.Fatal("the socket does not remember where ICE's packets came from")
@@ -227,5 +232,38 @@ func TestSocketsArePackedOntoFewPollers(t *testing.T) {
 	fill(p2, pollerSockets+5)
 	if got := s.nextPoller(); got != p1 {
 		t.Fatal("with all pollers full, the least loaded was not chosen")
+	}
+}
+
+// TestQueueingForPionDoesNotAllocateOnceWarm checks that a datagram queued for Pion and read
+// by it reuses a slot: a flood of junk costs no allocation per datagram.
+func TestQueueingForPionDoesNotAllocateOnceWarm(t *testing.T) {
+	p := newTestPoller(t)
+	in, _ := newFuzzInbound(t)
+	c := listenTestPolled(t, p, in)
+	stun := make([]byte, 120) // first byte 0: STUN-like
+	from := netip.MustParseAddrPort("127.0.0.1:9")
+	buf := make([]byte, receiveMTU)
+	cycle := func() {
+		c.queue(stun, from)
+		if _, _, err := c.ReadFromAddrPort(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cycle() // makes the first slot
+	if allocs := testing.AllocsPerRun(100, cycle); allocs != 0 {
+		t.Fatalf("%.1f allocations per queued datagram, want 0", allocs)
+	}
+}
+
+func TestForPionKeepsWhatICEAndDTLSReadAndDropsTheRest(t *testing.T) {
+	for first, want := range map[byte]bool{0: true, 1: true, 3: true, 4: false, 19: false, 20: true,
+		22: true, 63: true, 64: false, 127: false, 128: true, 191: true, 192: false, 255: false} {
+		if got := forPion([]byte{first, 0, 0, 0}); got != want {
+			t.Errorf("first byte %d: forPion %v, want %v", first, got, want)
+		}
+	}
+	if forPion(nil) {
+		t.Error("an empty datagram is for no one")
 	}
 }

@@ -19,10 +19,17 @@ import (
 // in its socket before the SFU sees it.
 const pollInterval = time.Millisecond
 
-// maxReadsPerSocket bounds the packets read from one socket per poll, so a flood on one
-// socket cannot hold up the others; the rest waits in the socket for the next poll. The
-// muxed port's socket carries every peer: 256 a millisecond is 256,000 packets a second.
-const maxReadsPerSocket = 256
+// A poll reads its ready sockets in rounds: each round reads up to readQuantum datagrams from
+// every socket that still has some, so a socket with a normal call's few datagrams a
+// millisecond is read in full in the first round, whatever floods its neighbours; a flooded
+// socket only gets more in later rounds. A poll stops after maxReadsPerPoll datagrams (the
+// rest waits in the sockets for the next poll), which bounds how long it can keep the next
+// one waiting. The muxed port's socket carries every peer: 1024 a millisecond is about a
+// million packets a second.
+const (
+	readQuantum     = 8
+	maxReadsPerPoll = 1024
+)
 
 var errPollerClosed = errors.New("poller closed")
 
@@ -50,6 +57,7 @@ type poller struct {
 
 	// Used by the run goroutine only.
 	events  [128]syscall.EpollEvent
+	ready   [128]*polledConn // the sockets of events still being read this poll
 	buf     [receiveMTU]byte
 	scratch inboundScratch
 	rsa     syscall.RawSockaddrInet4
@@ -150,14 +158,26 @@ func (p *poller) poll() bool {
 	if errno != 0 {
 		n = 0 // EINTR: the next tick polls again
 	}
+	ready := p.ready[:0]
+	p.mu.Lock()
 	for i := range int(n) {
-		p.mu.Lock()
-		c := p.conns[p.events[i].Fd]
-		p.mu.Unlock()
-		if c != nil {
-			p.drain(c)
+		if c := p.conns[p.events[i].Fd]; c != nil {
+			ready = append(ready, c)
 		}
 	}
+	p.mu.Unlock()
+	for reads := 0; len(ready) > 0 && reads < maxReadsPerPoll; {
+		left := ready[:0]
+		for _, c := range ready {
+			got := p.drain(c, readQuantum)
+			reads += got
+			if got == readQuantum {
+				left = append(left, c) // may have more
+			}
+		}
+		ready = left
+	}
+	clear(p.ready[:]) // hold no closed socket until the next poll
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || len(p.conns) == 0 {
@@ -167,13 +187,14 @@ func (p *poller) poll() bool {
 	return true
 }
 
-// drain reads c's queued packets: media goes to the peer's inbound fast path, the rest to
-// Pion's reader of c.
-func (p *poller) drain(c *polledConn) {
-	for range maxReadsPerSocket {
+// drain reads up to max of c's queued datagrams and returns how many it read: media goes to
+// the peer's inbound fast path, the rest to Pion's reader of c. A socket read after it was
+// removed (closed) reads nothing.
+func (p *poller) drain(c *polledConn, limit int) int {
+	for i := range limit {
 		n, ok := p.recv(c)
 		if !ok {
-			return
+			return i
 		}
 		port := (*[2]byte)(unsafe.Pointer(&p.rsa.Port)) // network byte order
 		from := netip.AddrPortFrom(netip.AddrFrom4(p.rsa.Addr), uint16(port[0])<<8|uint16(port[1]))
@@ -181,6 +202,7 @@ func (p *poller) drain(c *polledConn) {
 			c.queue(p.buf[:n], from)
 		}
 	}
+	return limit
 }
 
 // recv reads one datagram of c into buf; false when c has none (or is closed).
