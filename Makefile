@@ -5,8 +5,11 @@ TSC     := $(TSC_DIR)/node_modules/.bin/tsc
 
 .PHONY: run build test vet typecheck-web test-deps bench fuzz load clean
 
+# Builds, then replaces the recipe's shell with the server (exec), so Ctrl-C
+# and a SIGTERM to make reach the server itself, which shuts down gracefully
+# and exits 0.
 run:
-	$(GO) run ./cmd/tandem
+	$(GO) build -o bin/tandem ./cmd/tandem && exec bin/tandem
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/tandem ./cmd/tandem
