@@ -2,6 +2,9 @@
 GO      ?= go
 TSC_DIR := .cache/tsc
 TSC     := $(TSC_DIR)/node_modules/.bin/tsc
+# The version `tandem -version` prints and logs at start-up.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+VERSION_FLAG := -X main.version=$(VERSION)
 
 .PHONY: run build test vet typecheck-web test-deps bench fuzz load clean
 
@@ -9,10 +12,10 @@ TSC     := $(TSC_DIR)/node_modules/.bin/tsc
 # and a SIGTERM to make reach the server itself, which shuts down gracefully
 # and exits 0.
 run:
-	$(GO) build -o bin/tandem ./cmd/tandem && exec bin/tandem
+	$(GO) build -ldflags='$(VERSION_FLAG)' -o bin/tandem ./cmd/tandem && exec bin/tandem
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/tandem ./cmd/tandem
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w $(VERSION_FLAG)' -o bin/tandem ./cmd/tandem
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/tandem-load ./cmd/tandem-load
 
 # Every test: formatting, vet, the web client's type check, then all Go

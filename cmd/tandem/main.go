@@ -30,6 +30,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv("TANDEM_CONFIG"), "path of a YAML config file (env TANDEM_CONFIG)")
 	printConfig := fs.Bool("print-config", false, "print the effective configuration as YAML (secrets redacted) and exit")
+	printVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() { usage(fs, stderr) }
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -40,6 +41,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tandem: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if *printVersion {
+		fmt.Fprintln(stdout, buildVersion())
+		return 0
 	}
 
 	cfg, err := config.Load(*configPath, os.LookupEnv)
@@ -63,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func serve(cfg config.Config, log *slog.Logger, stdout io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	log.Info("tandem starting", "version", buildVersion())
 	srv, err := server.Start(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
