@@ -52,7 +52,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tandem: %v\n", err)
 		return 1
 	}
+	envWarnings := config.UnknownEnv(os.Environ())
 	if *printConfig {
+		for _, w := range envWarnings {
+			fmt.Fprintf(stderr, "tandem: warning: %s\n", w)
+		}
 		out, err := cfg.Redacted().YAML()
 		if err != nil {
 			fmt.Fprintf(stderr, "tandem: %v\n", err)
@@ -61,7 +65,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		stdout.Write(out)
 		return 0
 	}
-	return serve(cfg, newLogger(cfg.Log, stderr), stdout)
+	log := newLogger(cfg.Log, stderr)
+	for _, w := range envWarnings {
+		log.Warn(w)
+	}
+	return serve(cfg, log, stdout)
 }
 
 // serve runs the server until SIGINT or SIGTERM, then shuts it down gracefully.

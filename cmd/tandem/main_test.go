@@ -78,6 +78,7 @@ func TestDescribeBuildPrefersTheLinkedVersionAndListsVCSFacts(t *testing.T) {
 func TestPrintConfigShowsEffectiveSettingsWithoutSecrets(t *testing.T) {
 	t.Setenv("TANDEM_HTTP_ADDR", "127.0.0.1:4321")
 	t.Setenv("TANDEM_TURN_SECRET", "do-not-print")
+	t.Setenv("TANDEM_HTTP_ADR", "127.0.0.1:1") // misspelled: ignored, with a warning
 	var out, errs bytes.Buffer
 	if code := run([]string{"-print-config"}, &out, &errs); code != 0 {
 		t.Fatalf("exit %d: %s", code, errs.String())
@@ -87,6 +88,9 @@ func TestPrintConfigShowsEffectiveSettingsWithoutSecrets(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "do-not-print") {
 		t.Fatal("the TURN secret was printed")
+	}
+	if !strings.Contains(errs.String(), "warning: TANDEM_HTTP_ADR is not a tandem setting; did you mean TANDEM_HTTP_ADDR?") {
+		t.Errorf("no warning for the misspelled TANDEM_HTTP_ADR:\n%s", errs.String())
 	}
 }
 
@@ -117,6 +121,7 @@ func TestBinaryPairsChatsAndDrainsOnSIGTERM(t *testing.T) {
 		"TANDEM_ICE_IPS=127.0.0.1",
 		"TANDEM_TURN_ADDR=127.0.0.1:0",
 		"TANDEM_SHUTDOWN_GRACE=30s",
+		"TANDEM_SHUTDOWN_GRAC=1s", // misspelled: ignored, with a warning
 	)
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
@@ -169,6 +174,9 @@ func TestBinaryPairsChatsAndDrainsOnSIGTERM(t *testing.T) {
 		}
 		if !strings.Contains(stderr.String(), `msg="tandem starting" version="tandem `+stamped+" ") {
 			t.Errorf("the start-up log does not give the version %s:\n%s", stamped, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "level=WARN msg=\"TANDEM_SHUTDOWN_GRAC is not a tandem setting; did you mean TANDEM_SHUTDOWN_GRACE?") {
+			t.Errorf("the start-up log does not warn about TANDEM_SHUTDOWN_GRAC:\n%s", stderr.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("still running 20 s after SIGTERM with no pair left\n%s", stderr.String())
