@@ -46,8 +46,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzHandle -fuzztime $(FUZZTIME) ./signaling
 	$(GO) test -run '^$$' -fuzz FuzzInboundTake -fuzztime $(FUZZTIME) ./sfu
 
+# A short load run against a server on loopback (scripts/load.sh; LOAD_PAIRS,
+# LOAD_BITRATE, LOAD_NEXT and LOAD_DURATION change it).
 load: build
-	bin/tandem-load -h
+	scripts/load.sh
 
 clean:
 	rm -rf bin .cache
