@@ -1,5 +1,5 @@
 # tandem: a static binary on a minimal non-root image.
-#   docker build -t tandem .
+#   docker build -t tandem --build-arg VERSION=$(git describe --tags --always --dirty) .
 #   docker run --network host -e TANDEM_PUBLIC_IP=203.0.113.10 tandem
 # docs/deploy.md lists the ports and the settings for production.
 
@@ -8,7 +8,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/tandem ./cmd/tandem \
+# The version `tandem -version` prints (.git is not copied into the image).
+ARG VERSION=devel
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/tandem ./cmd/tandem \
     && mkdir -p /out/data
 
 # distroless/static: CA certificates (for ACME), /etc/passwd with the

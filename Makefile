@@ -2,14 +2,20 @@
 GO      ?= go
 TSC_DIR := .cache/tsc
 TSC     := $(TSC_DIR)/node_modules/.bin/tsc
+# The version `tandem -version` prints and logs at start-up.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+VERSION_FLAG := -X main.version=$(VERSION)
 
 .PHONY: run build test vet typecheck-web test-deps bench fuzz load clean
 
+# Builds, then replaces the recipe's shell with the server (exec), so Ctrl-C
+# and a SIGTERM to make reach the server itself, which shuts down gracefully
+# and exits 0.
 run:
-	$(GO) run ./cmd/tandem
+	$(GO) build -ldflags='$(VERSION_FLAG)' -o bin/tandem ./cmd/tandem && exec bin/tandem
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/tandem ./cmd/tandem
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w $(VERSION_FLAG)' -o bin/tandem ./cmd/tandem
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/tandem-load ./cmd/tandem-load
 
 # Every test: formatting, vet, the web client's type check, then all Go
@@ -40,8 +46,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzHandle -fuzztime $(FUZZTIME) ./signaling
 	$(GO) test -run '^$$' -fuzz FuzzInboundTake -fuzztime $(FUZZTIME) ./sfu
 
+# A short load run against a server on loopback (scripts/load.sh; LOAD_PAIRS,
+# LOAD_BITRATE, LOAD_NEXT and LOAD_DURATION change it).
 load: build
-	bin/tandem-load -h
+	scripts/load.sh
 
 clean:
 	rm -rf bin .cache

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go: Debian's chromium (browser tests),
 # coturn (its turnutils_* clients check our TURN server, and its turnserver is
-# the benchmark's reference), iproute2 and iptables (network namespace tests).
-# Does nothing when everything is already there.
+# the benchmark's reference), iproute2 and iptables (network namespace tests),
+# nodejs and npm (npm installs TypeScript for the web client's type check,
+# `make typecheck-web`). Does nothing when everything is already there.
 set -euo pipefail
 
 missing=()
@@ -11,10 +12,11 @@ command -v turnutils_uclient >/dev/null 2>&1 || missing+=(coturn)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-test-deps: missing ${missing[*]}; install them (Debian packages) or some tests will skip" >&2
+  echo "install-test-deps: missing ${missing[*]}; install them (Debian packages): without them some tests skip, and without npm the web type check fails" >&2
   exit 0
 fi
 echo "install-test-deps: installing ${missing[*]}"

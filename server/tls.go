@@ -99,15 +99,22 @@ func (s *Server) serve() error {
 // warnIfPlainHTTP logs a warning when plain HTTP is served on an address
 // that other machines can reach: browsers give a page the camera and the
 // microphone only in a secure context (https:// or http://localhost), so
-// visitors could open the page but never start a call.
+// visitors could open the page but never start a call. The warning says
+// what to do for each case: a local try, HTTPS, or loopback only.
 func warnIfPlainHTTP(log *slog.Logger, addr net.Addr) {
 	if !exposedAddr(addr) {
 		return
 	}
-	log.Warn("serving plain HTTP on a non-loopback address: browsers refuse the camera and microphone "+
-		"to http:// pages other than http://localhost, so visitors cannot start a call. "+
-		"Set http.acme_domains (automatic certificate) or http.tls_cert and http.tls_key, "+
-		"or put tandem behind an HTTPS reverse proxy (then ignore this warning)",
+	_, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		port = "PORT"
+	}
+	log.Warn("serving plain HTTP on a non-loopback address: other machines can open the page, but browsers "+
+		"give the camera and microphone only to https:// pages and http://localhost, so they cannot start a call. "+
+		"Trying tandem on this machine: open http://localhost:"+port+" (this warning does not matter). "+
+		"Serving other machines: set TANDEM_ACME_DOMAINS (automatic certificate) or TANDEM_TLS_CERT and TANDEM_TLS_KEY, "+
+		"or put tandem behind an HTTPS reverse proxy and ignore this warning; see docs/https.md. "+
+		"Listening on this machine only: set TANDEM_HTTP_ADDR=127.0.0.1:"+port+" (no warning)",
 		"addr", addr.String())
 }
 

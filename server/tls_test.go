@@ -190,6 +190,16 @@ func TestPlainHTTPOnAReachableAddressWarnsAboutTheCamera(t *testing.T) {
 		if warned != tc.warn {
 			t.Errorf("%s: warned %v, want %v; log %q", tc.addr, warned, tc.warn, out)
 		}
+		if !tc.warn {
+			continue
+		}
+		// The warning says what to do in each case, with the listener's port.
+		for _, fix := range []string{"http://localhost:3000", "TANDEM_ACME_DOMAINS", "TANDEM_TLS_CERT",
+			"reverse proxy", "docs/https.md", "TANDEM_HTTP_ADDR=127.0.0.1:3000"} {
+			if !strings.Contains(out, fix) {
+				t.Errorf("%s: the warning does not mention %q; log %q", tc.addr, fix, out)
+			}
+		}
 	}
 }
 

@@ -136,3 +136,12 @@ func (c Config) validate() error {
 	}
 	return nil
 }
+
+// relayPortsText describes the relay port range for the start-up log: the
+// range, or "any free port" when none is set (the kernel picks each port).
+func (c Config) relayPortsText() string {
+	if c.RelayPortMin == 0 && c.RelayPortMax == 0 {
+		return "any free port"
+	}
+	return fmt.Sprintf("%d-%d", c.RelayPortMin, c.RelayPortMax)
+}

@@ -106,7 +106,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	log.Info("embedded TURN server listening", "udp", s.udpAddr, "tcp", s.tcpAddr,
 		"tls", s.tlsAddr, "relayIP", s.relayIP,
-		"relayPorts", fmt.Sprintf("%d-%d", cfg.RelayPortMin, cfg.RelayPortMax),
+		"relayPorts", cfg.relayPortsText(),
 		"peers", cfg.AllowedPeers, "peerPorts", cfg.MediaPorts,
 		"allocationsPerIP", cfg.AllocationsPerIP, "maxAllocations", cfg.MaxAllocations)
 	return s, nil

@@ -2,10 +2,15 @@ package turn
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandemchat/tandem/internal/testlog"
 )
 
 func TestPionClientRelaysOverEveryTransport(t *testing.T) {
@@ -68,6 +73,30 @@ func TestRelayPortRangeAndPublicIP(t *testing.T) {
 	got := relay.LocalAddr().(*net.UDPAddr)
 	if !got.IP.Equal(net.ParseIP("203.0.113.7")) || got.Port != port {
 		t.Errorf("relay address %v, want 203.0.113.7:%d (public IP, only port of the range)", got, port)
+	}
+}
+
+func TestStartupLogNamesTheRelayPorts(t *testing.T) {
+	port := freeUDPPort(t)
+	for _, tc := range []struct {
+		min, max uint16
+		want     string
+	}{
+		{0, 0, `relayPorts="any free port"`},
+		{uint16(port), uint16(port), fmt.Sprintf("relayPorts=%d-%d ", port, port)},
+	} {
+		log, logs := testlog.NewLogger(t, "turn log", slog.LevelInfo)
+		s, err := New(Config{Addr: "127.0.0.1:0", Secret: testSecret, MediaPorts: anyPort,
+			RelayPortMin: tc.min, RelayPortMax: tc.max}, log)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if line := logs.String(); !strings.Contains(line, "embedded TURN server listening") || !strings.Contains(line, tc.want) {
+			t.Errorf("relay ports %d-%d: start-up log lacks %s:\n%s", tc.min, tc.max, tc.want, line)
+		}
 	}
 }
 

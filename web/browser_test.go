@@ -25,6 +25,18 @@ const denyCameraScript = `(() => {
   Object.defineProperty(navigator.mediaDevices, 'getUserMedia', { value: deny, configurable: true });
 })();`
 
+// holdCameraScript keeps getUserMedia pending, as an unanswered permission
+// prompt does, until the test calls window.__tandemAllowCamera(); then the
+// page gets the (fake) camera as usual.
+const holdCameraScript = `(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  let allow;
+  const allowed = new Promise((resolve) => { allow = resolve; });
+  Object.defineProperty(window, '__tandemAllowCamera', { value: () => { allow(); } });
+  const held = (constraints) => allowed.then(() => real(constraints));
+  Object.defineProperty(navigator.mediaDevices, 'getUserMedia', { value: held, configurable: true });
+})();`
+
 // instrumentScript counts, for the tests, the RTCPeerConnections the page
 // creates, the SDP offers it sends and the fetches of /ws (asking why a
 // socket was refused), keeps its WebSockets so a test can drop one or read
@@ -72,6 +84,9 @@ type browserOptions struct {
 	camera fakeColor
 	// denyCamera makes every getUserMedia call fail with NotAllowedError.
 	denyCamera bool
+	// holdCamera keeps the page's camera request unanswered until the test
+	// calls window.__tandemAllowCamera() (see holdCameraScript).
+	holdCamera bool
 	// width and height of the window; 0 means 1280x800.
 	width, height int
 }
@@ -108,6 +123,9 @@ func newBrowser(t *testing.T, name string, opts browserOptions) *browser {
 	b.AddInitScript("instrument the page", instrumentScript)
 	if opts.denyCamera {
 		b.AddInitScript("deny the camera", denyCameraScript)
+	}
+	if opts.holdCamera {
+		b.AddInitScript("hold the camera request", holdCameraScript)
 	}
 	return b
 }

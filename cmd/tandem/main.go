@@ -30,6 +30,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv("TANDEM_CONFIG"), "path of a YAML config file (env TANDEM_CONFIG)")
 	printConfig := fs.Bool("print-config", false, "print the effective configuration as YAML (secrets redacted) and exit")
+	printVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() { usage(fs, stderr) }
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -41,13 +42,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tandem: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if *printVersion {
+		fmt.Fprintln(stdout, buildVersion())
+		return 0
+	}
 
 	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "tandem: %v\n", err)
 		return 1
 	}
+	envWarnings := config.UnknownEnv(os.Environ())
 	if *printConfig {
+		for _, w := range envWarnings {
+			fmt.Fprintf(stderr, "tandem: warning: %s\n", w)
+		}
 		out, err := cfg.Redacted().YAML()
 		if err != nil {
 			fmt.Fprintf(stderr, "tandem: %v\n", err)
@@ -56,13 +65,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		stdout.Write(out)
 		return 0
 	}
-	return serve(cfg, newLogger(cfg.Log, stderr), stdout)
+	log := newLogger(cfg.Log, stderr)
+	for _, w := range envWarnings {
+		log.Warn(w)
+	}
+	return serve(cfg, log, stdout)
 }
 
 // serve runs the server until SIGINT or SIGTERM, then shuts it down gracefully.
 func serve(cfg config.Config, log *slog.Logger, stdout io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	log.Info("tandem starting", "version", buildVersion())
 	srv, err := server.Start(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,9 +35,50 @@ func TestHelpListsFlagsAndEnvironment(t *testing.T) {
 	}
 }
 
+func TestVersionFlagPrintsTheBuildAndExits(t *testing.T) {
+	t.Setenv("TANDEM_UDP_PORTS", "banana") // -version reads no configuration
+	var out, errs bytes.Buffer
+	if code := run([]string{"-version"}, &out, &errs); code != 0 {
+		t.Fatalf("-version exited %d: %s", code, errs.String())
+	}
+	got := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(got, "tandem ") || !strings.HasSuffix(got, runtime.Version()) || strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("-version printed %q, want one line \"tandem VERSION ... %s\"", out.String(), runtime.Version())
+	}
+}
+
+func TestDescribeBuildPrefersTheLinkedVersionAndListsVCSFacts(t *testing.T) {
+	vcs := []debug.BuildSetting{
+		{Key: "-trimpath", Value: "true"},
+		{Key: "vcs", Value: "git"},
+		{Key: "vcs.revision", Value: "475ea33943542f9ecfd0ec9269d9a273381d1ff1"},
+		{Key: "vcs.time", Value: "2026-12-05T08:11:00Z"},
+		{Key: "vcs.modified", Value: "true"},
+	}
+	for _, tc := range []struct {
+		stamped string
+		info    *debug.BuildInfo
+		want    string
+	}{
+		{"", nil, "tandem devel " + runtime.Version()},
+		{"v1.2.0", nil, "tandem v1.2.0 " + runtime.Version()},
+		{"", &debug.BuildInfo{GoVersion: "go1.26.1", Main: debug.Module{Version: "(devel)"}}, "tandem devel go1.26.1"},
+		{"", &debug.BuildInfo{GoVersion: "go1.26.1", Main: debug.Module{Version: "v1.3.0"}}, "tandem v1.3.0 go1.26.1"},
+		{"v1.4.0-rc1", &debug.BuildInfo{GoVersion: "go1.26.1", Main: debug.Module{Version: "v1.3.0"}, Settings: vcs},
+			"tandem v1.4.0-rc1 (revision 475ea33943542f9ecfd0ec9269d9a273381d1ff1, committed 2026-12-05T08:11:00Z, with local changes) go1.26.1"},
+		{"", &debug.BuildInfo{GoVersion: "go1.26.1", Main: debug.Module{Version: "v0.0.0-20261205081100-475ea3394354"}, Settings: vcs[:4]},
+			"tandem v0.0.0-20261205081100-475ea3394354 (revision 475ea33943542f9ecfd0ec9269d9a273381d1ff1, committed 2026-12-05T08:11:00Z) go1.26.1"},
+	} {
+		if got := describeBuild(tc.stamped, tc.info); got != tc.want {
+			t.Errorf("describeBuild(%q, ...) = %q, want %q", tc.stamped, got, tc.want)
+		}
+	}
+}
+
 func TestPrintConfigShowsEffectiveSettingsWithoutSecrets(t *testing.T) {
 	t.Setenv("TANDEM_HTTP_ADDR", "127.0.0.1:4321")
 	t.Setenv("TANDEM_TURN_SECRET", "do-not-print")
+	t.Setenv("TANDEM_HTTP_ADR", "127.0.0.1:1") // misspelled: ignored, with a warning
 	var out, errs bytes.Buffer
 	if code := run([]string{"-print-config"}, &out, &errs); code != 0 {
 		t.Fatalf("exit %d: %s", code, errs.String())
@@ -45,6 +88,9 @@ func TestPrintConfigShowsEffectiveSettingsWithoutSecrets(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "do-not-print") {
 		t.Fatal("the TURN secret was printed")
+	}
+	if !strings.Contains(errs.String(), "warning: TANDEM_HTTP_ADR is not a tandem setting; did you mean TANDEM_HTTP_ADDR?") {
+		t.Errorf("no warning for the misspelled TANDEM_HTTP_ADR:\n%s", errs.String())
 	}
 }
 
@@ -61,9 +107,13 @@ func TestBadConfigurationExitsWithItsName(t *testing.T) {
 // plain WebSocket clients, and stops it with SIGTERM.
 func TestBinaryPairsChatsAndDrainsOnSIGTERM(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "tandem")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	const stamped = "v0.0.0-binarytest"
+	build := exec.Command("go", "build", "-ldflags", "-X main.version="+stamped, "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "-version").Output(); err != nil || !strings.HasPrefix(string(out), "tandem "+stamped+" ") {
+		t.Errorf("-version of a binary linked with version %s: %q, %v", stamped, out, err)
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
@@ -71,6 +121,7 @@ func TestBinaryPairsChatsAndDrainsOnSIGTERM(t *testing.T) {
 		"TANDEM_ICE_IPS=127.0.0.1",
 		"TANDEM_TURN_ADDR=127.0.0.1:0",
 		"TANDEM_SHUTDOWN_GRACE=30s",
+		"TANDEM_SHUTDOWN_GRAC=1s", // misspelled: ignored, with a warning
 	)
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
@@ -120,6 +171,12 @@ func TestBinaryPairsChatsAndDrainsOnSIGTERM(t *testing.T) {
 		exited <- err
 		if err != nil {
 			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), `msg="tandem starting" version="tandem `+stamped+" ") {
+			t.Errorf("the start-up log does not give the version %s:\n%s", stamped, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "level=WARN msg=\"TANDEM_SHUTDOWN_GRAC is not a tandem setting; did you mean TANDEM_SHUTDOWN_GRACE?") {
+			t.Errorf("the start-up log does not warn about TANDEM_SHUTDOWN_GRAC:\n%s", stderr.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("still running 20 s after SIGTERM with no pair left\n%s", stderr.String())

@@ -36,6 +36,9 @@ const REFUSALS = {
   limited: 'Too many connections from your network right now.',
 };
 
+/** What the stage says on the landing view when there is no camera preview. */
+const LANDING_OVERLAY = "Press Start to meet a stranger. Your partner's video will appear here.";
+
 const ESC_CONFIRM_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const ONLINE_POLL_MS = 15000;
@@ -72,6 +75,7 @@ const ui = {
   remote: $('remote', HTMLElement),
   remoteVideo: $('remote-video', HTMLVideoElement),
   localVideo: $('local-video', HTMLVideoElement),
+  localPlaceholder: $('local-placeholder', HTMLElement),
   overlay: $('remote-overlay', HTMLElement),
   overlayText: $('remote-overlay-text', HTMLElement),
   unmute: $('unmute', HTMLButtonElement),
@@ -338,7 +342,7 @@ function setPhase(phase) {
   document.body.classList.toggle('talking', phase === 'talking');
   ui.status.textContent = landing ? '' : STATUS[phase];
   ui.overlayText.textContent = landing
-    ? (insecure ? 'Video chat needs a secure (https) page' : 'Press Start to meet someone')
+    ? (insecure ? 'Video chat needs a secure (https) page' : LANDING_OVERLAY)
     : STATUS[phase];
   ui.overlay.classList.toggle('busy', phase === 'connecting' || phase === 'searching' || phase === 'reconnecting');
   ui.start.hidden = !idle;
@@ -462,6 +466,9 @@ async function refreshOnline() {
   }
 }
 
+// The stage explains itself (#local-placeholder) until the camera preview
+// shows a frame; the preview keeps playing across device switches.
+ui.localVideo.addEventListener('playing', () => { ui.localPlaceholder.hidden = true; });
 ui.start.addEventListener('click', start);
 ui.next.addEventListener('click', next);
 ui.stop.addEventListener('click', stop);
