@@ -267,3 +267,53 @@ func TestForPionKeepsWhatICEAndDTLSReadAndDropsTheRest(t *testing.T) {
 		t.Error("an empty datagram is for no one")
 	}
 }
+
+// TestQuietPollerSleepsUntilADatagramArrives checks that a poller whose sockets are quiet
+// stops ticking and sleeps in the kernel, that a datagram wakes it and is read, and that
+// closing a sleeping poller ends its goroutine.
+func TestQuietPollerSleepsUntilADatagramArrives(t *testing.T) {
+	p, err := newPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := newFuzzInbound(t)
+	a, b := listenTestPolled(t, p, in), listenTestPolled(t, p, in)
+	waitUntil(t, "the quiet poller sleeps", func() bool { return p.sleeps.Load() == 1 })
+	polls := p.polls.Load()
+	quiet := time.NewTimer(50 * time.Millisecond) // 50 ticks, were it ticking
+	<-quiet.C
+	if n := p.polls.Load() - polls; n != 0 {
+		t.Fatalf("a sleeping poller polled %d times in 50 ms", n)
+	}
+
+	if _, err := a.WriteToAddrPort([]byte("\x00\x01wake"), addrPort(b)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readWithin(t, b, 5*time.Second); string(got) != "\x00\x01wake" {
+		t.Fatalf("read %q", got)
+	}
+	waitUntil(t, "the poller sleeps again", func() bool { return p.sleeps.Load() == 2 })
+
+	closed := make(chan error, 1)
+	go func() { closed <- p.close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing a sleeping poller did not end its goroutine")
+	}
+}
+
+// waitUntil fails the test unless cond holds within 5 seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -10,13 +10,14 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
 )
 
-// pollInterval is how often a poller reads its sockets. It is also the most a packet waits
-// in its socket before the SFU sees it.
+// pollInterval is how often a busy poller reads its sockets. It is also the most a packet
+// waits in its socket before the SFU sees it.
 const pollInterval = time.Millisecond
 
 // A poll reads its ready sockets in rounds: each round reads up to readQuantum datagrams from
@@ -33,8 +34,9 @@ const (
 
 var errPollerClosed = errors.New("poller closed")
 
-// poller reads a share of the peers' IPv4 UDP sockets (polledConn) on one goroutine, every
-// pollInterval, from an epoll set of its own.
+// poller reads a share of the peers' IPv4 UDP sockets (polledConn) on one goroutine, from an
+// epoll set of its own: every pollInterval while they have data, and after a poll that found
+// none, only when one is readable (it sleeps), so quiet sockets cost no CPU.
 //
 // Why not the Go runtime's network poller: it wakes a sleeping thread and a goroutine for
 // nearly every packet, and under load those wake-ups cost as much CPU as everything the SFU
@@ -45,15 +47,22 @@ var errPollerClosed = errors.New("poller closed")
 // it either.
 //
 // The goroutine runs while the poller has sockets and ends when the last one closes (or the
-// poller does); it owns buf and scratch. mu guards conns, running and closed.
+// poller does); it owns buf and scratch. mu guards conns, running and closed. A sleeping
+// goroutine is woken through the wake pipe, whose read end is in the epoll set.
 type poller struct {
-	epfd int
+	epfd    int
+	alarmFD int             // an epoll set holding epfd one-shot, for sleep (initSleep)
+	alarm   *os.File        // alarmFD, registered with the Go runtime's network poller
+	raw     syscall.RawConn // alarm's
+	wake    [2]int          // a pipe in epfd: a byte written to wake[1] ends a sleep
 
 	mu      sync.Mutex
 	conns   map[int32]*polledConn // by file descriptor
 	running bool
 	closed  bool
 	wg      sync.WaitGroup // the run goroutine
+	polls   atomic.Int64   // how often the goroutine polled (for tests)
+	sleeps  atomic.Int64   // how often it went to sleep
 
 	// Used by the run goroutine only.
 	events  [128]syscall.EpollEvent
@@ -89,7 +98,64 @@ func newPoller() (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create poller: %w", os.NewSyscallError("epoll_create1", err))
 	}
-	return &poller{epfd: fd, conns: make(map[int32]*polledConn)}, nil
+	p := &poller{epfd: fd, wake: [2]int{-1, -1}, conns: make(map[int32]*polledConn)}
+	if err := p.initSleep(); err != nil {
+		_ = p.closeFDs()
+		return nil, fmt.Errorf("create poller: %w", err)
+	}
+	return p, nil
+}
+
+// initSleep prepares what sleep needs: the alarm, an epoll set of one that holds the poller's
+// set and is registered, once and for good, with the Go runtime's network poller; and the
+// wake pipe in the poller's set.
+//
+// The poller's set is not registered with the runtime itself: every datagram would then wake
+// the runtime while the goroutine ticks. The alarm holds it one-shot (EPOLLONESHOT): sleep
+// arms it, the first readable socket fires it, and it stays silent until armed again.
+func (p *poller) initSleep() error {
+	alarm, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	if err := syscall.SetNonblock(alarm, true); err != nil {
+		_ = syscall.Close(alarm)
+		return os.NewSyscallError("set nonblock", err)
+	}
+	p.alarmFD = alarm
+	p.alarm = os.NewFile(uintptr(alarm), "poller alarm") // non-blocking: the runtime polls it
+	raw, err := p.alarm.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("poller alarm: %w", err)
+	}
+	p.raw = raw
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLONESHOT, Fd: int32(p.epfd)}
+	if err := syscall.EpollCtl(alarm, syscall.EPOLL_CTL_ADD, p.epfd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	if err := syscall.Pipe2(p.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		return os.NewSyscallError("pipe2", err)
+	}
+	ev = syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wake[0])}
+	return os.NewSyscallError("epoll_ctl", syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev))
+}
+
+// closeFDs closes the epoll sets and the wake pipe.
+func (p *poller) closeFDs() error {
+	for _, fd := range p.wake {
+		if fd >= 0 {
+			_ = syscall.Close(fd)
+		}
+	}
+	if p.alarm != nil {
+		_ = p.alarm.Close()
+	}
+	return os.NewSyscallError("close", syscall.Close(p.epfd))
+}
+
+// wakeUp ends the goroutine's sleep, if it sleeps, so it sees what changed. Never blocks.
+func (p *poller) wakeUp() {
+	_, _ = syscall.Write(p.wake[1], []byte{1}) // a full pipe already wakes it
 }
 
 // add registers c and starts the goroutine if it is not running.
@@ -127,6 +193,9 @@ func (p *poller) remove(c *polledConn) {
 	if p.conns[int32(c.fd)] == c {
 		delete(p.conns, int32(c.fd))
 		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+		if len(p.conns) == 0 {
+			p.wakeUp() // a sleeping goroutine ends now, not at the next datagram
+		}
 	}
 }
 
@@ -136,23 +205,63 @@ func (p *poller) close() error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+	p.wakeUp()
 	p.wg.Wait()
-	return os.NewSyscallError("close", syscall.Close(p.epfd))
+	return p.closeFDs()
 }
 
+// run polls every pollInterval while polls find data; after a poll that found none it sleeps
+// until a socket is readable. A packet that wakes it is read at once; the ticks then resume.
 func (p *poller) run() {
 	defer p.wg.Done()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	for range tick.C {
-		if !p.poll() {
+	for {
+		read, goOn := p.poll()
+		if !goOn {
+			return
+		}
+		if read > 0 {
+			<-tick.C
+			continue
+		}
+		p.sleep()
+		tick.Reset(pollInterval)
+	}
+}
+
+// sleep parks the goroutine until one of the sockets, or the wake pipe, is readable, and
+// empties the pipe. It arms the alarm and waits for it in the Go runtime's network poller: no
+// thread blocks in a system call (which, with an idle processor, would set the runtime's
+// sysmon thread polling), and the wake-up costs what a net package read's does. The raw
+// calls do not enter the scheduler's system-call state either.
+func (p *poller) sleep() {
+	p.sleeps.Add(1)
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLONESHOT, Fd: int32(p.epfd)}
+	_, _, _ = syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(p.alarmFD), syscall.EPOLL_CTL_MOD,
+		uintptr(p.epfd), uintptr(unsafe.Pointer(&ev)), 0, 0)
+	_ = p.raw.Read(func(uintptr) bool { // an error means the alarm was closed: run sees why
+		n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+			uintptr(unsafe.Pointer(&p.events[0])), 1, 0, 0, 0)
+		return n > 0 || (errno != 0 && errno != syscall.EINTR)
+	})
+	// Take the alarm's event, if it fired: that disarms it until the next sleep.
+	_, _, _ = syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(p.alarmFD),
+		uintptr(unsafe.Pointer(&p.events[0])), 1, 0, 0, 0)
+	var b [16]byte
+	for {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(p.wake[0]),
+			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if int(n) <= 0 || errno != 0 {
 			return
 		}
 	}
 }
 
-// poll reads every socket that has data, and reports whether the goroutine should go on.
-func (p *poller) poll() bool {
+// poll reads every socket that has data, and reports how many datagrams it read and whether
+// the goroutine should go on.
+func (p *poller) poll() (read int, goOn bool) {
+	p.polls.Add(1)
 	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(p.epfd),
 		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
 	if errno != 0 {
@@ -161,16 +270,16 @@ func (p *poller) poll() bool {
 	ready := p.ready[:0]
 	p.mu.Lock()
 	for i := range int(n) {
-		if c := p.conns[p.events[i].Fd]; c != nil {
+		if c := p.conns[p.events[i].Fd]; c != nil { // the wake pipe is none of conns
 			ready = append(ready, c)
 		}
 	}
 	p.mu.Unlock()
-	for reads := 0; len(ready) > 0 && reads < maxReadsPerPoll; {
+	for len(ready) > 0 && read < maxReadsPerPoll {
 		left := ready[:0]
 		for _, c := range ready {
 			got := p.drain(c, readQuantum)
-			reads += got
+			read += got
 			if got == readQuantum {
 				left = append(left, c) // may have more
 			}
@@ -182,9 +291,9 @@ func (p *poller) poll() bool {
 	defer p.mu.Unlock()
 	if p.closed || len(p.conns) == 0 {
 		p.running = false
-		return false
+		return read, false
 	}
-	return true
+	return read, true
 }
 
 // drain reads up to max of c's queued datagrams and returns how many it read: media goes to
