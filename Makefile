@@ -6,7 +6,7 @@ TSC     := $(TSC_DIR)/node_modules/.bin/tsc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 VERSION_FLAG := -X main.version=$(VERSION)
 
-.PHONY: run build test vet typecheck-web test-deps bench fuzz load clean
+.PHONY: run build test vet typecheck-web test-deps bench fuzz load netbench clean
 
 # Builds, then replaces the recipe's shell with the server (exec), so Ctrl-C
 # and a SIGTERM to make reach the server itself, which shuts down gracefully
@@ -50,6 +50,12 @@ fuzz:
 # LOAD_BITRATE, LOAD_NEXT and LOAD_DURATION change it).
 load: build
 	scripts/load.sh
+
+# Calls under impaired links in network namespaces, through tandem and peer to
+# peer, as a table (internal/netbench; root; several minutes).
+# NETBENCH_SECONDS (30 by default) is how long each call is measured.
+netbench: test-deps
+	TANDEM_NETBENCH=1 $(GO) test -count=1 -run '^TestNetbench$$' -v -timeout 45m ./internal/netbench
 
 clean:
 	rm -rf bin .cache

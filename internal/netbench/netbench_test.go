@@ -1,0 +1,148 @@
+package netbench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandemchat/tandem/internal/browsertest"
+	"github.com/tandemchat/tandem/internal/testlog"
+)
+
+// benchEnv turns TestNetbench on; secondsEnv changes how long each call is
+// measured (default 30 s).
+const (
+	benchEnv   = "TANDEM_NETBENCH"
+	secondsEnv = "NETBENCH_SECONDS"
+)
+
+// TestNetbench measures a call through tandem and a direct peer-to-peer call
+// between the same two browsers under each condition, and prints the table.
+func TestNetbench(t *testing.T) {
+	if os.Getenv(benchEnv) == "" {
+		t.Skipf("a benchmark of several minutes: run it with make netbench (%s=1)", benchEnv)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces, tc and iptables")
+	}
+	browsertest.RequireChromium(t)
+	seconds := 30
+	if s := os.Getenv(secondsEnv); s != "" {
+		var err error
+		if seconds, err = strconv.Atoi(s); err != nil || seconds < 5 {
+			t.Fatalf("%s=%q: want a whole number of seconds, at least 5", secondsEnv, s)
+		}
+	}
+	bin := buildTandem(t)
+	tp := newTopology(t)
+	var rows []row
+	for _, c := range conditions {
+		for _, mode := range []string{"tandem", "p2p"} {
+			t.Run(c.name+"/"+mode, func(t *testing.T) {
+				c.apply(t, tp)
+				r := measure(t, tp, bin, mode, seconds)
+				r.condition, r.mode = c.name, mode
+				r.summarise(c.capKbps)
+				t.Log(r.String())
+				rows = append(rows, r)
+			})
+		}
+	}
+	fmt.Print(table(rows, seconds))
+}
+
+// buildTandem builds the server binary for the server's namespace.
+func buildTandem(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tandem")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/tandemchat/tandem/cmd/tandem")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build tandem: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startServer runs tandem in the server's namespace, with media on both of
+// its addresses and no TURN, until the test ends.
+func startServer(t *testing.T, tp *topology, bin string) {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", tp.srv, bin)
+	cmd.Env = append(os.Environ(), "TANDEM_HTTP_ADDR=:3000", "TANDEM_ICE_IPS="+srvAddrA+","+srvAddrB,
+		"TANDEM_TURN_ADDR=", "TANDEM_DATA_DIR="+t.TempDir())
+	logs := &testlog.Buffer{}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		_ = pw.Close()
+	})
+	ready := make(chan struct{})
+	go func() {
+		lines := bufio.NewScanner(pr)
+		for lines.Scan() {
+			logs.Write([]byte(lines.Text() + "\n"))
+			if strings.Contains(lines.Text(), "tandem is running") {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("tandem did not start in its namespace\n%s", logs)
+	}
+}
+
+// measure sets up one call (through tandem or peer to peer), samples both
+// browsers once a second for seconds, and returns the samples.
+func measure(t *testing.T, tp *topology, bin, mode string, seconds int) row {
+	t.Helper()
+	originA, originB := "http://"+srvAddrA+":3000", "http://"+srvAddrB+":3000"
+	snd := startBrowser(t, tp.snd, "sender", originA)
+	rcv := startBrowser(t, tp.rcv, "receiver", originB)
+	startServer(t, tp, bin)
+	snd.open(t, originA+"/")
+	rcv.open(t, originB+"/")
+	const ready = `document.querySelector('#start') !== null && document.body.classList.contains('view-landing')`
+	snd.waitFor(t, "the page", ready, time.Minute)
+	rcv.waitFor(t, "the page", ready, time.Minute)
+	switch mode {
+	case "tandem":
+		for _, b := range []*browser{snd, rcv} {
+			b.eval(t, `(document.querySelector('#start').click(), true)`, nil)
+		}
+	case "p2p":
+		var offer, answer string
+		snd.eval(t, `window.__nb.offer()`, &offer)
+		rcv.eval(t, `window.__nb.answer(`+strconv.Quote(offer)+`)`, &answer)
+		snd.eval(t, `window.__nb.accept(`+strconv.Quote(answer)+`)`, nil)
+	}
+	for _, b := range []*browser{snd, rcv} {
+		b.waitFor(t, "a connected call", `window.__nb.connected()`, time.Minute)
+	}
+	rcv.waitFor(t, "the sender's first frame", `window.__nb.sample().then((s) => s.in && s.in.framesDecoded > 0)`, time.Minute)
+
+	var r row
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for range seconds + 1 {
+		var s, d sample
+		snd.eval(t, `window.__nb.sample()`, &s)
+		rcv.eval(t, `window.__nb.sample()`, &d)
+		r.sent = append(r.sent, s)
+		r.received = append(r.received, d)
+		<-tick.C
+	}
+	return r
+}
