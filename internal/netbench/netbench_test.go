@@ -40,14 +40,14 @@ func TestNetbench(t *testing.T) {
 			t.Fatalf("%s=%q: want a whole number of seconds, at least 5", secondsEnv, s)
 		}
 	}
-	bin := buildTandem(t)
+	bin, camera := buildTandem(t), writeCamera(t)
 	tp := newTopology(t)
 	var rows []row
 	for _, c := range conditions {
 		for _, mode := range []string{"tandem", "p2p"} {
 			t.Run(c.name+"/"+mode, func(t *testing.T) {
 				c.apply(t, tp)
-				r := measure(t, tp, bin, mode, seconds)
+				r := measure(t, tp, bin, camera, mode, seconds)
 				r.condition, r.mode = c.name, mode
 				r.summarise(c.capKbps)
 				t.Log(r.String())
@@ -104,13 +104,14 @@ func startServer(t *testing.T, tp *topology, bin string) {
 	}
 }
 
-// measure sets up one call (through tandem or peer to peer), samples both
-// browsers once a second for seconds, and returns the samples.
-func measure(t *testing.T, tp *topology, bin, mode string, seconds int) row {
+// measure sets up one call (through tandem or peer to peer) between two
+// browsers showing camera, samples both once a second for seconds, and
+// returns the samples.
+func measure(t *testing.T, tp *topology, bin, camera, mode string, seconds int) row {
 	t.Helper()
 	originA, originB := "http://"+srvAddrA+":3000", "http://"+srvAddrB+":3000"
-	snd := startBrowser(t, tp.snd, "sender", originA)
-	rcv := startBrowser(t, tp.rcv, "receiver", originB)
+	snd := startBrowser(t, tp.snd, "sender", originA, camera)
+	rcv := startBrowser(t, tp.rcv, "receiver", originB, camera)
 	startServer(t, tp, bin)
 	snd.open(t, originA+"/")
 	rcv.open(t, originB+"/")

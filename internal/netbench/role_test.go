@@ -48,7 +48,10 @@ func TestNetbenchBrowser(t *testing.T) {
 	}
 	b := browsertest.New(t, name, browsertest.Options{
 		WaitLimit: time.Minute,
-		Flags:     []chromedp.ExecAllocatorOption{chromedp.Flag("unsafely-treat-insecure-origin-as-secure", os.Getenv(originEnv))},
+		Flags: []chromedp.ExecAllocatorOption{
+			chromedp.Flag("unsafely-treat-insecure-origin-as-secure", os.Getenv(originEnv)),
+			chromedp.Flag("use-file-for-fake-video-capture", os.Getenv(cameraEnv)),
+		},
 	})
 	b.AddInitScript("the netbench probe", probeJS)
 	in := bufio.NewScanner(os.Stdin)
@@ -93,15 +96,16 @@ type browser struct {
 }
 
 // startBrowser starts a browser named name in namespace ns; origin is the
-// plain-http origin its pages come from. It ends with the test.
-func startBrowser(t *testing.T, ns, name, origin string) *browser {
+// plain-http origin its pages come from, camera the file its fake camera
+// shows. It ends with the test.
+func startBrowser(t *testing.T, ns, name, origin, camera string) *browser {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("ip", "netns", "exec", ns, exe, "-test.run=^TestNetbenchBrowser$", "-test.timeout=1h")
-	cmd.Env = append(os.Environ(), roleEnv+"="+name, originEnv+"="+origin)
+	cmd.Env = append(os.Environ(), roleEnv+"="+name, originEnv+"="+origin, cameraEnv+"="+camera)
 	b := &browser{name: name, cmd: cmd, stderr: &testlog.Buffer{}}
 	cmd.Stderr = b.stderr
 	stdin, err := cmd.StdinPipe()
