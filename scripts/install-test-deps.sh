@@ -3,7 +3,8 @@
 # coturn (its turnutils_* clients check our TURN server, and its turnserver is
 # the benchmark's reference), iproute2 and iptables (network namespace tests),
 # nodejs and npm (npm installs TypeScript for the web client's type check,
-# `make typecheck-web`). Does nothing when everything is already there.
+# `make typecheck-web`), redis-server (the cluster's shared queue is tested
+# against a real one). Does nothing when everything is already there.
 set -euo pipefail
 
 missing=()
@@ -13,6 +14,7 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
