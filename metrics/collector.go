@@ -55,7 +55,7 @@ func newCollector(src Sources) *collector {
 		turnDropped: d("turn_datagrams_dropped_total",
 			"Datagrams a TURN relay did not pass: to or from a port that is not one of tandem's media ports."),
 
-		refused:    d("ws_refused_total", "/ws requests refused before the upgrade, by reason.", "reason"),
+		refused:    d("ws_refused_total", "/ws requests refused, by reason: unauthorized, rate_limited and too_many_sessions before the upgrade; banned after it (error banned, close 1008).", "reason"),
 		trackedIPs: d("ws_tracked_ips", "Client IPs (IPv6: /64 prefixes) the per-IP limiter remembers now."),
 		connsRefused: d("http_conns_refused_total",
 			"TCP connections to the HTTP listeners closed at accept: the client IP (IPv6: /64) held http.conns_per_ip already."),
@@ -108,6 +108,7 @@ func (c *collector) collectHub(ch chan<- prometheus.Metric) {
 	gauge(ch, c.waiting, float64(h.WaitingUsers))
 	gauge(ch, c.rooms, float64(h.ActiveRooms))
 	counter(ch, c.matches, float64(h.TotalMatches))
+	counter(ch, c.refused, float64(h.RefusedBanned), "banned")
 	draining := 0.0
 	if h.Draining {
 		draining = 1

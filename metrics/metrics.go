@@ -90,7 +90,8 @@ func knownErrorCodes() []string {
 		signaling.CodeBadMessage, signaling.CodeUnknownType, signaling.CodeTooLarge,
 		signaling.CodeRateLimited, signaling.CodeNotInRoom, signaling.CodeBadSDP,
 		signaling.CodeDraining, signaling.CodeAlreadyPaired, signaling.CodeMediaFailed,
-		signaling.CodeMediaError,
+		signaling.CodeMediaError, signaling.CodeBanned, signaling.CodeSlowDown,
+		signaling.CodeTermsRequired,
 	}
 }
 

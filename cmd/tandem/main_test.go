@@ -71,6 +71,7 @@ func TestBinaryPairsChatsAndDrainsOnSIGTERM(t *testing.T) {
 		"TANDEM_ICE_IPS=127.0.0.1",
 		"TANDEM_TURN_ADDR=127.0.0.1:0",
 		"TANDEM_SHUTDOWN_GRACE=30s",
+		"TANDEM_DATA_DIR="+t.TempDir(),
 	)
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer

@@ -1,0 +1,143 @@
+package server_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/internal/livetest"
+	"github.com/tandemchat/tandem/moderation"
+)
+
+// moderationServer starts a server that trusts 127.0.0.1 as a reverse proxy,
+// so each test client can claim its own address with X-Forwarded-For, and
+// keeps its store in dir.
+func moderationServer(t *testing.T, dir string) *livetest.Server {
+	t.Helper()
+	return livetest.Start(t, func(c *config.Config) {
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+		c.Moderation.DataDir = dir
+		c.Admin.Token = "moderator-token-1234"
+		c.Signaling.InterestWait = 0
+		c.Moderation.LowTrustPercent = 0 // the reported user must keep meeting new reporters
+	})
+}
+
+// dialFrom connects a client whose address is ip.
+func dialFrom(t *testing.T, srv *livetest.Server, ip string) *livetest.Client {
+	t.Helper()
+	c, resp, err := livetest.Dial(t, srv.WSURL, http.Header{"X-Forwarded-For": {ip}})
+	if err != nil {
+		t.Fatalf("dial as %s: %v (%v)", ip, err, resp)
+	}
+	return c
+}
+
+// banError is the data of an `error` banned.
+type banError struct {
+	Code   string `json:"code"`
+	Until  string `json:"until"`
+	Reason string `json:"reason"`
+}
+
+// expectBannedAtDial checks that a client from ip gets no welcome but
+// error banned and a close with 1008.
+func expectBannedAtDial(t *testing.T, srv *livetest.Server, ip string) banError {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial(srv.WSURL, http.Header{"X-Forwarded-For": {ip}})
+	if err != nil {
+		t.Fatalf("dial as %s: %v", ip, err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(livetest.WaitFor))
+	var msg struct {
+		Type string   `json:"type"`
+		Data banError `json:"data"`
+	}
+	if err := conn.ReadJSON(&msg); err != nil || msg.Type != "error" || msg.Data.Code != "banned" {
+		t.Fatalf("%s: got %+v, %v; want error banned", ip, msg, err)
+	}
+	_, _, err = conn.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation {
+		t.Fatalf("%s: after banned: %v, want close 1008", ip, err)
+	}
+	return msg.Data
+}
+
+// reportFrom pairs a new client from ip with target and reports it; the
+// reporter leaves the queue afterwards so the next pairing is predictable.
+func reportFrom(t *testing.T, srv *livetest.Server, ip string, target *livetest.Client) {
+	t.Helper()
+	r := dialFrom(t, srv, ip)
+	target.Send("find_partner", nil)
+	target.Expect("waiting_for_partner")
+	r.Send("find_partner", nil)
+	r.Expect("partner_found")
+	target.Expect("partner_found")
+	r.Send("report_partner", map[string]string{"reason": "nudity"})
+	var left struct{ Reason string }
+	target.Expect("partner_left").Decode(t, &left)
+	if left.Reason != "next" {
+		t.Fatalf("reported user got partner_left %q, want next", left.Reason)
+	}
+	r.ExpectUntil("report_received")
+	r.Send("leave", nil)
+	r.Close()
+}
+
+func TestThreeReportersFromThreeAddressesBanAFourthAlsoAfterARestart(t *testing.T) {
+	dir := t.TempDir()
+	srv := moderationServer(t, dir)
+	x := dialFrom(t, srv, "198.51.100.9")
+	reportFrom(t, srv, "198.51.100.1", x)
+	reportFrom(t, srv, "198.51.100.1", x) // the same address again: counts once
+	reportFrom(t, srv, "198.51.100.2", x)
+	x.Send("find_partner", nil)
+	x.Expect("waiting_for_partner") // two distinct reporters: still welcome
+	x.Send("leave", nil)
+	reportFrom(t, srv, "198.51.100.3", x)
+
+	// The connected session of the newly banned address ends at once.
+	var e banError
+	x.ExpectUntil("error").Decode(t, &e)
+	if e.Code != "banned" || e.Reason != "nudity" {
+		t.Fatalf("banned session got %+v", e)
+	}
+	if code := x.ExpectClosed(); code != websocket.ClosePolicyViolation {
+		t.Fatalf("banned session closed with %d, want 1008", code)
+	}
+	ban := expectBannedAtDial(t, srv, "198.51.100.9")
+	if until, err := time.Parse(time.RFC3339, ban.Until); err != nil || time.Until(until) < 23*time.Hour {
+		t.Fatalf("ban until %q (%v), want about 24h", ban.Until, err)
+	}
+	dialFrom(t, srv, "198.51.100.8").Close() // a neighbour is welcome
+
+	srv.Close()
+	srv = moderationServer(t, dir)
+	expectBannedAtDial(t, srv, "198.51.100.9")
+	_, body := srv.Do(t, "GET", "/metrics", "")
+	if !strings.Contains(body, `tandem_ws_refused_total{reason="banned"} 1`) {
+		t.Errorf("metrics do not count the refusal:\n%s", body)
+	}
+}
+
+func TestReportsFromOneAddressCountOnce(t *testing.T) {
+	srv := moderationServer(t, t.TempDir())
+	x := dialFrom(t, srv, "203.0.113.9")
+	for range 4 {
+		reportFrom(t, srv, "203.0.113.1", x)
+	}
+	x.Send("find_partner", nil)
+	x.Expect("waiting_for_partner")
+	dialFrom(t, srv, "203.0.113.9").Close()
+	got, err := srv.Moderation().Reports(moderation.ReportFilter{})
+	if err != nil || len(got) != 4 {
+		t.Fatalf("%d reports stored (%v), want 4", len(got), err)
+	}
+}
