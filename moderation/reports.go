@@ -30,6 +30,9 @@ type ReportInput struct {
 	Chat         []ChatLine
 }
 
+// ErrBadBan is wrapped by the error for a ban request that cannot be carried out.
+var ErrBadBan = errors.New("bad ban")
+
 // ErrBadReport is wrapped by the error for a report with an unknown reason
 // or an over-long comment.
 var ErrBadReport = errors.New("bad report")
@@ -175,7 +178,7 @@ func (m *Moderator) Ban(target, reason string, d time.Duration, actor string) (B
 		return Ban{}, err
 	}
 	if d <= 0 {
-		return Ban{}, fmt.Errorf("ban %s: the duration must be positive", target)
+		return Ban{}, fmt.Errorf("%w: %s: the duration must be positive", ErrBadBan, target)
 	}
 	m.banMu.Lock()
 	defer m.banMu.Unlock()

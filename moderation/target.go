@@ -6,6 +6,14 @@ import (
 	"strings"
 )
 
+// TargetError is the error for a ban target that does not parse.
+type TargetError struct {
+	Target string
+	Why    string
+}
+
+func (e *TargetError) Error() string { return fmt.Sprintf("ban target %q: %s", e.Target, e.Why) }
+
 // identityPrefix marks a ban target that is an access token's subject
 // rather than an address.
 const identityPrefix = "identity:"
@@ -25,14 +33,14 @@ func ParseTarget(s string) (Target, error) {
 	s = strings.TrimSpace(s)
 	if id, ok := strings.CutPrefix(s, identityPrefix); ok {
 		if id == "" {
-			return Target{}, fmt.Errorf("ban target %q: the identity is empty", s)
+			return Target{}, &TargetError{s, "the identity is empty"}
 		}
 		return Target{Identity: id}, nil
 	}
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return Target{}, fmt.Errorf("ban target %q: not a CIDR prefix: %w", s, err)
+			return Target{}, &TargetError{s, "not a CIDR prefix: " + err.Error()}
 		}
 		a := p.Addr().Unmap()
 		bits := p.Bits()
@@ -40,13 +48,13 @@ func ParseTarget(s string) (Target, error) {
 			bits -= 96
 		}
 		if bits < 0 {
-			return Target{}, fmt.Errorf("ban target %q: prefix too short", s)
+			return Target{}, &TargetError{s, "prefix too short"}
 		}
 		return Target{Prefix: netip.PrefixFrom(a, bits).Masked()}, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return Target{}, fmt.Errorf("ban target %q: not an IP address, CIDR prefix or identity:NAME", s)
+		return Target{}, &TargetError{s, "not an IP address, CIDR prefix or identity:NAME"}
 	}
 	return AddrTarget(a), nil
 }

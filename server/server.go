@@ -122,6 +122,8 @@ func (s *Server) routes() http.Handler {
 		AdminToken:  s.cfg.Admin.Token,
 		PublicStats: s.cfg.HTTP.PublicStats,
 		Metrics:     s.metrics.Handler(),
+		Moderation:  s.mod,
+		AdminName:   s.cfg.Admin.TokenName,
 	}, s.log.With("component", "api")).Register(mux)
 	mux.Handle("/", web.Handler())
 	return mux
@@ -135,6 +137,12 @@ func (s *Server) metricSources() metrics.Sources {
 		Media:  func() sfu.Stats { return s.media.Stats() },
 		TURN:   func() turn.Stats { return s.turn.Stats() }, // zeros when TURN is off
 		Access: func() access.Stats { return s.guard.Stats() },
+		Moderation: func() moderation.Stats {
+			if s.mod == nil { // a scrape before start-up finished
+				return moderation.Stats{}
+			}
+			return s.mod.Stats()
+		},
 	}
 }
 
