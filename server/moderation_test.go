@@ -141,3 +141,43 @@ func TestReportsFromOneAddressCountOnce(t *testing.T) {
 		t.Fatalf("%d reports stored (%v), want 4", len(got), err)
 	}
 }
+
+func TestPersistentOffendersMeetEachOtherInTheLowTrustPool(t *testing.T) {
+	srv := livetest.Start(t, func(c *config.Config) {
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+		c.Signaling.InterestWait = 0
+		c.Moderation.ReportThreshold = 0 // no bans: only the pool
+		c.Moderation.LowTrustPercent = 50
+		c.Moderation.LowTrustMinReports = 1
+	})
+	x := dialFrom(t, srv, "192.0.2.9")
+	reportFrom(t, srv, "192.0.2.1", x)
+	y := dialFrom(t, srv, "192.0.2.8")
+	reportFrom(t, srv, "192.0.2.2", y)
+
+	newcomer := dialFrom(t, srv, "192.0.2.5")
+	newcomer.Send("find_partner", nil)
+	newcomer.Expect("waiting_for_partner")
+	x.Send("find_partner", nil)
+	x.Expect("waiting_for_partner") // reported in every call: not paired with the newcomer
+	y.Send("find_partner", nil)
+	y.Expect("partner_found") // the two offenders meet each other
+	x.Expect("partner_found")
+	other := dialFrom(t, srv, "192.0.2.6")
+	other.Send("find_partner", nil)
+	other.Expect("partner_found")
+	newcomer.Expect("partner_found")
+}
+
+func TestStaticBansFromTheConfiguration(t *testing.T) {
+	srv := livetest.Start(t, func(c *config.Config) {
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+		c.Moderation.Bans = []string{"203.0.113.0/28", "2001:db8:bad::/48"}
+	})
+	expectBannedAtDial(t, srv, "203.0.113.14")
+	expectBannedAtDial(t, srv, "2001:db8:bad:1::77")
+	dialFrom(t, srv, "203.0.113.16").Close()
+	if bans := srv.Moderation().Bans(); len(bans) != 2 || bans[0].By != "config" {
+		t.Fatalf("bans %+v", bans)
+	}
+}
