@@ -91,7 +91,7 @@ func (m *Moderator) loadBans() error {
 			return fmt.Errorf("load bans: %w", err)
 		}
 		m.records[b.Target] = b
-		m.index.put(t, b)
+		m.reindexLocked(t)
 	}
 	forever := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, s := range m.cfg.StaticBans {
@@ -102,6 +102,24 @@ func (m *Moderator) loadBans() error {
 	}
 	m.log.Info("moderation store open", "dir", m.cfg.DataDir, "bans", len(bans), "staticBans", len(m.cfg.StaticBans))
 	return nil
+}
+
+// reindexLocked puts in the index what keeps t out now: its stored record,
+// unless a static ban of the same target (which never ends) takes its place.
+// Called with mu held for writing.
+func (m *Moderator) reindexLocked(t Target) {
+	key := t.String()
+	for _, b := range m.static {
+		if b.Target == key {
+			m.index.put(t, b)
+			return
+		}
+	}
+	if b, ok := m.records[key]; ok {
+		m.index.put(t, b)
+		return
+	}
+	m.index.remove(t)
 }
 
 // Close stops the retention janitor and closes the store.
@@ -269,7 +287,7 @@ func (m *Moderator) expire() error {
 		t, _ := ParseTarget(target)
 		m.mu.Lock()
 		delete(m.records, target)
-		m.index.remove(t)
+		m.reindexLocked(t)
 		m.mu.Unlock()
 	}
 	return nil

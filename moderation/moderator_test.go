@@ -284,3 +284,24 @@ func TestLowTrustFromReportsVersusCalls(t *testing.T) {
 		t.Fatal("a reporter is low trust")
 	}
 }
+
+func TestAStaticBanOutlivesAnUnbanAndExpiryOfTheSameTarget(t *testing.T) {
+	clk := newClock()
+	m := open(t, t.TempDir(), clk, func(c *Config) { c.StaticBans = []string{"192.0.2.0/24"} })
+	if _, err := m.Ban("192.0.2.0/24", "spam", time.Hour, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Unban("192.0.2.0/24", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if b, banned := m.Check("192.0.2.4", ""); !banned || b.By != ByConfig {
+		t.Fatalf("after unban: %v %+v, want the static ban", banned, b)
+	}
+	clk.add(40 * 24 * time.Hour)
+	if err := m.expire(); err != nil {
+		t.Fatal(err)
+	}
+	if _, banned := m.Check("192.0.2.4", ""); !banned {
+		t.Fatal("the static ban went with the expired record")
+	}
+}

@@ -157,7 +157,7 @@ func (m *Moderator) putBan(t Target, ban Ban, actor, detail string) error {
 	}
 	m.mu.Lock()
 	m.records[ban.Target] = ban
-	m.index.put(t, ban)
+	m.reindexLocked(t)
 	listeners := m.onBan
 	m.mu.Unlock()
 	m.log.Info("ban in force", "target", ban.Target, "until", ban.Until, "reason", ban.Reason, "by", ban.By)
@@ -216,7 +216,7 @@ func (m *Moderator) Unban(target, actor string) error {
 	}
 	m.mu.Lock()
 	m.records[b.Target] = b
-	m.index.put(t, b)
+	m.reindexLocked(t)
 	m.mu.Unlock()
 	m.log.Info("ban lifted", "target", b.Target, "by", actor)
 	return m.Record(actor, "unban", b.Target, "")

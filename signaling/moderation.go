@@ -101,6 +101,13 @@ func (h *Hub) mayMatch(s *Session) *wireError {
 	if h.opts.Terms != "" && !s.accepted {
 		return errTermsRequired
 	}
+	return h.churn(s)
+}
+
+// churn takes one request from s's find/next limit (report_partner and
+// block_partner queue the user again too, so they count), or refuses it
+// with slow_down. Called on s's reader goroutine.
+func (h *Hub) churn(s *Session) *wireError {
 	if s.nextLimit == nil {
 		return nil
 	}
@@ -119,6 +126,9 @@ func (h *Hub) onAcceptTerms(s *Session, _ json.RawMessage) *wireError {
 }
 
 func (h *Hub) onBlockPartner(s *Session, _ json.RawMessage) *wireError {
+	if werr := h.churn(s); werr != nil {
+		return werr
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.state != paired {
@@ -144,6 +154,9 @@ func (h *Hub) onReportPartner(s *Session, data json.RawMessage) *wireError {
 	}
 	if h.opts.Moderation == nil {
 		return errReportsOff
+	}
+	if werr := h.churn(s); werr != nil {
+		return werr
 	}
 	h.mu.Lock()
 	if s.state != paired {

@@ -155,6 +155,8 @@ func TestChurnLimitTriggersAndExpires(t *testing.T) {
 	}
 	a.send("find_partner", nil) // find counts too
 	a.expectError(CodeSlowDown)
+	a.send("block_partner", nil) // block (and report) queue again, so they count too
+	a.expectError(CodeSlowDown)
 	clk.add(20 * time.Second)
 	a.send("next_partner", nil)
 	a.expect("waiting_for_partner")
