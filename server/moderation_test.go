@@ -2,11 +2,13 @@ package server_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
 	"github.com/tandemchat/tandem/config"
@@ -74,7 +76,12 @@ func expectBannedAtDial(t *testing.T, srv *livetest.Server, ip string) banError 
 // reporter leaves the queue afterwards so the next pairing is predictable.
 func reportFrom(t *testing.T, srv *livetest.Server, ip string, target *livetest.Client) {
 	t.Helper()
-	r := dialFrom(t, srv, ip)
+	report(t, dialFrom(t, srv, ip), target)
+}
+
+// report pairs reporter r with target and reports it, then r leaves.
+func report(t *testing.T, r, target *livetest.Client) {
+	t.Helper()
 	target.Send("find_partner", nil)
 	target.Expect("waiting_for_partner")
 	r.Send("find_partner", nil)
@@ -180,4 +187,64 @@ func TestStaticBansFromTheConfiguration(t *testing.T) {
 	if bans := srv.Moderation().Bans(); len(bans) != 2 || bans[0].By != "config" {
 		t.Fatalf("bans %+v", bans)
 	}
+}
+
+func TestWithAccessTokensReportsBanTheIdentityWhereverItConnects(t *testing.T) {
+	const secret = "moderation-test-jwt-secret"
+	srv := livetest.Start(t, func(c *config.Config) {
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+		c.Auth.JWTSecret = secret
+		c.Signaling.InterestWait = 0
+		c.Moderation.LowTrustPercent = 0
+	})
+	dial := func(ip, sub string) (*livetest.Client, error) {
+		c, _, err := livetest.Dial(t, srv.WSURL, http.Header{"X-Forwarded-For": {ip}, "Authorization": {"Bearer " + mustToken(t, secret, sub)}})
+		return c, err
+	}
+	must := func(c *livetest.Client, err error) *livetest.Client {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	mallory := must(dial("198.51.100.50", "mallory"))
+	for i, ip := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.3"} {
+		report(t, must(dial(ip, fmt.Sprintf("user%d", i))), mallory)
+	}
+	var e banError
+	mallory.ExpectUntil("error").Decode(t, &e)
+	if e.Code != "banned" {
+		t.Fatalf("mallory got %+v", e)
+	}
+	if bans := srv.Moderation().Bans(); len(bans) != 1 || bans[0].Target != "identity:mallory" {
+		t.Fatalf("bans %+v, want the identity", bans)
+	}
+	// Another identity on mallory's address is welcome; mallory from elsewhere is not.
+	must(dial("198.51.100.50", "neighbour")).Close()
+	conn, _, err := websocket.DefaultDialer.Dial(srv.WSURL, http.Header{"X-Forwarded-For": {"203.0.113.77"},
+		"Authorization": {"Bearer " + mustToken(t, secret, "mallory")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(livetest.WaitFor))
+	var msg struct {
+		Type string
+		Data banError
+	}
+	if err := conn.ReadJSON(&msg); err != nil || msg.Data.Code != "banned" {
+		t.Fatalf("mallory from a new address: %+v %v", msg, err)
+	}
+}
+
+// mustToken is an access token for sub, signed with secret, valid for an hour.
+func mustToken(t *testing.T, secret, sub string) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "exp": time.Now().Add(time.Hour).Unix()}).
+		SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
