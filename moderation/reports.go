@@ -40,7 +40,8 @@ var ErrBadReport = errors.New("bad report")
 // File stores a report. When it brings the reports about the reported
 // client from distinct reporters within the window to the threshold, the
 // client is banned (its identity when it has one, else its address), and
-// the ban is returned as well. A store failure is returned, never ignored.
+// the ban is returned as well. A failure to store the report is returned,
+// never ignored; a failure to store the ban after it is logged.
 func (m *Moderator) File(in ReportInput) (Report, *Ban, error) {
 	if !ValidReason(in.Reason) {
 		return Report{}, nil, fmt.Errorf("%w: reason %q is not one of %v", ErrBadReport, in.Reason, Reasons)
@@ -72,7 +73,9 @@ func (m *Moderator) File(in ReportInput) (Report, *Ban, error) {
 	m.rep.reported(r.TargetKey)
 	ban, err := m.autoBan(r, in.Reported)
 	if err != nil {
-		return r, nil, err
+		// The report is stored; the next report about this client decides again.
+		m.log.Error("automatic ban not stored", "report", r.ID, "target", r.TargetKey, "err", err)
+		return r, nil, nil
 	}
 	return r, ban, nil
 }
