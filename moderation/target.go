@@ -12,6 +12,7 @@ type TargetError struct {
 	Why    string
 }
 
+// Error describes the target and what is wrong with it.
 func (e *TargetError) Error() string { return fmt.Sprintf("ban target %q: %s", e.Target, e.Why) }
 
 // identityPrefix marks a ban target that is an access token's subject

@@ -95,6 +95,11 @@ func report(t *testing.T, r, target *livetest.Client) {
 	}
 	r.ExpectUntil("report_received")
 	r.Send("leave", nil)
+	// leave has no reply: a typing without a partner does (not_in_room), and
+	// the server handles a session's messages in order, so r has left the
+	// queue once it arrives and cannot take the target's next partner.
+	r.Send("typing", map[string]bool{"active": false})
+	r.ExpectUntil("error")
 	r.Close()
 }
 
