@@ -22,7 +22,8 @@ COPY configs/tandem.yaml /etc/tandem/tandem.yaml
 USER 65532:65532
 WORKDIR /data
 ENV TANDEM_CONFIG=/etc/tandem/tandem.yaml \
-    TANDEM_ACME_CACHE_DIR=/data/certs
+    TANDEM_ACME_CACHE_DIR=/data/certs \
+    TANDEM_DATA_DIR=/data/moderation
 VOLUME /data
 # HTTP(S) and WebSocket; TURN over UDP and TCP; TURN over TLS (if
 # turn.tls_addr is set); the default media UDP port range.

@@ -20,6 +20,7 @@ func (a *API) endRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("admin: room ended", "room", id, "remote", r.RemoteAddr)
+	a.audit("end_room", id)
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ended", "roomId": id})
 }
 
@@ -32,6 +33,7 @@ func (a *API) disconnectUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("admin: user disconnected", "user", id, "remote", r.RemoteAddr)
+	a.audit("disconnect", id)
 	writeJSON(w, http.StatusOK, map[string]string{"status": "disconnected", "userId": id})
 }
 
@@ -40,5 +42,6 @@ func (a *API) disconnectUser(w http.ResponseWriter, r *http.Request) {
 func (a *API) drain(w http.ResponseWriter, r *http.Request) {
 	a.opts.Hub.Drain()
 	a.log.Info("admin: draining started", "remote", r.RemoteAddr)
+	a.audit("drain", "")
 	writeJSON(w, http.StatusOK, map[string]any{"status": "draining", "stats": a.opts.Hub.Stats()})
 }

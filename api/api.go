@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/tandemchat/tandem/moderation"
 	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/signaling"
 	"github.com/tandemchat/tandem/turn"
@@ -24,6 +25,10 @@ type Options struct {
 	PublicStats bool
 	// Metrics serves GET /metrics (Prometheus); nil leaves the route out.
 	Metrics http.Handler
+	// Moderation serves the review queue, bans and the audit log; nil leaves them out.
+	Moderation *moderation.Moderator
+	// AdminName is who the audit log names for actions taken with AdminToken ("admin" if empty).
+	AdminName string
 }
 
 // API holds the handlers. Safe for concurrent use.
@@ -48,6 +53,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.HandleFunc("GET /metrics", a.statsReader(a.opts.Metrics.ServeHTTP))
 	}
 	a.registerAdmin(mux)
+	a.registerModeration(mux)
 }
 
 func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {

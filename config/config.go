@@ -17,14 +17,15 @@ import (
 // Config is the whole configuration of a tandem server. The zero value is not
 // useful; start from Default.
 type Config struct {
-	HTTP      HTTP      `yaml:"http"`
-	Log       Log       `yaml:"log"`
-	Signaling Signaling `yaml:"signaling"`
-	Media     Media     `yaml:"media"`
-	TURN      TURN      `yaml:"turn"`
-	Admin     Admin     `yaml:"admin"`
-	Auth      Auth      `yaml:"auth"`
-	Limits    Limits    `yaml:"limits"`
+	HTTP       HTTP       `yaml:"http"`
+	Log        Log        `yaml:"log"`
+	Signaling  Signaling  `yaml:"signaling"`
+	Media      Media      `yaml:"media"`
+	TURN       TURN       `yaml:"turn"`
+	Admin      Admin      `yaml:"admin"`
+	Auth       Auth       `yaml:"auth"`
+	Limits     Limits     `yaml:"limits"`
+	Moderation Moderation `yaml:"moderation"`
 }
 
 // HTTP configures the listener that serves the web page, /ws and the API.
@@ -121,6 +122,15 @@ type Signaling struct {
 	// InterestWait is how long a user with interests waits for someone
 	// sharing one before being matched with anyone.
 	InterestWait time.Duration `yaml:"interest_wait" env:"TANDEM_INTEREST_WAIT"`
+	// NextPerMinute is how many find_partner and next_partner one session may send a
+	// minute (in a burst of that many) before it gets slow_down; 0 means no limit.
+	NextPerMinute int `yaml:"next_per_minute" env:"TANDEM_NEXT_PER_MINUTE"`
+	// Terms, when not empty, is shown before the first Start (welcome's terms); a session
+	// must send accept_terms before find_partner.
+	Terms string `yaml:"terms" env:"TANDEM_TERMS"`
+	// ChatLinks is what happens to chat messages with links: allow, strip (each link
+	// replaced by "[link removed]") or refuse (error link_refused).
+	ChatLinks string `yaml:"chat_links" env:"TANDEM_CHAT_LINKS"`
 }
 
 // Media configures the SFU's ICE transport and codecs.
@@ -175,6 +185,37 @@ type TURN struct {
 type Admin struct {
 	// Token is the bearer token for admin operations; empty disables them.
 	Token string `yaml:"token" env:"TANDEM_ADMIN_TOKEN"`
+	// TokenName is who the audit log names for actions taken with Token.
+	TokenName string `yaml:"token_name" env:"TANDEM_ADMIN_TOKEN_NAME"`
+}
+
+// Moderation configures reports, bans, the audit log and the low-trust pool.
+type Moderation struct {
+	// DataDir holds the embedded store of reports, bans and the audit log
+	// (created if missing).
+	DataDir string `yaml:"data_dir" env:"TANDEM_DATA_DIR"`
+	// ReportThreshold is how many distinct reporters (one per IP) within
+	// ReportWindow get a client banned automatically; 0 turns automatic bans off.
+	ReportThreshold int `yaml:"report_threshold" env:"TANDEM_REPORT_THRESHOLD"`
+	// ReportWindow is how far back reports count toward ReportThreshold.
+	ReportWindow time.Duration `yaml:"report_window" env:"TANDEM_REPORT_WINDOW"`
+	// BanDuration is how long a first automatic ban lasts.
+	BanDuration time.Duration `yaml:"ban_duration" env:"TANDEM_BAN_DURATION"`
+	// BanEscalation multiplies each further automatic ban of the same client.
+	BanEscalation int `yaml:"ban_escalation" env:"TANDEM_BAN_ESCALATION"`
+	// BanMax caps the duration of an automatic ban.
+	BanMax time.Duration `yaml:"ban_max" env:"TANDEM_BAN_MAX"`
+	// Retention is how long reports are kept.
+	Retention time.Duration `yaml:"retention" env:"TANDEM_REPORT_RETENTION"`
+	// IPHashKey, when set, makes reports keep an HMAC of client IPs instead of the IPs.
+	IPHashKey string `yaml:"ip_hash_key" env:"TANDEM_IP_HASH_KEY"`
+	// Bans are IPs and CIDR prefixes refused for as long as they are listed here.
+	Bans []string `yaml:"bans" env:"TANDEM_BANS"`
+	// LowTrustPercent, above 0, pairs a client reported in at least this percentage of its
+	// calls (and at least LowTrustMinReports times) only with others like it.
+	LowTrustPercent int `yaml:"low_trust_percent" env:"TANDEM_LOW_TRUST_PERCENT"`
+	// LowTrustMinReports is the fewest reports received before the low-trust pool.
+	LowTrustMinReports int `yaml:"low_trust_min_reports" env:"TANDEM_LOW_TRUST_MIN_REPORTS"`
 }
 
 // Auth configures optional access tokens for /ws.
@@ -225,6 +266,8 @@ func Default() Config {
 			MessagesPerSecond: 50,
 			OffersPerMinute:   20,
 			InterestWait:      5 * time.Second,
+			NextPerMinute:     20,
+			ChatLinks:         "allow",
 		},
 		Media: Media{
 			UDPPorts:          PortRange{Min: 50000, Max: 50100},
@@ -237,10 +280,22 @@ func Default() Config {
 			MaxAllocationsPerUser: 10,
 			CredentialGrace:       10 * time.Second,
 		},
+		Admin: Admin{TokenName: "admin"},
 		Limits: Limits{
 			ConnectionsPerMinute: 120,
 			SessionsPerIP:        50,
 			MediaPerIP:           20,
+		},
+		Moderation: Moderation{
+			DataDir:            "data",
+			ReportThreshold:    3,
+			ReportWindow:       24 * time.Hour,
+			BanDuration:        24 * time.Hour,
+			BanEscalation:      4,
+			BanMax:             30 * 24 * time.Hour,
+			Retention:          30 * 24 * time.Hour,
+			LowTrustPercent:    20,
+			LowTrustMinReports: 2,
 		},
 	}
 }
@@ -292,6 +347,14 @@ func (c *Config) Validate() error {
 	if 2*s.ChatMessages > s.SendQueue {
 		return fmt.Errorf("signaling.chat_messages: %d is more than half of signaling.send_queue (%d); a partner's chat burst could fill a reader's queue and disconnect it", s.ChatMessages, s.SendQueue)
 	}
+	if s.NextPerMinute < 0 {
+		return fmt.Errorf("signaling.next_per_minute: must not be negative (0 means no limit)")
+	}
+	switch s.ChatLinks {
+	case "allow", "strip", "refuse":
+	default:
+		return fmt.Errorf("signaling.chat_links: %q is not allow, strip or refuse", s.ChatLinks)
+	}
 	if s.InterestWait < 0 || c.HTTP.ShutdownGrace < 0 {
 		return fmt.Errorf("signaling.interest_wait and http.shutdown_grace must not be negative")
 	}
@@ -334,6 +397,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MediaPerIP < 0 {
 		return fmt.Errorf("limits.media_per_ip: must not be negative (0 means no cap)")
+	}
+	if err := c.Moderation.validate(); err != nil {
+		return err
 	}
 	if err := c.validateHTTPLimits(); err != nil {
 		return err

@@ -52,6 +52,7 @@ func (c Config) Redacted() Config {
 	hide(&c.TURN.Secret)
 	hide(&c.Admin.Token)
 	hide(&c.Auth.JWTSecret)
+	hide(&c.Moderation.IPHashKey)
 	return c
 }
 

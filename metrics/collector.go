@@ -18,6 +18,8 @@ type collector struct {
 	turnAllocations, turnRelayed, turnRefused, turnDropped *prometheus.Desc
 
 	refused, trackedIPs, connsRefused *prometheus.Desc
+
+	reports, bansActive *prometheus.Desc
 }
 
 func newCollector(src Sources) *collector {
@@ -55,10 +57,13 @@ func newCollector(src Sources) *collector {
 		turnDropped: d("turn_datagrams_dropped_total",
 			"Datagrams a TURN relay did not pass: to or from a port that is not one of tandem's media ports."),
 
-		refused:    d("ws_refused_total", "/ws requests refused before the upgrade, by reason.", "reason"),
+		refused:    d("ws_refused_total", "/ws requests refused, by reason: unauthorized, rate_limited and too_many_sessions before the upgrade; banned after it (error banned, close 1008).", "reason"),
 		trackedIPs: d("ws_tracked_ips", "Client IPs (IPv6: /64 prefixes) the per-IP limiter remembers now."),
 		connsRefused: d("http_conns_refused_total",
 			"TCP connections to the HTTP listeners closed at accept: the client IP (IPv6: /64) held http.conns_per_ip already."),
+
+		reports:    d("reports_total", "Reports users made (report_partner) since start, by reason.", "reason"),
+		bansActive: d("bans_active", "Bans in force now: automatic, by an operator, and static from the configuration."),
 	}
 }
 
@@ -68,6 +73,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.connected, c.waiting, c.rooms, c.matches, c.draining,
 		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.refusedRemotes, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
 		c.turnAllocations, c.turnRelayed, c.turnRefused, c.turnDropped, c.refused, c.trackedIPs, c.connsRefused,
+		c.reports, c.bansActive,
 	} {
 		ch <- d
 	}
@@ -92,6 +98,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, c.turnRefused, float64(t.PermissionsRefused), "permission")
 		counter(ch, c.turnDropped, float64(t.DatagramsDropped))
 	}
+	if c.src.Moderation != nil {
+		m := c.src.Moderation()
+		for reason, n := range m.ReportsByReason {
+			counter(ch, c.reports, float64(n), reason)
+		}
+		gauge(ch, c.bansActive, float64(m.BansActive))
+	}
 	if c.src.Access != nil {
 		a := c.src.Access()
 		counter(ch, c.refused, float64(a.Unauthorized), "unauthorized")
@@ -108,6 +121,7 @@ func (c *collector) collectHub(ch chan<- prometheus.Metric) {
 	gauge(ch, c.waiting, float64(h.WaitingUsers))
 	gauge(ch, c.rooms, float64(h.ActiveRooms))
 	counter(ch, c.matches, float64(h.TotalMatches))
+	counter(ch, c.refused, float64(h.RefusedBanned), "banned")
 	draining := 0.0
 	if h.Draining {
 		draining = 1

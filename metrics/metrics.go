@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tandemchat/tandem/access"
+	"github.com/tandemchat/tandem/moderation"
 	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/signaling"
 	"github.com/tandemchat/tandem/turn"
@@ -36,6 +37,8 @@ type Sources struct {
 	Media  func() sfu.Stats
 	TURN   func() turn.Stats
 	Access func() access.Stats
+	// Moderation, when set, gives the reports and bans figures.
+	Moderation func() moderation.Stats
 }
 
 // Metrics is the registry and the event metrics of one tandem server. Its
@@ -90,7 +93,8 @@ func knownErrorCodes() []string {
 		signaling.CodeBadMessage, signaling.CodeUnknownType, signaling.CodeTooLarge,
 		signaling.CodeRateLimited, signaling.CodeNotInRoom, signaling.CodeBadSDP,
 		signaling.CodeDraining, signaling.CodeAlreadyPaired, signaling.CodeMediaFailed,
-		signaling.CodeMediaError,
+		signaling.CodeMediaError, signaling.CodeBanned, signaling.CodeSlowDown,
+		signaling.CodeTermsRequired,
 	}
 }
 

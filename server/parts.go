@@ -5,6 +5,7 @@ import (
 	"net"
 
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/moderation"
 	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/turn"
 )
@@ -21,6 +22,24 @@ func mediaConfig(cfg config.Config) sfu.Config {
 		TCPPort:           m.TCPPort,
 		VideoCodec:        m.VideoCodec,
 		DisconnectTimeout: m.DisconnectTimeout,
+	}
+}
+
+// moderationConfig maps the configuration onto the moderation rules.
+func moderationConfig(cfg config.Config) moderation.Config {
+	m := cfg.Moderation
+	return moderation.Config{
+		DataDir:            m.DataDir,
+		ReportThreshold:    m.ReportThreshold,
+		ReportWindow:       m.ReportWindow,
+		BanDuration:        m.BanDuration,
+		BanEscalation:      m.BanEscalation,
+		BanMax:             m.BanMax,
+		Retention:          m.Retention,
+		IPHashKey:          m.IPHashKey,
+		StaticBans:         m.Bans,
+		LowTrustPercent:    m.LowTrustPercent,
+		LowTrustMinReports: m.LowTrustMinReports,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/tandemchat/tandem/api"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/metrics"
+	"github.com/tandemchat/tandem/moderation"
 	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/signaling"
 	"github.com/tandemchat/tandem/turn"
@@ -30,8 +31,9 @@ type Server struct {
 	media   *sfu.SFU
 	turn    *turn.Server // nil when neither embedded nor external TURN is configured
 	hub     *signaling.Hub
-	guard   *access.Guard    // per-IP limits and access tokens on /ws
-	metrics *metrics.Metrics // this server's Prometheus registry
+	mod     *moderation.Moderator // reports, bans, audit log
+	guard   *access.Guard         // per-IP limits and access tokens on /ws
+	metrics *metrics.Metrics      // this server's Prometheus registry
 	http    *http.Server
 	ln      net.Listener
 	url     string
@@ -75,6 +77,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 			return nil, fmt.Errorf("start turn: %w", err)
 		}
 	}
+	if s.mod, err = moderation.Open(moderationConfig(cfg), log.With("component", "moderation")); err != nil {
+		return nil, fmt.Errorf("start moderation: %w", err)
+	}
 	s.hub = signaling.NewHub(signaling.Options{
 		Signaling:      cfg.Signaling,
 		AllowedOrigins: cfg.HTTP.AllowedOrigins,
@@ -82,7 +87,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		SessionEnded:   s.turn.Release, // nil-safe: TURN may be off
 		Observer:       s.metrics,
 		MediaPerIP:     cfg.Limits.MediaPerIP,
+		Moderation:     s.mod,
 	}, s.media, log.With("component", "signaling"))
+	s.mod.OnBan(func(moderation.Ban) { s.hub.EnforceBans() })
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.HTTP.Addr)
@@ -115,6 +122,8 @@ func (s *Server) routes() http.Handler {
 		AdminToken:  s.cfg.Admin.Token,
 		PublicStats: s.cfg.HTTP.PublicStats,
 		Metrics:     s.metrics.Handler(),
+		Moderation:  s.mod,
+		AdminName:   s.cfg.Admin.TokenName,
 	}, s.log.With("component", "api")).Register(mux)
 	mux.Handle("/", web.Handler())
 	return mux
@@ -128,6 +137,12 @@ func (s *Server) metricSources() metrics.Sources {
 		Media:  func() sfu.Stats { return s.media.Stats() },
 		TURN:   func() turn.Stats { return s.turn.Stats() }, // zeros when TURN is off
 		Access: func() access.Stats { return s.guard.Stats() },
+		Moderation: func() moderation.Stats {
+			if s.mod == nil { // a scrape before start-up finished
+				return moderation.Stats{}
+			}
+			return s.mod.Stats()
+		},
 	}
 }
 
@@ -168,6 +183,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Hub is the signaling hub, for tests and embedding programs.
 func (s *Server) Hub() *signaling.Hub { return s.hub }
+
+// Moderation holds reports, bans and the audit log, for tests and embedding programs.
+func (s *Server) Moderation() *moderation.Moderator { return s.mod }
 
 // Media is the SFU, for tests and embedding programs.
 func (s *Server) Media() *sfu.SFU { return s.media }
@@ -222,6 +240,9 @@ func (s *Server) closeParts() error {
 	}
 	if s.media != nil {
 		err = errors.Join(err, s.media.Close())
+	}
+	if s.mod != nil {
+		err = errors.Join(err, s.mod.Close())
 	}
 	if s.ln != nil && s.http == nil {
 		err = errors.Join(err, s.ln.Close())

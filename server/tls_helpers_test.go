@@ -149,6 +149,7 @@ func loopbackConfig() config.Config {
 // startServer starts tandem with cfg and closes it when the test ends.
 func startServer(t *testing.T, cfg config.Config, log *slog.Logger) *Server {
 	t.Helper()
+	cfg.Moderation.DataDir = t.TempDir()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -25,6 +25,10 @@ func (h *Hub) handlerTable() map[string]handler {
 		"webrtc_offer":  h.onOffer,
 		"webrtc_answer": h.onAnswer,
 		"ice_candidate": h.onCandidate,
+
+		"report_partner": h.onReportPartner,
+		"block_partner":  h.onBlockPartner,
+		"accept_terms":   h.onAcceptTerms,
 	}
 }
 
@@ -50,6 +54,9 @@ func (h *Hub) onFindPartner(s *Session, data json.RawMessage) *wireError {
 	if werr != nil {
 		return werr
 	}
+	if werr := h.mayMatch(s); werr != nil {
+		return werr
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.draining {
@@ -70,11 +77,20 @@ func (h *Hub) onFindPartner(s *Session, data json.RawMessage) *wireError {
 }
 
 func (h *Hub) onNextPartner(s *Session, _ json.RawMessage) *wireError {
+	if werr := h.mayMatch(s); werr != nil {
+		return werr
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.state == paired {
 		h.endRoomLocked(s.room, s, ReasonNext)
 	}
+	return h.requeueLocked(s)
+}
+
+// requeueLocked queues s again after its pair ended (next, block, report),
+// unless the server drains or its media failed. Called with Hub.mu held.
+func (h *Hub) requeueLocked(s *Session) *wireError {
 	if h.draining {
 		return errDraining
 	}
@@ -108,7 +124,18 @@ func (h *Hub) onChatMessage(s *Session, data json.RawMessage) *wireError {
 	if !s.chatLimit.Allow() {
 		return errChatRate
 	}
-	return h.toPartner(s, encode("chat_message", chatOutData{Text: text, SentAt: timestamp(time.Now())}))
+	if text, werr = h.applyLinkPolicy(text); werr != nil {
+		return werr
+	}
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.state != paired {
+		return errNotInRoom
+	}
+	s.room.addChat(s.id, text, now)
+	s.room.other(s).enqueue(encode("chat_message", chatOutData{Text: text, SentAt: timestamp(now)}))
+	return nil
 }
 
 func (h *Hub) onTyping(s *Session, data json.RawMessage) *wireError {
@@ -125,17 +152,6 @@ func (h *Hub) onTyping(s *Session, data json.RawMessage) *wireError {
 		return errNotInRoom
 	}
 	s.room.other(s).queueTyping(*d.Active)
-	return nil
-}
-
-// toPartner relays a frame to s's partner.
-func (h *Hub) toPartner(s *Session, frame []byte) *wireError {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if s.state != paired {
-		return errNotInRoom
-	}
-	s.room.other(s).enqueue(frame)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/moderation"
 	"github.com/tandemchat/tandem/sfu"
 )
 
@@ -41,6 +42,26 @@ type Options struct {
 	// at once; 0 means no cap. A session holds one from its first accepted offer until it
 	// ends.
 	MediaPerIP int
+	// Moderation keeps banned clients out, stores reports and places users in the
+	// low-trust pool; nil turns bans, reports and the pool off (blocks still work).
+	Moderation Moderation
+	// Now is the clock of the find/next limit; nil means time.Now.
+	Now func() time.Time
+}
+
+// Moderation is what the hub asks of the moderation rules (see package
+// moderation). Its methods must be safe for concurrent use; Check, LowTrust
+// and CallMade are called with the hub's mutex held and must not block.
+// File may do I/O; the hub calls it without its mutex.
+type Moderation interface {
+	// Check returns the ban that keeps out a client of this IP and identity, if any.
+	Check(ip, identity string) (moderation.Ban, bool)
+	// File stores a report; a ban it brought into force is returned too.
+	File(moderation.ReportInput) (moderation.Report, *moderation.Ban, error)
+	// LowTrust reports whether the client belongs in the low-trust pool.
+	LowTrust(ip, identity string) bool
+	// CallMade counts a call the client made.
+	CallMade(ip, identity string)
 }
 
 // Observer is told what the hub does, for metrics. Its methods may be
@@ -69,6 +90,7 @@ type Hub struct {
 	match    *Matchmaker
 	queuedAt map[string]time.Time // when each waiting user joined the queue
 	matches  uint64
+	banned   uint64 // connections refused at accept because of a ban
 	draining bool
 	closed   bool
 
@@ -77,6 +99,9 @@ type Hub struct {
 
 // NewHub returns a hub that pairs users and drives their media through media.
 func NewHub(opts Options, media *sfu.SFU, log *slog.Logger) *Hub {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	h := &Hub{
 		opts:     opts,
 		log:      log,
@@ -147,8 +172,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
+	identity := IdentityFrom(r.Context())
+	if h.refuseBanned(conn, clientIP(r), identity, end) {
+		return
+	}
 	s := h.newSession(conn, clientIP(r))
-	if identity := IdentityFrom(r.Context()); identity != "" {
+	if identity != "" {
+		s.identity = identity
 		s.log = s.log.With("identity", identity)
 	}
 	go func() {
@@ -186,6 +216,7 @@ func (h *Hub) newSession(conn *websocket.Conn, ip string) *Session {
 		msgLimit:   rate.NewLimiter(rate.Limit(h.opts.MessagesPerSecond), 2*h.opts.MessagesPerSecond),
 		chatLimit:  newChatLimiter(h.opts),
 		offerLimit: newOfferLimiter(h.opts),
+		nextLimit:  newNextLimiter(h.opts),
 	}
 	s.peer = h.media.NewPeer(id, peerEvents(h, s))
 	return s
@@ -226,7 +257,7 @@ func (h *Hub) register(s *Session, host string) bool {
 		return false
 	}
 	h.sessions[s.id] = s
-	s.enqueue(encode("welcome", welcomeData{UserID: s.id, ICEServers: ice, Protocol: ProtocolVersion}))
+	s.enqueue(encode("welcome", welcomeData{UserID: s.id, ICEServers: ice, Protocol: ProtocolVersion, Terms: h.opts.Terms}))
 	s.log.Info("session started", "remote", s.ip)
 	return true
 }
@@ -238,6 +269,7 @@ func (h *Hub) unregister(s *Session) {
 	if _, ok := h.sessions[s.id]; ok {
 		delete(h.sessions, s.id)
 		h.leaveLocked(s, ReasonDisconnect)
+		h.match.Forget(s.id)
 		s.log.Info("session ended")
 	}
 	h.mu.Unlock()

@@ -4,25 +4,31 @@ import "container/list"
 
 // Matchmaker is the waiting queue. It pairs users first come, first served,
 // preferring a partner who shares an interest, and never pairs two users who
-// just parted while anyone else waits.
+// just parted while anyone else waits. Two users one of whom blocked (or
+// reported) the other are never paired again, and a user in the low-trust
+// pool is paired only with others in it.
 //
 // A user with interests is "closed" when queued: only someone sharing a tag
 // may take them, until Open is called (the hub does so after the configured
 // interest wait). A user without interests is open at once.
 //
 // Matchmaker does no locking and no I/O; the Hub calls it with its mutex held.
-// Every operation is O(number of the user's interests).
+// Every operation is O(number of the user's interests), plus the waiting
+// users it skips as incompatible (a block, the other pool).
 type Matchmaker struct {
 	seq     uint64
 	open    list.List             // of *ticket: waiting users anyone may take, oldest first
 	byTag   map[string]*list.List // of *ticket: waiting users with that interest, oldest first
 	waiting map[string]*ticket
+	blocks  map[string]map[string]bool // user -> users never to be paired with
+	low     map[string]bool            // users in the low-trust pool
 }
 
 // ticket is one waiting user's place in the queue.
 type ticket struct {
 	id        string
 	avoid     string // the partner this user just parted from
+	low       bool   // in the low-trust pool
 	interests []string
 	seq       uint64          // enqueue order, lower is older
 	openElem  *list.Element   // in Matchmaker.open, nil while closed
@@ -37,7 +43,46 @@ type Match struct {
 
 // NewMatchmaker returns an empty queue.
 func NewMatchmaker() *Matchmaker {
-	return &Matchmaker{byTag: make(map[string]*list.List), waiting: make(map[string]*ticket)}
+	return &Matchmaker{
+		byTag:   make(map[string]*list.List),
+		waiting: make(map[string]*ticket),
+		blocks:  make(map[string]map[string]bool),
+		low:     make(map[string]bool),
+	}
+}
+
+// Block makes sure a and b are never paired again (until Forget).
+func (m *Matchmaker) Block(a, b string) {
+	for _, p := range [][2]string{{a, b}, {b, a}} {
+		set := m.blocks[p[0]]
+		if set == nil {
+			set = make(map[string]bool)
+			m.blocks[p[0]] = set
+		}
+		set[p[1]] = true
+	}
+}
+
+// SetLowTrust puts id in the low-trust pool (or takes it out) for its next Add.
+func (m *Matchmaker) SetLowTrust(id string, low bool) {
+	if low {
+		m.low[id] = true
+	} else {
+		delete(m.low, id)
+	}
+}
+
+// Forget drops what the Matchmaker remembers of id (its blocks, its pool)
+// when id's visit ends. id must not be waiting.
+func (m *Matchmaker) Forget(id string) {
+	for other := range m.blocks[id] {
+		delete(m.blocks[other], id)
+		if len(m.blocks[other]) == 0 {
+			delete(m.blocks, other)
+		}
+	}
+	delete(m.blocks, id)
+	delete(m.low, id)
 }
 
 // Len is the number of waiting users.
@@ -51,13 +96,13 @@ func (m *Matchmaker) Waiting(id string) bool { return m.waiting[id] != nil }
 // openNow lets it take anyone at once (the interest wait is zero, or it has
 // no interests). id must not be waiting already.
 func (m *Matchmaker) Add(id string, interests []string, avoid string, openNow bool) (Match, bool) {
-	t := &ticket{id: id, avoid: avoid, interests: interests}
+	t := &ticket{id: id, avoid: avoid, interests: interests, low: m.low[id]}
 	open := openNow || len(interests) == 0
 	if other := m.bestSharing(t); other != nil {
 		return m.take(t, other), true
 	}
 	if open {
-		if other := pick(&m.open, t); other != nil {
+		if other := m.pick(&m.open, t); other != nil {
 			return m.take(t, other), true
 		}
 	}
@@ -76,7 +121,7 @@ func (m *Matchmaker) Open(id string) (Match, bool) {
 		return Match{}, false
 	}
 	m.remove(t)
-	if other := pick(&m.open, t); other != nil {
+	if other := m.pick(&m.open, t); other != nil {
 		return m.take(t, other), true
 	}
 	if other := m.onlyParted(t, true); other != nil {
@@ -145,7 +190,7 @@ func (m *Matchmaker) bestSharing(t *ticket) *ticket {
 		if l == nil {
 			continue
 		}
-		if c := pick(l, t); c != nil && (best == nil || c.seq < best.seq) {
+		if c := m.pick(l, t); c != nil && (best == nil || c.seq < best.seq) {
 			best = c
 		}
 	}
@@ -160,7 +205,7 @@ func (m *Matchmaker) onlyParted(t *ticket, open bool) *ticket {
 		return nil
 	}
 	for _, c := range m.waiting {
-		if !parted(t, c) {
+		if !parted(t, c) || !m.compatible(t, c) {
 			return nil
 		}
 		if len(newMatch(t, c).Common) > 0 || (open && c.openElem != nil) {
@@ -171,14 +216,20 @@ func (m *Matchmaker) onlyParted(t *ticket, open bool) *ticket {
 }
 
 // pick returns the first ticket in l that t may be paired with: never t
-// itself, nor the partner t just parted from.
-func pick(l *list.List, t *ticket) *ticket {
+// itself, nor the partner t just parted from, nor an incompatible one.
+func (m *Matchmaker) pick(l *list.List, t *ticket) *ticket {
 	for e := l.Front(); e != nil; e = e.Next() {
-		if c := e.Value.(*ticket); c.id != t.id && !parted(t, c) {
+		if c := e.Value.(*ticket); !parted(t, c) && m.compatible(t, c) {
 			return c
 		}
 	}
 	return nil
+}
+
+// compatible reports whether t and c may ever be paired: not the same user,
+// in the same pool, and neither blocked the other.
+func (m *Matchmaker) compatible(t, c *ticket) bool {
+	return c.id != t.id && t.low == c.low && !m.blocks[t.id][c.id]
 }
 
 // parted reports whether a and b just parted from each other.

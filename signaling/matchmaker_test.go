@@ -199,3 +199,31 @@ func BenchmarkMatchmakerWith10000Waiting(b *testing.B) {
 		b.Fatalf("queue length %d", m.Len())
 	}
 }
+
+func TestMatchmakerBlocksAndPools(t *testing.T) {
+	m := NewMatchmaker()
+	m.Block("a", "b")
+	if _, ok := m.Add("a", nil, "", true); ok {
+		t.Fatal("a paired with nobody waiting")
+	}
+	if got, ok := m.Add("b", nil, "", true); ok {
+		t.Fatalf("blocked pair matched: %+v", got)
+	}
+	m.SetLowTrust("c", true)
+	if got, ok := m.Add("c", nil, "", true); ok {
+		t.Fatalf("low-trust c matched with %+v", got)
+	}
+	m.SetLowTrust("d", true)
+	if got, ok := m.Add("d", nil, "", true); !ok || got.B != "c" {
+		t.Fatalf("d: %+v %v, want paired with c", got, ok)
+	}
+	if got, ok := m.Add("e", nil, "", true); !ok || got.B != "a" {
+		t.Fatalf("e: %+v %v, want paired with a (oldest)", got, ok)
+	}
+	m.Remove("b")
+	m.Forget("a")
+	m.Forget("b")
+	if len(m.blocks) != 0 || len(m.low) != 2 {
+		t.Fatalf("forgotten state kept: blocks %v low %v", m.blocks, m.low)
+	}
+}

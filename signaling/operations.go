@@ -20,6 +20,7 @@ func (h *Hub) Stats() Stats {
 		WaitingUsers:   h.match.Len(),
 		ActiveRooms:    len(h.rooms),
 		TotalMatches:   h.matches,
+		RefusedBanned:  h.banned,
 		Draining:       h.draining,
 	}
 }

@@ -18,6 +18,9 @@ func (h *Hub) enqueueLocked(s *Session) {
 	s.state = waiting
 	s.waitGen++
 	openNow := h.opts.InterestWait <= 0
+	if mod := h.opts.Moderation; mod != nil {
+		h.match.SetLowTrust(s.id, mod.LowTrust(s.ip, s.identity))
+	}
 	m, ok := h.match.Add(s.id, s.interests, s.parted, openNow)
 	if ok {
 		h.pairLocked(m)
@@ -74,6 +77,10 @@ func (h *Hub) pairLocked(m Match) {
 	a.state, a.room = paired, room
 	b.state, b.room = paired, room
 	sfu.Pair(a.peer, b.peer)
+	if mod := h.opts.Moderation; mod != nil {
+		mod.CallMade(a.ip, a.identity)
+		mod.CallMade(b.ip, b.identity)
+	}
 	a.enqueue(encode("partner_found", partnerFoundData{RoomID: room.ID, CommonInterests: m.Common}))
 	b.enqueue(encode("partner_found", partnerFoundData{RoomID: room.ID, CommonInterests: m.Common}))
 	h.log.Info("paired", "room", room.ID, "userA", a.id, "userB", b.id, "common", len(m.Common))

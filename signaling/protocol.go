@@ -48,6 +48,10 @@ type (
 		UserID     string      `json:"userId"`
 		ICEServers []ICEServer `json:"iceServers"`
 		Protocol   int         `json:"protocol"`
+		Terms      string      `json:"terms,omitempty"`
+	}
+	reportReceivedData struct {
+		ReportID string `json:"reportId"`
 	}
 	waitingData struct {
 		Online int `json:"online"`
@@ -67,8 +71,11 @@ type (
 		Active bool `json:"active"`
 	}
 	errorData struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code       string `json:"code"`
+		Message    string `json:"message"`
+		Until      string `json:"until,omitempty"`
+		Reason     string `json:"reason,omitempty"`
+		RetryAfter int    `json:"retryAfter,omitempty"`
 	}
 	sdpData struct {
 		SDP string `json:"sdp"`
@@ -85,6 +92,10 @@ type (
 	}
 	typingInData struct {
 		Active *bool `json:"active"`
+	}
+	reportInData struct {
+		Reason  *string `json:"reason"`
+		Comment string  `json:"comment"`
 	}
 )
 

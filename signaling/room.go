@@ -1,13 +1,32 @@
 package signaling
 
-import "time"
+import (
+	"time"
+
+	"github.com/tandemchat/tandem/moderation"
+)
 
 // Room is a pair of users talking to each other. A room lives from
-// partner_found until one of them leaves; its fields never change.
+// partner_found until one of them leaves; ID, CreatedAt and the users never
+// change.
 type Room struct {
 	ID        string
 	CreatedAt time.Time
 	a, b      *Session
+	chat      []moderation.ChatLine // the last evidenceLines chat lines; guarded by Hub.mu
+}
+
+// evidenceLines is how many of a room's last chat lines (both sides) a report keeps.
+const evidenceLines = 20
+
+// addChat keeps one chat line, dropping the oldest past evidenceLines.
+// Called with Hub.mu held.
+func (r *Room) addChat(from, text string, at time.Time) {
+	if len(r.chat) == evidenceLines {
+		copy(r.chat, r.chat[1:])
+		r.chat = r.chat[:evidenceLines-1]
+	}
+	r.chat = append(r.chat, moderation.ChatLine{From: from, Text: text, At: at.UTC()})
 }
 
 // other returns s's partner in the room.
@@ -44,5 +63,6 @@ type Stats struct {
 	WaitingUsers   int    `json:"waitingUsers"`
 	ActiveRooms    int    `json:"activeRooms"`
 	TotalMatches   uint64 `json:"totalMatches"`
+	RefusedBanned  uint64 `json:"refusedBanned"` // WebSockets turned away by a ban
 	Draining       bool   `json:"draining"`
 }

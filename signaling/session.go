@@ -35,6 +35,8 @@ type Session struct {
 	log  *slog.Logger
 	peer *sfu.Peer
 	ip   string
+	// identity is the access token's subject ("" when tokens are off).
+	identity string
 
 	send       chan []byte   // outgoing frames; full means the client is too slow
 	done       chan struct{} // closed by kill
@@ -47,8 +49,10 @@ type Session struct {
 	msgLimit   *rate.Limiter
 	chatLimit  *rate.Limiter
 	offerLimit *rate.Limiter
-	flooded    int  // messages dropped by msgLimit since the last one it allowed
-	mediaSlot  bool // holds a slot of Hub.mediaSlots (taken by the first offer; also read by unregister, after the reader)
+	nextLimit  *rate.Limiter // find_partner and next_partner; nil when unlimited
+	accepted   bool          // sent accept_terms
+	flooded    int           // messages dropped by msgLimit since the last one it allowed
+	mediaSlot  bool          // holds a slot of Hub.mediaSlots (taken by the first offer; also read by unregister, after the reader)
 
 	// Typing indicators from the partner are coalesced: at most one waits in send (as
 	// typingMarker), and the writer sends the latest state when it gets to it.
@@ -111,7 +115,7 @@ func (s *Session) sendError(e *wireError) {
 	if o := s.hub.opts.Observer; o != nil {
 		o.ErrorSent(e.Code)
 	}
-	s.enqueue(encode("error", errorData{Code: e.Code, Message: e.Message}))
+	s.enqueue(encode("error", e.data()))
 }
 
 // kill ends the session: the writer sends a close frame with code and text

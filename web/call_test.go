@@ -33,6 +33,7 @@ const (
 func startServer(t *testing.T, tweak ...func(*config.Config)) *server.Server {
 	t.Helper()
 	cfg := config.Default()
+	cfg.Moderation.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Media.ICEIPs = []string{"127.0.0.1"}
 	cfg.TURN.Addr = ""

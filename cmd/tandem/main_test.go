@@ -122,6 +122,7 @@ func TestBinaryPairsChatsAndDrainsOnSIGTERM(t *testing.T) {
 		"TANDEM_TURN_ADDR=127.0.0.1:0",
 		"TANDEM_SHUTDOWN_GRACE=30s",
 		"TANDEM_SHUTDOWN_GRAC=1s", // misspelled: ignored, with a warning
+		"TANDEM_DATA_DIR="+t.TempDir(),
 	)
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer

@@ -38,6 +38,7 @@ type Server struct {
 func Start(t testing.TB, edit func(*config.Config)) *Server {
 	t.Helper()
 	cfg := config.Default()
+	cfg.Moderation.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Media.ICEIPs = []string{"127.0.0.1"}
 	cfg.TURN.Addr = ""

@@ -6,6 +6,7 @@ import { Connection, takeAccessToken } from './connection.js';
 import { ChatLog } from './chatlog.js';
 import { InterestTags } from './interests.js';
 import { cameraReason, listDevices, openLocalMedia, openTrack } from './media.js';
+import { REASON_TEXT, ReportDialog, TermsDialog } from './moderation.js';
 
 /** Status line texts, one per phase of the chat view. */
 const STATUS = {
@@ -91,6 +92,8 @@ const ui = {
   start: $('start', HTMLButtonElement),
   next: $('next', HTMLButtonElement),
   stop: $('stop', HTMLButtonElement),
+  report: $('report', HTMLButtonElement),
+  block: $('block', HTMLButtonElement),
   mute: $('mute', HTMLButtonElement),
   camera: $('camera', HTMLButtonElement),
   cameraSelect: $('camera-select', HTMLSelectElement),
@@ -98,6 +101,10 @@ const ui = {
 };
 
 const chat = new ChatLog($('messages', HTMLOListElement));
+const reportDialog = new ReportDialog($('report-dialog', HTMLDialogElement), $('report-form', HTMLFormElement),
+  $('report-comment', HTMLTextAreaElement), $('report-cancel', HTMLButtonElement));
+const termsDialog = new TermsDialog($('terms-dialog', HTMLDialogElement), $('terms-text', HTMLElement),
+  $('terms-accept', HTMLButtonElement), $('terms-decline', HTMLButtonElement));
 const interests = new InterestTags($('interest-tags', HTMLUListElement), $('interests', HTMLInputElement));
 
 /** Everything the page remembers; changed only by the functions below. */
@@ -114,6 +121,12 @@ const state = {
   typingTimer: 0,
   /** The banner shows why the server refused to connect (hidden on welcome). */
   refusalShown: false,
+  /** The operator's terms from welcome ('' for none), and whether the user accepted them. */
+  terms: '',
+  termsAccepted: false,
+  /** The phase before the last Start or Next, to go back to if the server refuses it. */
+  /** @type {'landing'|'connecting'|'searching'|'talking'|'left'|'reconnecting'} */
+  beforeRequest: 'landing',
 };
 
 const mediaReady = setUpLocalMedia();
@@ -203,7 +216,7 @@ function connection() {
   conn.setLocalStream(state.local);
   const on = (/** @type {string} */ type, /** @type {(d: any) => void} */ fn) =>
     conn.addEventListener(type, (ev) => fn(/** @type {CustomEvent} */ (ev).detail));
-  on('welcome', () => { onWelcome(); refreshOnline(); });
+  on('welcome', (d) => { onWelcome(d.terms); refreshOnline(); });
   on('disconnected', () => { if (state.phase !== 'landing') setPhase('reconnecting'); });
   on('waiting', () => { if (state.wantPartner) setPhase('searching'); });
   on('partner-found', onPartnerFound);
@@ -213,22 +226,64 @@ function connection() {
   on('remote-stream', (d) => showRemote(d.stream));
   on('server-error', onServerError);
   on('refused', onRefused);
+  on('banned', onBanned);
+  on('report-received', () => chat.addNotice('Thank you: your report was received.'));
   conn.connect();
   state.conn = conn;
   return conn;
 }
 
-function onWelcome() {
+/** @param {string} terms the operator's terms, '' for none */
+function onWelcome(terms) {
   if (state.refusalShown) {
     state.refusalShown = false;
     ui.banner.hidden = true;
   }
+  state.terms = terms;
+  if (terms && state.termsAccepted) state.conn?.acceptTerms(); // once per connection
   if (state.wantPartner) {
-    state.conn?.findPartner(interests.read());
-    setPhase('searching');
+    findWhenAccepted();
   } else if (state.phase === 'reconnecting') {
     setPhase('left');
   }
+}
+
+/**
+ * Looks for a partner, first asking the user to accept the operator's terms
+ * if there are any and they have not yet; declining goes back to the start.
+ */
+async function findWhenAccepted() {
+  const conn = state.conn;
+  if (!conn) return;
+  if (state.terms && !state.termsAccepted) {
+    setPhase('connecting');
+    const accepted = await termsDialog.ask(state.terms);
+    if (state.conn !== conn || !state.wantPartner) return;
+    if (!accepted) {
+      state.wantPartner = false;
+      setPhase('landing');
+      return;
+    }
+    state.termsAccepted = true;
+    conn.acceptTerms();
+  }
+  if (conn.findPartner(interests.read())) setPhase('searching');
+}
+
+/**
+ * The server keeps this browser out (a ban): the page says until when and
+ * why, and goes back to the start; Start would be refused the same way.
+ * @param {{until: string, reason: string}} d
+ */
+function onBanned(d) {
+  state.conn = null; // closed for good
+  state.wantPartner = false;
+  reportDialog.close();
+  setPhase('landing');
+  const until = new Date(d.until);
+  const when = Number.isNaN(until.getTime()) ? 'further notice' : until.toLocaleString();
+  showBanner(`You have been banned from this site until ${when} for ${REASON_TEXT[d.reason] ?? d.reason}.`);
+  ui.banner.classList.add('banned');
 }
 
 /** @param {{commonInterests: string[]}} d */
@@ -270,7 +325,7 @@ function onPartnerLeft(d) {
   chat.addNotice(LEFT_REASONS[d.reason] ?? 'Stranger left.');
 }
 
-/** @param {{code: string, message: string}} d */
+/** @param {{code: string, message: string, retryAfter: number}} d */
 function onServerError(d) {
   console.warn(`tandem: server refused a request: ${d.code}: ${d.message}`);
   if (d.code === 'draining') {
@@ -285,6 +340,18 @@ function onServerError(d) {
     if (state.phase === 'talking') chat.addNotice('Your video connection failed. Reconnecting to find a new stranger.');
   } else if (d.code === 'rate_limited') {
     showBanner('You are sending messages too fast. Slow down a little.');
+  } else if (d.code === 'slow_down') {
+    // The Start or Next was not carried out: back to where the user was.
+    state.wantPartner = state.beforeRequest === 'talking';
+    if (state.phase === 'searching' || state.phase === 'connecting') setPhase(state.beforeRequest === 'talking' ? 'talking' : 'left');
+    showBanner(`You are skipping faster than anyone can say hi. Wait ${d.retryAfter || 'a few'} seconds, then try again.`);
+  } else if (d.code === 'terms_required') {
+    state.termsAccepted = false;
+    if (state.wantPartner) findWhenAccepted();
+  } else if (d.code === 'link_refused') {
+    chat.addNotice('Links are not allowed in the chat here; your message was not sent.');
+  } else if (d.code === 'report_failed') {
+    chat.addNotice('Your report could not be sent. The chat has ended all the same.');
   }
 }
 
@@ -349,6 +416,8 @@ function setPhase(phase) {
   ui.next.hidden = landing;
   ui.next.disabled = !(phase === 'talking' || phase === 'left');
   ui.stop.hidden = landing;
+  ui.report.hidden = ui.block.hidden = phase !== 'talking';
+  if (phase !== 'talking') reportDialog.close();
   ui.message.disabled = ui.send.disabled = phase !== 'talking';
   if (phase !== 'talking') {
     ui.typing.hidden = true;
@@ -361,13 +430,15 @@ function setPhase(phase) {
 /** Start (landing or after the stranger left): look for a partner. */
 async function start() {
   if (insecure) return;
+  state.beforeRequest = state.phase;
   ui.banner.hidden = true;
+  ui.banner.classList.remove('banned');
   ui.start.disabled = true;
   await mediaReady;
   ui.start.disabled = false;
   state.wantPartner = true;
   const conn = connection();
-  if (conn.ready && conn.findPartner(interests.read())) setPhase('searching');
+  if (conn.ready) findWhenAccepted();
   else setPhase('connecting');
 }
 
@@ -379,10 +450,35 @@ function next() {
     return;
   }
   if (state.phase !== 'talking' || !conn) return;
+  state.beforeRequest = state.phase;
   if (!conn.nextPartner()) return;
   state.wantPartner = true;
   setPhase('searching');
   chat.addNotice('You skipped to the next stranger.');
+}
+
+/**
+ * Report: the user picks a reason (and may comment); the pair ends at once,
+ * the stranger is never met again, and the page looks for someone else.
+ */
+async function report() {
+  if (state.phase !== 'talking') return;
+  const answer = await reportDialog.ask();
+  const conn = state.conn;
+  if (!answer || state.phase !== 'talking' || !conn) return;
+  if (!conn.reportPartner(answer.reason, answer.comment)) return;
+  state.wantPartner = true;
+  setPhase('searching');
+  chat.addNotice('You reported the stranger and the chat has ended. You will not be matched with them again.');
+}
+
+/** Block: end the chat like Next, and never meet this stranger again this visit. */
+function block() {
+  const conn = state.conn;
+  if (state.phase !== 'talking' || !conn || !conn.blockPartner()) return;
+  state.wantPartner = true;
+  setPhase('searching');
+  chat.addNotice('You blocked the stranger. You will not be matched with them again.');
 }
 
 /** Stop: end the chat or leave the queue and go back to the landing view. */
@@ -472,6 +568,8 @@ ui.localVideo.addEventListener('playing', () => { ui.localPlaceholder.hidden = t
 ui.start.addEventListener('click', start);
 ui.next.addEventListener('click', next);
 ui.stop.addEventListener('click', stop);
+ui.report.addEventListener('click', report);
+ui.block.addEventListener('click', block);
 ui.mute.addEventListener('click', () => toggleTrack('audio', ui.mute));
 ui.camera.addEventListener('click', () => toggleTrack('video', ui.camera));
 ui.cameraSelect.addEventListener('change', () => switchDevice('video', ui.cameraSelect.value));

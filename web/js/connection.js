@@ -63,7 +63,9 @@ export function takeAccessToken() {
  * @typedef {Object} ConnectionEvents
  * Events dispatched (all CustomEvent; `detail` as listed):
  *  - "connecting"     {attempt}              a socket is being opened
- *  - "welcome"        {userId, reconnected}  the server accepted the socket
+ *  - "welcome"        {userId, reconnected, terms}  the server accepted the
+ *                                            socket; terms ('' for none) must be
+ *                                            accepted (acceptTerms) before findPartner
  *  - "disconnected"   {retryInMs}            the socket dropped; a retry is scheduled
  *  - "refused"        {code, message, retryInMs}  /ws refused the socket before
  *                                            the upgrade; retryInMs is null when
@@ -75,7 +77,10 @@ export function takeAccessToken() {
  *  - "typing"         {active}
  *  - "remote-stream"  {stream}               the MediaStream carrying the partner's media
  *  - "media-state"    {state}                RTCPeerConnection.connectionState
- *  - "server-error"   {code, message}
+ *  - "server-error"   {code, message, retryAfter}  retryAfter: seconds (slow_down), else 0
+ *  - "banned"         {until, reason, message}  the server keeps this client out
+ *                                            until then; the connection is closed for good
+ *  - "report-received" {reportId}            the server stored a report
  */
 
 export class Connection extends EventTarget {
@@ -154,6 +159,26 @@ export class Connection extends EventTarget {
   /** Ends the current pair or leaves the queue; stays connected. */
   leave() {
     return this.#send('leave');
+  }
+
+  /**
+   * Reports the current partner, ending the pair; the server queues this
+   * user again and answers with "report-received".
+   * @param {string} reason one of REPORT_REASONS (moderation.js)
+   * @param {string} comment optional, up to 500 characters
+   */
+  reportPartner(reason, comment) {
+    return this.#send('report_partner', comment ? { reason, comment } : { reason });
+  }
+
+  /** Ends the pair like nextPartner; the two are not paired again this visit. */
+  blockPartner() {
+    return this.#send('block_partner');
+  }
+
+  /** Tells the server the user accepted the terms of the welcome. */
+  acceptTerms() {
+    return this.#send('accept_terms');
   }
 
   /** Sends a chat message to the partner. @param {string} text */
@@ -313,8 +338,14 @@ export class Connection extends EventTarget {
       case 'webrtc_answer': return this.#onAnswer(String(data.sdp ?? ''));
       case 'webrtc_offer': return this.#onOffer(String(data.sdp ?? ''));
       case 'ice_candidate': return this.#onRemoteCandidate(data);
+      case 'report_received': return this.#dispatch('report-received', { reportId: String(data.reportId ?? '') });
       case 'error':
-        this.#dispatch('server-error', { code: String(data.code ?? ''), message: String(data.message ?? '') });
+        if (data.code === 'banned') return this.#onBanned(data);
+        this.#dispatch('server-error', {
+          code: String(data.code ?? ''),
+          message: String(data.message ?? ''),
+          retryAfter: Number(data.retryAfter) || 0,
+        });
         // This session's PeerConnection is dead and the server pairs it with
         // no one: start over with a new socket, which brings a new one.
         if (data.code === 'media_failed') this.#ws?.close(4000, 'media failed');
@@ -325,7 +356,22 @@ export class Connection extends EventTarget {
     }
   }
 
-  /** @param {{userId?: string, iceServers?: RTCIceServer[], protocol?: number}} data */
+  /**
+   * The server keeps this client out: retrying would be refused again, so
+   * the connection closes for good (the server closes the socket, 1008).
+   * @param {{until?: string, reason?: string, message?: string}} data
+   */
+  #onBanned(data) {
+    this.#closed = true;
+    clearTimeout(this.#reconnectTimer);
+    this.#dispatch('banned', {
+      until: String(data.until ?? ''),
+      reason: String(data.reason ?? ''),
+      message: String(data.message ?? ''),
+    });
+  }
+
+  /** @param {{userId?: string, iceServers?: RTCIceServer[], protocol?: number, terms?: string}} data */
   #onWelcome(data) {
     if (data.protocol !== undefined && data.protocol !== PROTOCOL_VERSION) {
       console.warn(`tandem: server speaks protocol ${data.protocol}, this page speaks ${PROTOCOL_VERSION}`);
@@ -336,7 +382,7 @@ export class Connection extends EventTarget {
     this.#welcomed = true;
     this.#everWelcomed = true;
     this.#startPeer(Array.isArray(data.iceServers) ? data.iceServers : []);
-    this.#dispatch('welcome', { userId: String(data.userId ?? ''), reconnected });
+    this.#dispatch('welcome', { userId: String(data.userId ?? ''), reconnected, terms: String(data.terms ?? '') });
   }
 
   /** Creates this socket session's one PeerConnection. @param {RTCIceServer[]} iceServers */

@@ -1,0 +1,95 @@
+package moderation
+
+import "sync"
+
+// maxTracked bounds the reputation table; past it, clients that were never
+// reported are forgotten.
+const maxTracked = 200_000
+
+// reputation counts, per client (identity, or address key), the calls it
+// made and the reports it received. Reports are rebuilt from the store at
+// start; calls are counted since start. Safe for concurrent use.
+type reputation struct {
+	mu      sync.Mutex
+	clients map[string]*standing
+}
+
+type standing struct{ calls, reports int }
+
+func newReputation() *reputation { return &reputation{clients: map[string]*standing{}} }
+
+func (r *reputation) get(key string) *standing {
+	s := r.clients[key]
+	if s == nil {
+		if len(r.clients) >= maxTracked {
+			r.forgetUnreported()
+		}
+		s = &standing{}
+		r.clients[key] = s
+	}
+	return s
+}
+
+func (r *reputation) forgetUnreported() {
+	for k, s := range r.clients {
+		if s.reports == 0 {
+			delete(r.clients, k)
+		}
+	}
+}
+
+func (r *reputation) reported(key string) {
+	r.mu.Lock()
+	r.get(key).reports++
+	r.mu.Unlock()
+}
+
+func (r *reputation) called(key string) {
+	r.mu.Lock()
+	r.get(key).calls++
+	r.mu.Unlock()
+}
+
+// low reports whether key received at least minReports reports, in at
+// least percent of its calls.
+func (r *reputation) low(key string, percent, minReports int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.clients[key]
+	return s != nil && s.reports >= minReports && s.reports*100 >= percent*max(s.calls, 1)
+}
+
+// loadReputation counts the stored reports about each client.
+func (m *Moderator) loadReputation() error {
+	before := ""
+	for {
+		page, err := m.store.Reports(ReportFilter{Before: before, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			m.rep.reported(r.TargetKey)
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+		before = page[len(page)-1].ID
+	}
+}
+
+// CallMade counts a call (a pairing) of the client with this IP and identity.
+func (m *Moderator) CallMade(ip, identity string) {
+	if m.cfg.LowTrustPercent > 0 {
+		m.rep.called(m.subjectKey(ip, identity))
+	}
+}
+
+// LowTrust reports whether the client belongs in the low-trust pool: it was
+// reported at least LowTrustMinReports times, in at least LowTrustPercent
+// of its calls. Always false when LowTrustPercent is 0.
+func (m *Moderator) LowTrust(ip, identity string) bool {
+	if m.cfg.LowTrustPercent == 0 {
+		return false
+	}
+	return m.rep.low(m.subjectKey(ip, identity), m.cfg.LowTrustPercent, m.cfg.LowTrustMinReports)
+}

@@ -1,0 +1,44 @@
+package moderation
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned for an id or target the store does not hold.
+var ErrNotFound = errors.New("not found")
+
+// Store keeps reports, ban records and the audit log. The embedded
+// implementation is BoltStore; a shared one (for several tandem instances)
+// can replace it. Implementations must be safe for concurrent use, and must
+// return an error rather than drop a write.
+type Store interface {
+	// AddReport stores r, giving it a new ID (newer reports get greater IDs).
+	AddReport(r Report) (Report, error)
+	// Report returns one report, or ErrNotFound.
+	Report(id string) (Report, error)
+	// Reports lists the reports f selects, newest first.
+	Reports(f ReportFilter) ([]Report, error)
+	// UpdateReport replaces the stored report with the same ID, or returns ErrNotFound.
+	UpdateReport(r Report) error
+	// Reporters returns the distinct reporter keys of reports with this
+	// target key made at or after since.
+	Reporters(targetKey string, since time.Time) (map[string]bool, error)
+	// DeleteReportsBefore deletes reports made before t, returning how many.
+	DeleteReportsBefore(t time.Time) (int, error)
+
+	// PutBan stores a ban record, replacing the one of the same target.
+	PutBan(b Ban) error
+	// DeleteBan removes a ban record.
+	DeleteBan(target string) error
+	// Bans returns every ban record, active or not.
+	Bans() ([]Ban, error)
+
+	// AddAudit appends an entry to the audit log, giving it an ID.
+	AddAudit(e AuditEntry) error
+	// Audit lists up to limit entries older than before ("" for the newest), newest first.
+	Audit(limit int, before string) ([]AuditEntry, error)
+
+	// Close releases the store.
+	Close() error
+}
