@@ -88,7 +88,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		Observer:       s.metrics,
 		MediaPerIP:     cfg.Limits.MediaPerIP,
 		Moderation:     s.mod,
-	}, s.media, log.With("component", "signaling"))
+	}, sfuMedia{s.media}, log.With("component", "signaling"))
 	s.mod.OnBan(func(moderation.Ban) { s.hub.EnforceBans() })
 
 	var lc net.ListenConfig

@@ -4,10 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
-
-	"github.com/pion/webrtc/v4"
-
-	"github.com/tandemchat/tandem/sfu"
 )
 
 // handler serves one client message type. It runs on the session's reader
@@ -82,10 +78,7 @@ func (h *Hub) onNextPartner(s *Session, _ json.RawMessage) *wireError {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s.state == paired {
-		h.endRoomLocked(s.room, s, ReasonNext)
-	}
-	return h.requeueLocked(s)
+	return h.nextLocked(s, ReasonNext)
 }
 
 // requeueLocked queues s again after its pair ended (next, block, report),
@@ -194,18 +187,18 @@ func (h *Hub) onAnswer(s *Session, data json.RawMessage) *wireError {
 }
 
 func (h *Hub) onCandidate(s *Session, data json.RawMessage) *wireError {
-	var c webrtc.ICECandidateInit
+	var c Candidate
 	if werr := decodeData("ice_candidate", data, &c); werr != nil {
 		return werr
 	}
-	if err := s.peer.AddICECandidate(c); err != nil {
+	if err := s.peer.AddCandidate(c); err != nil {
 		return mediaError("ice_candidate", err)
 	}
 	return nil
 }
 
 // sendCandidate forwards one of the server's ICE candidates to the client.
-func (s *Session) sendCandidate(c webrtc.ICECandidateInit) {
+func (s *Session) sendCandidate(c Candidate) {
 	s.enqueue(encode("ice_candidate", c))
 }
 
@@ -224,10 +217,10 @@ func decodeSDP(typ string, data json.RawMessage) (string, *wireError) {
 
 // mediaError maps an error from the media peer to what the client is told.
 func mediaError(typ string, err error) *wireError {
-	if errors.Is(err, sfu.ErrBadSDP) {
+	if errors.Is(err, ErrBadSDP) {
 		return newWireError(CodeBadSDP, "%s: %v", typ, err)
 	}
-	if errors.Is(err, sfu.ErrNoMediaPort) {
+	if errors.Is(err, ErrNoMediaPort) {
 		return newWireError(CodeMediaUnavailable,
 			"the server has no free media port right now; try again in a minute (%v)", err)
 	}

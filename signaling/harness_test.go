@@ -12,7 +12,6 @@ import (
 
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/internal/testlog"
-	"github.com/tandemchat/tandem/sfu"
 )
 
 // waitFor is how long a test waits for one expected event.
@@ -21,18 +20,16 @@ const waitFor = 10 * time.Second
 // testHub is a Hub served on loopback by httptest.
 type testHub struct {
 	*Hub
-	url  string // ws://127.0.0.1:port/ws
-	logs *testlog.Buffer
+	media *fakeMedia
+	url   string // ws://127.0.0.1:port/ws
+	logs  *testlog.Buffer
 }
 
 // newTestHub starts a hub with the default signaling settings, changed by edit.
 func newTestHub(t testing.TB, edit func(*Options)) *testHub {
 	t.Helper()
 	log, logs := testlog.NewLogger(t, "hub log", slog.LevelInfo)
-	media, err := sfu.New(sfu.Config{ICEIPs: []string{"127.0.0.1"}}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	media := newFakeMedia()
 	opts := Options{Signaling: config.Default().Signaling}
 	opts.ICEServers = func(userID, host string) []ICEServer {
 		return []ICEServer{{URLs: []string{"turn:" + host + ":3478?transport=udp"}, Username: "u:" + userID, Credential: "c"}}
@@ -45,9 +42,8 @@ func newTestHub(t testing.TB, edit func(*Options)) *testHub {
 	t.Cleanup(func() {
 		hub.Close()
 		srv.Close()
-		media.Close()
 	})
-	return &testHub{Hub: hub, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", logs: logs}
+	return &testHub{Hub: hub, media: media, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", logs: logs}
 }
 
 // message is a decoded server message.

@@ -1,6 +1,7 @@
 // Package signaling owns tandem's WebSocket sessions: the protocol of
 // docs/protocol.md, the matchmaking queue, and the rooms that pair two
-// users. It drives the media side through sfu.Peer and never touches a packet.
+// users. It drives the media side through its own small Media interface
+// (media.go) and never touches a packet.
 package signaling
 
 import (
@@ -18,7 +19,6 @@ import (
 
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/moderation"
-	"github.com/tandemchat/tandem/sfu"
 )
 
 // ICEServerFunc returns the ICE servers (with credentials) for one user;
@@ -79,7 +79,7 @@ type Observer interface {
 type Hub struct {
 	opts       Options
 	log        *slog.Logger
-	media      *sfu.SFU
+	media      Media
 	upgrader   websocket.Upgrader
 	handlers   map[string]handler
 	mediaSlots *mediaQuota // PeerConnections per client IP
@@ -98,7 +98,7 @@ type Hub struct {
 }
 
 // NewHub returns a hub that pairs users and drives their media through media.
-func NewHub(opts Options, media *sfu.SFU, log *slog.Logger) *Hub {
+func NewHub(opts Options, media Media, log *slog.Logger) *Hub {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -234,11 +234,11 @@ func newOfferLimiter(o Options) *rate.Limiter {
 }
 
 // peerEvents routes what s's media peer reports back to s's client.
-func peerEvents(h *Hub, s *Session) sfu.PeerEvents {
-	return sfu.PeerEvents{
-		OnICECandidate: s.sendCandidate,
-		OnOffer:        func(sdp string) { s.enqueue(encode("webrtc_offer", sdpData{SDP: sdp})) },
-		OnFailed:       func(err error) { h.mediaFailed(s, err) },
+func peerEvents(h *Hub, s *Session) MediaEvents {
+	return MediaEvents{
+		OnCandidate: s.sendCandidate,
+		OnOffer:     func(sdp string) { s.enqueue(encode("webrtc_offer", sdpData{SDP: sdp})) },
+		OnFailed:    func(err error) { h.mediaFailed(s, err) },
 	}
 }
 

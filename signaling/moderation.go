@@ -137,8 +137,7 @@ func (h *Hub) onBlockPartner(s *Session, _ json.RawMessage) *wireError {
 	other := s.room.other(s)
 	h.match.Block(s.id, other.id)
 	s.log.Info("partner blocked", "partner", other.id, "room", s.room.ID)
-	h.endRoomLocked(s.room, s, ReasonNext)
-	return h.requeueLocked(s)
+	return h.nextLocked(s, ReasonNext)
 }
 
 func (h *Hub) onReportPartner(s *Session, data json.RawMessage) *wireError {
@@ -165,8 +164,7 @@ func (h *Hub) onReportPartner(s *Session, data json.RawMessage) *wireError {
 	}
 	in := reportInput(s, *d.Reason, d.Comment, time.Now())
 	h.match.Block(s.id, s.room.other(s).id)
-	h.endRoomLocked(s.room, s, ReasonNext)
-	werr := h.requeueLocked(s)
+	werr := h.nextLocked(s, ReasonNext)
 	h.mu.Unlock()
 
 	report, _, err := h.opts.Moderation.File(in)

@@ -4,8 +4,6 @@ import (
 	"sort"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/tandemchat/tandem/sfu"
 )
 
 // This file holds what operators and the server's lifecycle do to the hub:
@@ -29,7 +27,7 @@ func (h *Hub) Stats() Stats {
 type roomSnapshot struct {
 	room  *Room
 	ids   [2]string
-	peers [2]*sfu.Peer
+	peers [2]MediaPeer
 }
 
 // Rooms describes every active room, oldest first, with media figures.
@@ -69,7 +67,7 @@ func (h *Hub) Room(id string) (RoomInfo, bool) {
 }
 
 func snapshotOf(r *Room) roomSnapshot {
-	return roomSnapshot{room: r, ids: [2]string{r.a.id, r.b.id}, peers: [2]*sfu.Peer{r.a.peer, r.b.peer}}
+	return roomSnapshot{room: r, ids: [2]string{r.a.id, r.b.id}, peers: [2]MediaPeer{r.a.peer, r.b.peer}}
 }
 
 // info reads the peers' media statistics (outside the hub's lock).

@@ -4,13 +4,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/tandemchat/tandem/sfu"
 )
 
 // This file holds the hub's matchmaking transitions. Every function here
 // must be called with Hub.mu held; none blocks (sends are queued, and
-// sfu.Pair and sfu.Unpair do no I/O), so the order of pairs and partings
+// Media.Pair and Media.Unpair do no I/O), so the order of pairs and partings
 // seen by the media side is the order they happened in.
 
 // enqueueLocked puts s in the queue, or pairs it at once.
@@ -76,7 +74,7 @@ func (h *Hub) pairLocked(m Match) {
 	h.matches++
 	a.state, a.room = paired, room
 	b.state, b.room = paired, room
-	sfu.Pair(a.peer, b.peer)
+	h.media.Pair(a.peer, b.peer)
 	if mod := h.opts.Moderation; mod != nil {
 		mod.CallMade(a.ip, a.identity)
 		mod.CallMade(b.ip, b.identity)
@@ -98,8 +96,31 @@ func (h *Hub) waitedLocked(id string, now time.Time) time.Duration {
 // If by is one of them, only the other is told (with reason); if by is nil
 // the server ended it and both are told.
 func (h *Hub) endRoomLocked(room *Room, by *Session, reason string) {
+	h.media.Unpair(room.a.peer, room.b.peer)
+	h.closeRoomLocked(room, by, reason)
+}
+
+// nextLocked ends s's pair, if it has one (the partner is told reason), and
+// queues s again. When s is paired at once, the media side switches s from
+// the old partner to the new one in the one Pair call; otherwise the old
+// pair's media is stopped here.
+func (h *Hub) nextLocked(s *Session, reason string) *wireError {
+	if s.state != paired {
+		return h.requeueLocked(s)
+	}
+	old := s.room.other(s)
+	h.closeRoomLocked(s.room, s, reason)
+	werr := h.requeueLocked(s)
+	if s.state != paired {
+		h.media.Unpair(s.peer, old.peer)
+	}
+	return werr
+}
+
+// closeRoomLocked is endRoomLocked but for the media, which the caller
+// unpairs (or pairs anew).
+func (h *Hub) closeRoomLocked(room *Room, by *Session, reason string) {
 	delete(h.rooms, room.ID)
-	sfu.Unpair(room.a.peer, room.b.peer)
 	a, b := room.a, room.b
 	a.state, a.room, a.parted = idle, nil, b.id
 	b.state, b.room, b.parted = idle, nil, a.id

@@ -9,8 +9,6 @@ import (
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
-
-	"github.com/tandemchat/tandem/sfu"
 )
 
 // state is where a session stands in matchmaking.
@@ -33,7 +31,7 @@ type Session struct {
 	hub  *Hub
 	conn *websocket.Conn
 	log  *slog.Logger
-	peer *sfu.Peer
+	peer MediaPeer
 	ip   string
 	// identity is the access token's subject ("" when tokens are off).
 	identity string
