@@ -81,7 +81,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		return nil, fmt.Errorf("start moderation: %w", err)
 	}
 	s.hub = signaling.NewHub(signaling.Options{
-		Signaling:      cfg.Signaling,
+		Config:         cfg.Signaling,
 		AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		ICEServers:     s.iceServers,
 		SessionEnded:   s.turn.Release, // nil-safe: TURN may be off

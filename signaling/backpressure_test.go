@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/tandemchat/tandem/config"
 )
 
 // The attacks of issue 12 on signaling, each against the default limits.
@@ -53,7 +51,7 @@ func TestFlooderIsRefusedThenClosedAndItsPartnerStays(t *testing.T) {
 	h := newTestHub(t, nil)
 	flooder, partner := h.dial(t), h.dial(t)
 	pair(t, flooder, partner)
-	limit := config.Default().Signaling.MessagesPerSecond
+	limit := DefaultConfig().MessagesPerSecond
 	// The burst (twice the rate), then one more than a rate's worth past it, then nothing, so
 	// the close frame is not lost to a reset.
 	for range 2*limit + limit + 1 {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/internal/testlog"
 )
 
@@ -30,7 +29,7 @@ func newTestHub(t testing.TB, edit func(*Options)) *testHub {
 	t.Helper()
 	log, logs := testlog.NewLogger(t, "hub log", slog.LevelInfo)
 	media := newFakeMedia()
-	opts := Options{Signaling: config.Default().Signaling}
+	opts := Options{Config: DefaultConfig()}
 	opts.ICEServers = func(userID, host string) []ICEServer {
 		return []ICEServer{{URLs: []string{"turn:" + host + ":3478?transport=udp"}, Username: "u:" + userID, Credential: "c"}}
 	}

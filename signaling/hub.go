@@ -17,7 +17,6 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
-	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/moderation"
 )
 
@@ -27,7 +26,7 @@ type ICEServerFunc func(userID, host string) []ICEServer
 
 // Options configure a Hub.
 type Options struct {
-	config.Signaling
+	Config
 	// AllowedOrigins are browser origins allowed besides the page's own host; "*" allows any.
 	AllowedOrigins []string
 	// ICEServers fills welcome's iceServers; nil sends an empty list.
