@@ -1,7 +1,15 @@
 // Package cluster lets several tandem instances share one crowd through
-// Redis. So far it owns the shared waiting queue (Queue): the same pairing
-// rules as signaling's in-memory Matchmaker (first come, first served; a
-// shared interest first; no immediate re-pair; blocks; the low-trust pool),
-// made atomic by a Lua script, so a user waiting on one instance can be
-// paired with a user on another.
+// Redis. It owns what the instances share: the waiting queue (Queue: the same
+// pairing rules as signaling's in-memory Matchmaker, first come, first
+// served, a shared interest first, no immediate re-pair, blocks, the
+// low-trust pool, made atomic by a Lua script, so a user waiting on one
+// instance can be paired with a user on another), the registry of live
+// instances (Registry: a heartbeat key per instance, and one survivor told
+// of each instance that died), and the bus that carries messages about a
+// user to the instance holding it (Bus: a Redis stream per instance, read in
+// order, nothing lost or read twice). Every key lives under one hash tag
+// (Prefix), so a Redis Cluster keeps them in one slot.
+//
+// The server does not use it yet: wiring it into signaling (remote partners,
+// relayed messages) and the media bridge between instances come next.
 package cluster
