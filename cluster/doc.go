@@ -8,8 +8,12 @@
 // of each instance that died), and the bus that carries messages about a
 // user to the instance holding it (Bus: a Redis stream per instance, read in
 // order, nothing lost or read twice). Every key lives under one hash tag
-// (Prefix), so a Redis Cluster keeps them in one slot.
+// (Prefix), so a Redis Cluster keeps them in one slot. Media between
+// instances goes over the Bridge: one UDP link per pair of instances,
+// each datagram sealed with AES-256-GCM under a key derived from the
+// cluster secret for its direction, replays refused, nothing allocated per
+// packet (bridge.go).
 //
 // The server does not use it yet: wiring it into signaling (remote partners,
-// relayed messages) and the media bridge between instances come next.
+// relayed messages) and the SFU (bridged tracks) comes next.
 package cluster
