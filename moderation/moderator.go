@@ -22,6 +22,7 @@ type Moderator struct {
 	log   *slog.Logger
 	store Store
 	rep   *reputation
+	apart *apartness // pairs a report keeps apart
 
 	banMu sync.Mutex // serialises ban decisions (read record, count, write)
 
@@ -62,7 +63,7 @@ func New(cfg Config, store Store, log *slog.Logger) (*Moderator, error) {
 		return nil, fmt.Errorf("moderation: %w", err)
 	}
 	m := &Moderator{
-		cfg: cfg, log: log, store: store, rep: newReputation(),
+		cfg: cfg, log: log, store: store, rep: newReputation(), apart: newApartness(),
 		index: newBanIndex(), records: map[string]Ban{}, stop: make(chan struct{}),
 	}
 	if err := m.expire(); err != nil {

@@ -50,17 +50,18 @@ func (m *Moderator) File(in ReportInput) (Report, *Ban, error) {
 		return Report{}, nil, fmt.Errorf("%w: comment longer than %d characters", ErrBadReport, MaxCommentRunes)
 	}
 	r := Report{
-		Time:         m.cfg.now().UTC(),
-		Reason:       in.Reason,
-		Comment:      in.Comment,
-		Reporter:     m.party(in.Reporter),
-		Reported:     m.party(in.Reported),
-		RoomID:       in.RoomID,
-		RoomDuration: in.RoomDuration,
-		Chat:         in.Chat,
-		Status:       StatusOpen,
-		TargetKey:    m.subjectKey(in.Reported.IP, in.Reported.Identity),
-		ReporterKey:  m.StoredIP(in.Reporter.IP),
+		Time:            m.cfg.now().UTC(),
+		Reason:          in.Reason,
+		Comment:         in.Comment,
+		Reporter:        m.party(in.Reporter),
+		Reported:        m.party(in.Reported),
+		RoomID:          in.RoomID,
+		RoomDuration:    in.RoomDuration,
+		Chat:            in.Chat,
+		Status:          StatusOpen,
+		TargetKey:       m.subjectKey(in.Reported.IP, in.Reported.Identity),
+		ReporterKey:     m.StoredIP(in.Reporter.IP),
+		ReporterSubject: m.subjectKey(in.Reporter.IP, in.Reporter.Identity),
 	}
 	if r.Chat == nil {
 		r.Chat = []ChatLine{}
@@ -71,6 +72,7 @@ func (m *Moderator) File(in ReportInput) (Report, *Ban, error) {
 	}
 	m.countReport(r.Reason)
 	m.rep.reported(r.TargetKey)
+	m.apart.add(r.ReporterSubject, r.TargetKey)
 	ban, err := m.autoBan(r, in.Reported)
 	if err != nil {
 		// The report is stored; the next report about this client decides again.

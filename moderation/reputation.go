@@ -59,7 +59,8 @@ func (r *reputation) low(key string, percent, minReports int) bool {
 	return s != nil && s.reports >= minReports && s.reports*100 >= percent*max(s.calls, 1)
 }
 
-// loadReputation counts the stored reports about each client.
+// loadReputation counts the stored reports about each client, and keeps
+// apart the clients of each stored report.
 func (m *Moderator) loadReputation() error {
 	before := ""
 	for {
@@ -69,6 +70,7 @@ func (m *Moderator) loadReputation() error {
 		}
 		for _, r := range page {
 			m.rep.reported(r.TargetKey)
+			m.apart.add(reporterSubject(r), r.TargetKey)
 		}
 		if len(page) < 1000 {
 			return nil

@@ -67,6 +67,9 @@ type Report struct {
 	// ReporterKey the reporter's address key (reporters from one IP count once).
 	TargetKey   string `json:"targetKey"`
 	ReporterKey string `json:"reporterKey"`
+	// ReporterSubject is the reporter's key as TargetKey is the reported's
+	// (its identity, or its address key): the two are kept apart (Apart).
+	ReporterSubject string `json:"reporterSubject,omitempty"`
 }
 
 // ReportFilter selects reports; zero fields match everything.

@@ -61,6 +61,9 @@ type Moderation interface {
 	LowTrust(ip, identity string) bool
 	// CallMade counts a call the client made.
 	CallMade(ip, identity string)
+	// Apart reports whether two clients must never be paired: one reported
+	// the other, in this visit or an earlier one.
+	Apart(ipA, identityA, ipB, identityB string) bool
 }
 
 // Observer is told what the hub does, for metrics. Its methods may be
@@ -111,6 +114,9 @@ func NewHub(opts Options, media Media, log *slog.Logger) *Hub {
 		queuedAt: make(map[string]time.Time),
 	}
 	h.mediaSlots = newMediaQuota(opts.MediaPerIP)
+	if opts.Moderation != nil {
+		h.match.Apart = h.apartLocked
+	}
 	h.handlers = h.handlerTable()
 	// Small read buffers and pooled write buffers keep an idle session
 	// small (docs/performance.md): frames larger than a buffer still work.

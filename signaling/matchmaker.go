@@ -22,6 +22,11 @@ type Matchmaker struct {
 	waiting map[string]*ticket
 	blocks  map[string]map[string]bool // user -> users never to be paired with
 	low     map[string]bool            // users in the low-trust pool
+
+	// Apart, when set, reports whether two users must never be paired for a
+	// reason the Matchmaker does not keep itself (a report in an earlier
+	// visit). It is called with the caller's lock held and must not block.
+	Apart func(a, b string) bool
 }
 
 // ticket is one waiting user's place in the queue.
@@ -227,9 +232,9 @@ func (m *Matchmaker) pick(l *list.List, t *ticket) *ticket {
 }
 
 // compatible reports whether t and c may ever be paired: not the same user,
-// in the same pool, and neither blocked the other.
+// in the same pool, neither blocked the other, and nothing keeps them Apart.
 func (m *Matchmaker) compatible(t, c *ticket) bool {
-	return c.id != t.id && t.low == c.low && !m.blocks[t.id][c.id]
+	return c.id != t.id && t.low == c.low && !m.blocks[t.id][c.id] && (m.Apart == nil || !m.Apart(t.id, c.id))
 }
 
 // parted reports whether a and b just parted from each other.

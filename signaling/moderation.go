@@ -86,6 +86,14 @@ func (h *Hub) EnforceBans() {
 	}
 }
 
+// apartLocked reports whether users a and b must never be paired because one
+// reported the other (in any visit). The Matchmaker calls it with Hub.mu
+// held.
+func (h *Hub) apartLocked(a, b string) bool {
+	sa, sb := h.sessions[a], h.sessions[b]
+	return sa != nil && sb != nil && h.opts.Moderation.Apart(sa.ip, sa.identity, sb.ip, sb.identity)
+}
+
 // newNextLimiter allows NextPerMinute finds and nexts a minute, in bursts of
 // that many; nil when unlimited.
 func newNextLimiter(o Options) *rate.Limiter {
