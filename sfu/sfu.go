@@ -7,7 +7,9 @@
 // continuous, so the client never renegotiates.
 //
 // The package knows nothing about rooms or signaling: it is driven through New, NewPeer, the
-// Peer methods, Pair and Unpair.
+// Peer methods, Pair and Unpair. Nor does it read or write sockets: the media transport
+// (package sfu/transport) does, and hands each peer's decrypted packets to its receiver
+// (receiver.go); sfu keeps the forwarding logic.
 package sfu
 
 import (
