@@ -45,7 +45,8 @@ FUZZTIME ?= 1m
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzHandle -fuzztime $(FUZZTIME) ./signaling
 	$(GO) test -run '^$$' -fuzz FuzzModerationHandlers -fuzztime $(FUZZTIME) ./signaling
-	$(GO) test -run '^$$' -fuzz FuzzInboundTake -fuzztime $(FUZZTIME) ./sfu
+	$(GO) test -run '^$$' -fuzz FuzzInboundTake -fuzztime $(FUZZTIME) ./sfu/transport
+	$(GO) test -run '^$$' -fuzz FuzzRTCPRouter -fuzztime $(FUZZTIME) ./sfu
 
 # A short load run against a server on loopback (scripts/load.sh; LOAD_PAIRS,
 # LOAD_BITRATE, LOAD_NEXT and LOAD_DURATION change it).

@@ -71,7 +71,7 @@ func (cs codecSet) capability(kind int) webrtc.RTPCodecCapability {
 // receivers are answered by the downTrack's packetCache (packetcache.go), NACKs toward senders
 // come from the upTrack's nackGenerator (nackgen.go), sender and receiver reports from
 // reports.go, and transport-wide congestion control feedback, which lets browsers adapt their
-// send rate, from the inbound's recorder (inbound.go).
+// send rate, from the receiver's recorder (receiver.go).
 func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(s.codec.audio, webrtc.RTPCodecTypeAudio); err != nil {

@@ -13,11 +13,11 @@ import (
 // feedbackInterval), the sender and receiver reports (every reportInterval) to the client,
 // and turns connection-state changes into OnFailed. It runs until done is closed.
 // Called with p.mu held.
-func (p *Peer) startControlLocked(pc *webrtc.PeerConnection, in *inbound, done chan struct{}) {
+func (p *Peer) startControlLocked(pc *webrtc.PeerConnection, rx *receiver, done chan struct{}) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.control(pc, in, done)
+		p.control(pc, rx, done)
 	}()
 }
 
@@ -27,7 +27,7 @@ func (p *Peer) startControlLocked(pc *webrtc.PeerConnection, in *inbound, done c
 const feedbackInterval = 100 * time.Millisecond
 
 // control is the body of the control goroutine.
-func (p *Peer) control(pc *webrtc.PeerConnection, in *inbound, done <-chan struct{}) {
+func (p *Peer) control(pc *webrtc.PeerConnection, rx *receiver, done <-chan struct{}) {
 	timeout := p.sfu.cfg.DisconnectTimeout
 	disconnected := time.NewTimer(timeout)
 	disconnected.Stop()
@@ -45,7 +45,7 @@ func (p *Peer) control(pc *webrtc.PeerConnection, in *inbound, done <-chan struc
 			p.sendReports(pc)
 		case <-feedback.C:
 			nackSeqs = p.sendNACKs(pc, nackSeqs)
-			in.sendTWCC(pc)
+			rx.sendTWCC(pc)
 		case <-p.keyframeReq:
 			p.sendPLI(pc)
 		case <-p.stateChange:

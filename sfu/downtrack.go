@@ -169,7 +169,7 @@ func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 		d.cache.store(h, pkt.Payload)
 	}
 	d.tx.packet(ts, len(pkt.Payload), now)
-	if err := d.send(b, h, pkt.Payload); err != nil {
+	if err := d.peer.sendRTP(b.writer, h, pkt.Payload); err != nil {
 		return // the PC is closing or the client is gone; OnFailed reports real failures
 	}
 	size := h.MarshalSize() + len(pkt.Payload)
@@ -178,34 +178,9 @@ func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 	d.peer.sfu.counters.forwarded(d.kind, len(pkt.Payload))
 }
 
-// send writes one packet through the peer's fast send path, or through Pion's if that is not
-// armed (outbound.go).
-func (d *downTrack) send(b *trackBinding, h *rtp.Header, payload []byte) error {
-	if out := d.peer.out.Load(); out != nil {
-		if handled, err := out.writeRTP(h, payload); handled {
-			return err
-		}
-	}
-	_, err := b.writer.WriteRTP(h, payload)
-	return err
-}
-
-// readRTCP reads the client's RTCP about this track until the sender stops: keyframe requests
-// go (throttled) to the current partner, NACKs are answered from the packet cache, receiver
-// reports feed the peer's jitter and RTT.
-func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
-	var resend rtp.Header
-	resendBuf := make([]byte, maxCachedPayload)
-	readRTCPPackets(sender.Read, func(pkt rtcp.Packet) {
-		if nack, ok := pkt.(*rtcp.TransportLayerNack); ok {
-			d.peer.sfu.counters.nacksReceived.Add(1)
-			d.retransmit(nack, &resend, resendBuf)
-			return
-		}
-		d.handleRTCP(pkt)
-	})
-}
-
+// handleRTCP acts on the client's feedback about this track (see routeRTCP): keyframe
+// requests go (throttled) to the current partner, receiver reports feed the peer's jitter and
+// RTT.
 func (d *downTrack) handleRTCP(pkt rtcp.Packet) {
 	counters := &d.peer.sfu.counters
 	switch p := pkt.(type) {
@@ -240,7 +215,7 @@ func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf
 			case overBudget:
 				over++
 			case loaded:
-				if err := d.send(b, h, payload); err != nil {
+				if err := d.peer.sendRTP(b.writer, h, payload); err != nil {
 					return false
 				}
 				resent++

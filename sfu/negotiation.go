@@ -5,10 +5,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pion/interceptor"
-	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tandemchat/tandem/sfu/transport"
 )
 
 // HandleOffer answers a client offer. The first offer creates the PeerConnection with the
@@ -23,7 +23,7 @@ func (p *Peer) HandleOffer(offer string) (string, error) {
 	}
 	offer, refused := p.sfu.remotes.stripCandidates(offer)
 	p.sfu.counters.candidatesRefused.Add(uint64(refused))
-	pc, in, created, err := p.peerConnection()
+	pc, rx, created, err := p.peerConnection()
 	if err != nil {
 		return "", err
 	}
@@ -36,7 +36,7 @@ func (p *Peer) HandleOffer(offer string) (string, error) {
 		}
 		return "", err
 	}
-	in.setParams(parsed, p.sfu.codec)
+	rx.setParams(parsed, p.sfu.codec)
 	return answer, nil
 }
 
@@ -94,14 +94,15 @@ func (p *Peer) checkGathered(pc *webrtc.PeerConnection) error {
 }
 
 // attachDownTracks adds the server's two tracks to the offer's transceivers (making them
-// sendrecv, or sendonly for a recvonly client) and starts an RTCP reader per sender.
+// sendrecv, or sendonly for a recvonly client) and starts an RTCP reader per sender, which
+// feeds the peer's RTCP router (rtcprouter.go).
 func (p *Peer) attachDownTracks(pc *webrtc.PeerConnection) error {
 	for _, dt := range p.down {
 		sender, err := pc.AddTrack(dt)
 		if err != nil {
 			return fmt.Errorf("add %s track: %w", dt.Kind(), err)
 		}
-		if !p.goroutine(func() { dt.readRTCP(sender) }) {
+		if !p.goroutine(func() { p.readRTCP(sender.Read) }) {
 			return ErrClosed
 		}
 	}
@@ -203,24 +204,20 @@ func codecName(mime string) string {
 	return name
 }
 
-// peerConnection returns the peer's PeerConnection and its fast receive path, creating them
-// (and reporting created) on the first call.
-func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, in *inbound, created bool, err error) {
+// peerConnection returns the peer's PeerConnection and its receiver, creating them (and the
+// connection's transport; reporting created) on the first call.
+func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, rx *receiver, created bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, nil, false, ErrClosed
 	}
 	if p.pc != nil {
-		return p.pc, p.in, false, nil
+		return p.pc, p.rx, false, nil
 	}
-	in = newInbound(p)
-	out := newOutbound(p, in)
-	in.keys.ready = func(k srtpKeys) {
-		out.setKeys(k)
-		in.setKeys(k)
-	}
-	api, err := p.sfu.peerAPI(in, out)
+	rx = newReceiver(p)
+	conn := p.sfu.transport.NewConn(rx, p.sfu.log.With("peer", p.id))
+	api, err := p.sfu.peerAPI(conn)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -228,8 +225,8 @@ func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, in *inbound, created
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("new peer connection: %w", err)
 	}
-	p.pc, p.in = pc, in
-	p.out.Store(out)
+	p.pc, p.rx = pc, rx
+	p.conn.Store(conn)
 	p.done = make(chan struct{})
 	// A new PeerConnection starts with a clean slate: a failure of a previous one is not this
 	// one's, and this one's first failure is reported.
@@ -241,9 +238,9 @@ func (p *Peer) peerConnection() (pc *webrtc.PeerConnection, in *inbound, created
 	}
 	p.failing.Store(false)
 	p.sfu.counters.peers.Add(1)
-	p.installHandlers(pc, in, out)
-	p.startControlLocked(pc, in, p.done)
-	return pc, in, true, nil
+	p.installHandlers(pc, rx, conn)
+	p.startControlLocked(pc, rx, p.done)
+	return pc, rx, true, nil
 }
 
 // discardPeerConnection closes a PeerConnection whose first offer failed and forgets it.
@@ -253,9 +250,9 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 		p.mu.Unlock()
 		return
 	}
-	p.pc, p.in = nil, nil
+	p.pc, p.rx = nil, nil
 	p.current.CompareAndSwap(pc, nil)
-	out := p.out.Swap(nil)
+	conn := p.conn.Swap(nil)
 	p.remoteSet = false
 	done := p.done
 	p.done = nil
@@ -264,15 +261,15 @@ func (p *Peer) discardPeerConnection(pc *webrtc.PeerConnection) {
 	if err := pc.GracefulClose(); err != nil {
 		p.sfu.log.Debug("discard peer connection", "peer", p.id, "err", err)
 	}
-	out.close()
+	conn.Close()
 	p.wg.Wait()
 	p.sfu.counters.peers.Add(-1)
 }
 
-// installHandlers wires the PeerConnection's callbacks to the Peer; in and out are pc's fast
-// paths. The callbacks act only while pc is the Peer's current PeerConnection.
-func (p *Peer) installHandlers(pc *webrtc.PeerConnection, in *inbound, out *outbound) {
-	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(out.selectPair)
+// installHandlers wires the PeerConnection's callbacks to the Peer, its receiver rx and its
+// transport conn. The callbacks act only while pc is the Peer's current PeerConnection.
+func (p *Peer) installHandlers(pc *webrtc.PeerConnection, rx *receiver, conn *transport.Conn) {
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(conn.SelectPair)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || p.ev.OnICECandidate == nil || p.current.Load() != pc {
 			return
@@ -298,39 +295,9 @@ func (p *Peer) installHandlers(pc *webrtc.PeerConnection, in *inbound, out *outb
 			kind = kindVideo
 		}
 		up := newUpTrack(p, kind, uint32(track.SSRC()))
-		if !p.goroutine(func() { up.run(track, in) }) {
+		if !p.goroutine(func() { up.run(track, rx) }) {
 			return
 		}
-		p.goroutine(func() { readReceiverRTCP(receiver, up) })
+		p.goroutine(func() { p.readRTCP(receiver.Read) })
 	})
-}
-
-// readReceiverRTCP reads the RTCP a client sends about its own streams and records the sender
-// reports about up, so the receiver reports the server sends carry round-trip data (LSR and
-// DLSR). It returns when the receiver stops.
-func readReceiverRTCP(receiver *webrtc.RTPReceiver, up *upTrack) {
-	readRTCPPackets(receiver.Read, func(pkt rtcp.Packet) {
-		if sr, ok := pkt.(*rtcp.SenderReport); ok && sr.SSRC == up.ssrc {
-			up.rx.senderReport(sr.NTPTime, time.Now().UnixNano())
-		}
-	})
-}
-
-// readRTCPPackets calls handle for each RTCP packet that read returns, until read fails (the
-// sender or receiver stopped). Undecodable compound packets are skipped.
-func readRTCPPackets(read func([]byte) (int, interceptor.Attributes, error), handle func(rtcp.Packet)) {
-	buf := make([]byte, 1500)
-	for {
-		n, _, err := read(buf)
-		if err != nil {
-			return
-		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		for _, pkt := range pkts {
-			handle(pkt)
-		}
-	}
 }

@@ -37,7 +37,7 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	if s.cfg.UDPMuxPort > 0 {
 		opts := []ice.UDPMuxFromPortOption{
 			ice.UDPMuxFromPortWithNetworks(toICENetworks(networks)...),
-			ice.UDPMuxFromPortWithNet(&muxNet{Net: s.hostNet, sfu: s}), // its sockets are polled
+			ice.UDPMuxFromPortWithNet(s.transport.MuxNet()), // its sockets are polled
 		}
 		if ipFilter != nil {
 			opts = append(opts, ice.UDPMuxFromPortWithIPFilter(ipFilter))

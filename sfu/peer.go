@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tandemchat/tandem/sfu/transport"
 )
 
 // maxPendingCandidates bounds the ICE candidates queued before the first offer.
@@ -43,9 +45,9 @@ type Peer struct {
 	partner atomic.Pointer[Peer]
 	// up holds the client's current up track per kind (nil until its first RTP packet).
 	up [numKinds]atomic.Pointer[upTrack]
-	// out is the fast send path of the PeerConnection, nil without a PC; set with pc under
-	// mu, read lock-free by the forwarding path.
-	out atomic.Pointer[outbound]
+	// conn is the PeerConnection's transport (sfu/transport), nil without a PC; set with pc
+	// under mu, read lock-free by the forwarding path.
+	conn atomic.Pointer[transport.Conn]
 
 	keyframeReq chan struct{} // capacity 1: ask the control goroutine for a PLI
 	stateChange chan struct{} // capacity 1: connState changed
@@ -60,7 +62,7 @@ type Peer struct {
 
 	mu sync.Mutex // guards the fields below and wg.Add
 	pc *webrtc.PeerConnection
-	in *inbound // pc's fast receive path
+	rx *receiver // where pc's received media arrives
 	// remoteSet is set once the first offer was applied; until then candidates are queued.
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit
@@ -159,8 +161,8 @@ func (p *Peer) Close() error {
 	}
 	close(done)
 	err := pc.GracefulClose()
-	if out := p.out.Load(); out != nil {
-		out.close()
+	if conn := p.conn.Load(); conn != nil {
+		conn.Close()
 	}
 	p.wg.Wait()
 	p.sfu.counters.peers.Add(-1)

@@ -7,7 +7,9 @@
 // continuous, so the client never renegotiates.
 //
 // The package knows nothing about rooms or signaling: it is driven through New, NewPeer, the
-// Peer methods, Pair and Unpair.
+// Peer methods, Pair and Unpair. Nor does it read or write sockets: the media transport
+// (package sfu/transport) does, and hands each peer's decrypted packets to its receiver
+// (receiver.go); sfu keeps the forwarding logic.
 package sfu
 
 import (
@@ -15,16 +17,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/transport/v5"
-	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tandemchat/tandem/sfu/transport"
 )
 
 // Config holds the media settings. The zero value of every field means its default.
@@ -106,15 +107,12 @@ type SFU struct {
 	settings webrtc.SettingEngine
 	media    *webrtc.MediaEngine
 	registry *interceptor.Registry
-	hostNet  transport.Net // the real network, wrapped per peer by mediaNet
 
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
 
-	// pollers read the peers' IPv4 sockets and the muxed port's (poller_linux.go).
-	pollers []*poller
-	// muxRoutes hands media read on the muxed port to its peer (muxroutes.go).
-	muxRoutes muxRoutes
+	// transport owns the sockets and both SRTP directions (sfu/transport).
+	transport *transport.Transport
 	// remotes judges the addresses clients name in ICE candidates (remotefilter.go).
 	remotes *remoteFilter
 
@@ -138,14 +136,10 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &SFU{cfg: cfg, log: log, codec: newCodecSet(cfg.VideoCodec)}
-	s.muxRoutes.in = make(map[netip.AddrPort]*inbound)
 	s.remotes = newRemoteFilter(mediaAddrs(cfg))
-	s.muxRoutes.refuses = s.refusesSource
-	if s.hostNet, err = stdnet.NewNet(); err != nil {
-		return nil, fmt.Errorf("list network interfaces: %w", err)
-	}
-	if s.pollers, err = newPollers(); err != nil {
-		return nil, err
+	s.transport, err = transport.New(transport.Config{Log: log, RefusesSource: s.refusesSource})
+	if err != nil {
+		return nil, fmt.Errorf("media transport: %w", err)
 	}
 	if s.settings, err = s.settingEngine(); err != nil {
 		s.closeSockets()
@@ -159,24 +153,11 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 }
 
 // peerAPI builds the webrtc.API of one PeerConnection: the shared settings, codecs and
-// interceptors, plus the per-connection hooks of the fast paths (inbound.go, outbound.go):
-// the server is the DTLS server so keyCapture sees the handshake, and, unless all UDP goes
-// through the muxed port, ICE opens its sockets through a mediaNet; the muxes' connections
-// are wrapped in muxConns.
-func (s *SFU) peerAPI(in *inbound, out *outbound) (*webrtc.API, error) {
-	settings := s.settings // a copy: the hooks below belong to this connection only
-	if err := settings.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
-		return nil, fmt.Errorf("dtls role: %w", err)
-	}
-	settings.SetDTLSKeyLogWriter(&in.keys)
-	settings.SetDTLSServerHelloMessageHook(in.keys.serverHello)
-	if s.udpMux == nil {
-		settings.SetNet(&mediaNet{Net: s.hostNet, sfu: s, in: in, out: out})
-	} else {
-		settings.SetICEUDPMux(&peerUDPMux{UDPMux: s.udpMux, in: in, out: out})
-	}
-	if s.tcpMux != nil {
-		settings.SetICETCPMux(&peerTCPMux{TCPMux: s.tcpMux, in: in, out: out})
+// interceptors, plus the hooks of the connection's transport (Conn.Configure).
+func (s *SFU) peerAPI(conn *transport.Conn) (*webrtc.API, error) {
+	settings := s.settings // a copy: the hooks belong to this connection only
+	if err := conn.Configure(&settings, s.udpMux, s.tcpMux); err != nil {
+		return nil, err
 	}
 	return webrtc.NewAPI(
 		webrtc.WithSettingEngine(settings),
@@ -185,29 +166,7 @@ func (s *SFU) peerAPI(in *inbound, out *outbound) (*webrtc.API, error) {
 	), nil
 }
 
-// pollerSockets is how many sockets a poller takes before new ones go to the next. Every
-// poller with sockets wakes a thousand times a second, and one goroutine reads 64 busy pairs
-// with ease, so sockets are packed onto as few pollers as the load needs.
-const pollerSockets = 128
-
-// nextPoller returns the poller for a new socket: the first with room, else the least loaded;
-// nil if there are none.
-func (s *SFU) nextPoller() *poller {
-	var least *poller
-	leastN := 0
-	for _, p := range s.pollers {
-		n := p.sockets()
-		if n < pollerSockets {
-			return p
-		}
-		if least == nil || n < leastN {
-			least, leastN = p, n
-		}
-	}
-	return least
-}
-
-// Close closes the muxed sockets and stops the pollers. Peers are closed by their owners,
+// Close closes the muxed sockets and stops the transport's pollers. Peers are closed by their owners,
 // before. Idempotent.
 func (s *SFU) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.closeSockets() })
@@ -226,15 +185,16 @@ func (s *SFU) closeSockets() error {
 			errs = append(errs, fmt.Errorf("close tcp mux: %w", err))
 		}
 	}
-	for _, p := range s.pollers {
-		if err := p.close(); err != nil {
-			errs = append(errs, fmt.Errorf("close poller: %w", err))
-		}
+	if err := s.transport.Close(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
 // Stats returns a snapshot of the process-wide counters. Safe for concurrent use.
 func (s *SFU) Stats() Stats {
-	return s.counters.snapshot()
+	st := s.counters.snapshot()
+	ts := s.transport.Stats()
+	st.FastPathPackets, st.FastPathPacketsSent = ts.PacketsDecrypted, ts.PacketsSent
+	return st
 }

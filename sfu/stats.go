@@ -34,11 +34,11 @@ type Stats struct {
 	// was forwarded).
 	KeyframeSwitches uint64 `json:"keyframeSwitches"`
 	// FastPathPackets counts the RTP and RTCP packets from clients that the SFU decrypted on
-	// the goroutine that reads the socket (inbound.go) instead of through Pion's receive
+	// the goroutine that reads the socket (sfu/transport) instead of through Pion's receive
 	// pipeline.
 	FastPathPackets uint64 `json:"fastPathPackets"`
 	// FastPathPacketsSent counts the RTP packets the SFU encrypted and wrote to the client's
-	// socket itself (outbound.go) instead of through Pion's send pipeline.
+	// socket itself (sfu/transport) instead of through Pion's send pipeline.
 	FastPathPacketsSent uint64 `json:"fastPathPacketsSent"`
 	// CandidatesRefused counts ICE candidates from clients (trickled or in offers) that were
 	// ignored because they named an address in a refused range (private, loopback,
@@ -66,8 +66,6 @@ type counters struct {
 	retransmitsDuplicate     atomic.Uint64
 	retransmitsOverBudget    atomic.Uint64
 	keyframeSwitches         atomic.Uint64
-	fastPath                 atomic.Uint64
-	fastPathSent             atomic.Uint64
 	candidatesRefused        atomic.Uint64
 	sourcesRefused           atomic.Uint64
 	noMediaPort              atomic.Uint64
@@ -88,8 +86,6 @@ func (c *counters) snapshot() Stats {
 		RetransmissionsDuplicate:  c.retransmitsDuplicate.Load(),
 		RetransmissionsOverBudget: c.retransmitsOverBudget.Load(),
 		KeyframeSwitches:          c.keyframeSwitches.Load(),
-		FastPathPackets:           c.fastPath.Load(),
-		FastPathPacketsSent:       c.fastPathSent.Load(),
 		CandidatesRefused:         c.candidatesRefused.Load(),
 		SourcesRefused:            c.sourcesRefused.Load(),
 		NoMediaPort:               c.noMediaPort.Load(),

@@ -9,8 +9,9 @@ import (
 )
 
 // upTrack is a track the client sends the server: it counts each packet and hands it to the
-// partner's downTrack of the same kind. Packets arrive from the inbound fast path
-// (inbound.go, on the goroutine that reads the socket) or from run, which reads a Pion TrackRemote.
+// partner's downTrack of the same kind. Packets arrive through the receiver (receiver.go):
+// from the transport's fast path, on the goroutine that reads the socket, or from run, which
+// reads a Pion TrackRemote.
 // handle is safe for concurrent use, for the rare case of both at once: mu guards the loss
 // counting, rx and nacks have locks of their own, the statistics are atomic.
 type upTrack struct {
@@ -43,8 +44,8 @@ func (u *upTrack) start() {
 
 // run forwards the packets Pion's receive path delivers on track until the track ends (the
 // PeerConnection closes or the transceiver stops), recording their transport-wide sequence
-// numbers in in. u is the peer's current up track of its kind while it runs.
-func (u *upTrack) run(track *webrtc.TrackRemote, in *inbound) {
+// numbers in rx. u is the peer's current up track of its kind while it runs.
+func (u *upTrack) run(track *webrtc.TrackRemote, rx *receiver) {
 	u.start()
 	defer u.peer.up[u.kind].CompareAndSwap(u, nil)
 	buf := make([]byte, 1500)
@@ -57,9 +58,7 @@ func (u *upTrack) run(track *webrtc.TrackRemote, in *inbound) {
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
-		now := time.Now().UnixNano()
-		in.recordTWCC(&pkt.Header, now)
-		u.handle(&pkt, n, now)
+		rx.deliver(u, &pkt, n, time.Now().UnixNano())
 	}
 }
 

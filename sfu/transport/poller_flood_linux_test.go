@@ -1,6 +1,6 @@
 //go:build linux
 
-package sfu
+package transport
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ type takeInto struct {
 	socket int
 }
 
-func (t takeInto) takeFrom([]byte, netip.AddrPort, *inboundScratch) bool {
+func (t takeInto) takeFrom([]byte, netip.AddrPort, *scratch) bool {
 	t.log.mu.Lock()
 	t.log.order = append(t.log.order, t.socket)
 	t.log.mu.Unlock()
@@ -176,7 +176,7 @@ func BenchmarkPollerDelayUnderFlood(b *testing.B) {
 // send time the datagram carries at bytes 4 to 12.
 type delayTaker chan time.Duration
 
-func (d delayTaker) takeFrom(b []byte, _ netip.AddrPort, _ *inboundScratch) bool {
+func (d delayTaker) takeFrom(b []byte, _ netip.AddrPort, _ *scratch) bool {
 	if len(b) >= 12 {
 		d <- time.Since(time.Unix(0, int64(binary.BigEndian.Uint64(b[4:12]))))
 	}
@@ -186,17 +186,12 @@ func (d delayTaker) takeFrom(b []byte, _ netip.AddrPort, _ *inboundScratch) bool
 // pollerDelays sends n timestamped datagrams to a quiet socket, one at a time, while the
 // other sockets of its poller are flooded, and returns how long each waited.
 func pollerDelays(b *testing.B, flooded, n int) []time.Duration {
-	s, err := New(Config{ICEIPs: []string{"127.0.0.1"}}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
 	p, err := newPoller()
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.close()
-	in := newInbound(s.NewPeer("p", PeerEvents{})) // no keys: nothing is media
+	in := newUnarmedInbound(b) // no keys: nothing is media
 	var targets []*polledConn
 	for range flooded {
 		c, err := listenPolled(p, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, in)

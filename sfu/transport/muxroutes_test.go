@@ -1,4 +1,4 @@
-package sfu
+package transport
 
 import (
 	"net/netip"
@@ -10,14 +10,14 @@ func TestMuxRoutesHandMediaToThePeerOfItsAddress(t *testing.T) {
 	internal := netip.MustParseAddrPort("10.0.0.7:5000")
 	routes := &muxRoutes{in: make(map[netip.AddrPort]*inbound),
 		refuses: func(a netip.AddrPort) bool { return a == internal }}
-	if !routes.takeFrom([]byte{0, 1, 0, 0}, internal, new(inboundScratch)) {
+	if !routes.takeFrom([]byte{0, 1, 0, 0}, internal, new(scratch)) {
 		t.Fatal("a STUN packet from a refused address went on to Pion")
 	}
 	addr, stranger := netip.MustParseAddrPort("192.0.2.1:5000"), netip.MustParseAddrPort("192.0.2.1:5001")
 	routes.set(addr, in)
 
 	plain, encrypted := clientVP8(t, client, 1)
-	var scratch inboundScratch
+	var scratch scratch
 	if routes.takeFrom(encrypted, stranger, &scratch) {
 		t.Fatal("took a packet from an address no peer claims")
 	}

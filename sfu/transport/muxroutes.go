@@ -1,18 +1,12 @@
-package sfu
+package transport
 
 import (
 	"net"
 	"net/netip"
 	"sync"
 
-	"github.com/pion/transport/v5"
+	piontransport "github.com/pion/transport/v5"
 )
-
-// packetTaker takes the media among the packets a poller reads from a socket (see
-// inbound.take); what it does not take is queued for Pion.
-type packetTaker interface {
-	takeFrom(b []byte, from netip.AddrPort, s *inboundScratch) bool
-}
 
 // muxRoutes maps the client address of each selected candidate pair on the muxed UDP port to
 // its peer's inbound fast path, so the poller of the port's socket hands media straight to
@@ -25,7 +19,7 @@ type muxRoutes struct {
 	mu sync.RWMutex
 	in map[netip.AddrPort]*inbound
 
-	refuses func(netip.AddrPort) bool // SFU.refusesSource; set once by New
+	refuses func(netip.AddrPort) bool // Config.RefusesSource; set once by New
 }
 
 // set routes addr to in.
@@ -45,7 +39,7 @@ func (r *muxRoutes) remove(addr netip.AddrPort, in *inbound) {
 }
 
 // takeFrom implements packetTaker.
-func (r *muxRoutes) takeFrom(b []byte, from netip.AddrPort, s *inboundScratch) bool {
+func (r *muxRoutes) takeFrom(b []byte, from netip.AddrPort, s *scratch) bool {
 	r.mu.RLock()
 	in := r.in[from]
 	r.mu.RUnlock()
@@ -58,8 +52,8 @@ func (r *muxRoutes) takeFrom(b []byte, from netip.AddrPort, s *inboundScratch) b
 // muxNet is the transport.Net the muxed UDP port is opened with: its IPv4 sockets are polled,
 // their media routed by muxRoutes; the rest is the wrapped Net's.
 type muxNet struct {
-	transport.Net
-	sfu *SFU
+	piontransport.Net
+	t *Transport
 }
 
 // muxReadBuffer is the receive buffer asked for the muxed port's sockets, which hold every
@@ -67,12 +61,12 @@ type muxNet struct {
 const muxReadBuffer = 4 << 20
 
 // ListenUDP opens one socket of the muxed port.
-func (n *muxNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
-	p := n.sfu.nextPoller()
+func (n *muxNet) ListenUDP(network string, laddr *net.UDPAddr) (piontransport.UDPConn, error) {
+	p := n.t.nextPoller()
 	if p == nil || !isUDP4(network, laddr) {
 		return n.Net.ListenUDP(network, laddr)
 	}
-	c, err := listenPolled(p, laddr, &n.sfu.muxRoutes)
+	c, err := listenPolled(p, laddr, &n.t.routes)
 	if err != nil {
 		return nil, err
 	}

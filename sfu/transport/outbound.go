@@ -1,7 +1,8 @@
-package sfu
+package transport
 
 import (
 	"errors"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -12,7 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// outbound is a peer's fast send path, the counterpart of inbound. Pion's write path takes a
+// outbound is a Conn's fast send path, the counterpart of inbound. Pion's write path takes a
 // forwarded packet through its interceptor chain, the SRTP session, the DTLS/SRTP mux and the
 // ICE connection before the socket (locks, a channel check, buffer pools: about 7 % of the
 // server's CPU under load beyond the encryption and the system call themselves,
@@ -34,8 +35,9 @@ import (
 // old and new partner around a switch, NACK answers); mu guards the context and is not held
 // across the network write.
 type outbound struct {
-	peer *Peer
-	in   *inbound // the same PC's, routed to by muxRoutes while the pair is on the muxed port
+	t   *Transport
+	log *slog.Logger
+	in  *inbound // the same Conn's, routed to by muxRoutes while the pair is on the muxed port
 
 	route atomic.Pointer[outRoute] // the selected candidate pair, if it is on one of the sockets
 
@@ -72,8 +74,8 @@ var (
 	errPacketTooBig = errors.New("write rtp: packet too big")
 )
 
-func newOutbound(p *Peer, in *inbound) *outbound {
-	o := &outbound{peer: p, in: in}
+func newOutbound(t *Transport, in *inbound, log *slog.Logger) *outbound {
+	o := &outbound{t: t, in: in, log: log}
 	o.bufs.New = func() any { return new([outBufSize]byte) }
 	return o
 }
@@ -82,7 +84,7 @@ func newOutbound(p *Peer, in *inbound) *outbound {
 func (o *outbound) setKeys(k srtpKeys) {
 	ctx, err := srtp.CreateContext(k.keys.LocalMasterKey, k.keys.LocalMasterSalt, k.profile)
 	if err != nil {
-		o.peer.sfu.log.Debug("fast send path off: srtp context", "peer", o.peer.id, "err", err)
+		o.log.Debug("fast send path off: srtp context", "err", err)
 		return
 	}
 	o.mu.Lock()
@@ -120,7 +122,7 @@ func (o *outbound) selectPair(pair *webrtc.ICECandidatePair) {
 // goroutine and by close, one at a time.
 func (o *outbound) setRoute(route *outRoute) {
 	prev := o.route.Swap(route)
-	routes := &o.peer.sfu.muxRoutes
+	routes := &o.t.routes
 	if prev != nil && prev.muxed && (route == nil || !route.muxed || route.addr != prev.addr) {
 		routes.remove(prev.addr, o.in)
 	}
@@ -189,7 +191,7 @@ func (o *outbound) writeRTP(h *rtp.Header, payload []byte) (handled bool, err er
 	if _, err := route.socket.WriteToAddrPort(enc, route.addr); err != nil {
 		return true, err
 	}
-	o.peer.sfu.counters.fastPathSent.Add(1)
+	o.t.stats.sent.Add(1)
 	return true, nil
 }
 
@@ -218,15 +220,4 @@ func (o *outbound) writeRTCP(pkts []rtcp.Packet) (handled bool, err error) {
 	}
 	_, err = route.socket.WriteToAddrPort(enc, route.addr)
 	return true, err
-}
-
-// writeRTCP sends RTCP to the peer's client through its fast send path, or through Pion's
-// if that is not armed.
-func (p *Peer) writeRTCP(pc *webrtc.PeerConnection, pkts []rtcp.Packet) error {
-	if out := p.out.Load(); out != nil {
-		if handled, err := out.writeRTCP(pkts); handled {
-			return err
-		}
-	}
-	return pc.WriteRTCP(pkts)
 }

@@ -1,10 +1,11 @@
 //go:build linux
 
-package sfu
+package transport
 
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -29,6 +30,11 @@ func newTestPoller(t *testing.T) *poller {
 		}
 	})
 	return p
+}
+
+// newUnarmedInbound returns an inbound without keys: it takes nothing.
+func newUnarmedInbound(t testing.TB) *inbound {
+	return newInbound(newTestTransport(t, Config{}), &testSink{}, slog.New(slog.DiscardHandler))
 }
 
 func listenTestPolled(t *testing.T, p *poller, in *inbound) *polledConn {
@@ -58,12 +64,7 @@ func readWithin(t *testing.T, c *polledConn, d time.Duration) ([]byte, netip.Add
 }
 
 func TestPolledConnPassesWhatTheFastPathDoesNotTakeToPion(t *testing.T) {
-	s, err := New(Config{ICEIPs: []string{"127.0.0.1"}}, nil) // the test sends from loopback
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	in := newInbound(s.NewPeer("p", PeerEvents{})) // no keys: takes nothing
+	in := newUnarmedInbound(t) // no keys: takes nothing
 	p := newTestPoller(t)
 	a, b := listenTestPolled(t, p, in), listenTestPolled(t, p, in)
 
@@ -159,7 +160,7 @@ func TestPolledConnTakesMediaDuringAFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for in.peer.sfu.counters.fastPath.Load() != 1 {
+	for in.t.Stats().PacketsDecrypted != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the client's packet was not taken by the fast path")
 		}
@@ -175,13 +176,8 @@ func TestPolledConnTakesMediaDuringAFlood(t *testing.T) {
 }
 
 func TestPolledConnWriteDoesNotAllocate(t *testing.T) {
-	s, err := New(Config{ICEIPs: []string{"127.0.0.1"}}, nil) // the test sends from loopback
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	p := newTestPoller(t)
-	in := newInbound(s.NewPeer("p", PeerEvents{}))
+	in := newUnarmedInbound(t)
 	a := listenTestPolled(t, p, in)
 	// The receiver is not polled: the poller would allocate queuing its datagrams for Pion.
 	b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -203,7 +199,7 @@ func TestPolledConnWriteDoesNotAllocate(t *testing.T) {
 // New sockets fill the first poller before the next one starts, then go to the least loaded.
 func TestSocketsArePackedOntoFewPollers(t *testing.T) {
 	p1, p2 := newTestPoller(t), newTestPoller(t)
-	s := &SFU{pollers: []*poller{p1, p2}}
+	s := &Transport{pollers: []*poller{p1, p2}}
 	fill := func(p *poller, n int) { // registry entries only: nextPoller counts them
 		p.mu.Lock()
 		defer p.mu.Unlock()

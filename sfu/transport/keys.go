@@ -1,4 +1,4 @@
-package sfu
+package transport
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ import (
 //   - the ServerHello hook (SettingEngine.SetDTLSServerHelloMessageHook) gives the server
 //     random, the cipher suite (its hash is the PRF's) and the chosen SRTP protection profile.
 //
-// The server must be the DTLS server for the hook to run: peers set
+// The server must be the DTLS server for the hook to run: Conn.Configure sets
 // SetAnsweringDTLSRole(DTLSRoleServer). From those parts the RFC 5705 exporter with the label
 // "EXTRACTOR-dtls_srtp" yields the keys as RFC 5764 section 4.2 lays them out (srtp.Config
 // does the layout). If anything is missing (an offer that makes the server the DTLS client, a

@@ -1,8 +1,9 @@
-package sfu
+package transport
 
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
@@ -14,14 +15,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// newTestOutbound returns an armed outbound of an unpaired peer routed to a client socket on
-// loopback, and a context that decrypts as that client would.
+// newTestOutbound returns an armed outbound routed to a client socket on loopback, and a
+// context that decrypts as that client would.
 func newTestOutbound(t testing.TB) (*outbound, *net.UDPConn, *srtp.Context) {
-	s, err := New(Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	o := newBareOutbound(t)
 	server, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -33,8 +30,6 @@ func newTestOutbound(t testing.TB) (*outbound, *net.UDPConn, *srtp.Context) {
 	}
 	t.Cleanup(func() { client.Close() })
 
-	peer := s.NewPeer("out", PeerEvents{})
-	o := newOutbound(peer, newInbound(peer))
 	socket := newMediaConn(server, server, nil)
 	o.addSocket(socket)
 	if _, err := o.writeRTP(&rtp.Header{Version: 2}, nil); err != nil {
@@ -80,7 +75,7 @@ func TestOutboundSendsWhatTheClientCanDecrypt(t *testing.T) {
 				got.SequenceNumber, got.SSRC, plain, seq, payload)
 		}
 	}
-	if n := o.peer.sfu.counters.fastPathSent.Load(); n != 4 {
+	if n := o.t.Stats().PacketsSent; n != 4 {
 		t.Fatalf("fast send path counted %d packets, want 4", n)
 	}
 
@@ -172,14 +167,16 @@ func (f *fakeSocket) transport() webrtc.ICEProtocol {
 	return webrtc.ICEProtocolUDP
 }
 
+// newBareOutbound returns an outbound without keys or sockets, of a Transport of its own.
+func newBareOutbound(t testing.TB) *outbound {
+	tr := newTestTransport(t, Config{})
+	log := slog.New(slog.DiscardHandler)
+	return newOutbound(tr, newInbound(tr, &testSink{}, log), log)
+}
+
 func TestOutboundFollowsTheSelectedPair(t *testing.T) {
-	s, err := New(Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	peer := s.NewPeer("p", PeerEvents{})
-	o := newOutbound(peer, newInbound(peer))
+	o := newBareOutbound(t)
+	routes := &o.t.routes
 	old, other, renewed := &fakeSocket{port: 4000}, &fakeSocket{port: 4001}, &fakeSocket{port: 4000}
 	tcp := &fakeSocket{port: 4002, tcp: true}
 	// The muxed port on two local IPs: the client reached the first one.
@@ -227,9 +224,9 @@ func TestOutboundFollowsTheSelectedPair(t *testing.T) {
 	muxed := newMuxConn(shared, webrtc.ICEProtocolUDP, o.in, o)
 	client := netip.MustParseAddrPort("192.0.2.7:5000")
 	routed := func() bool {
-		s.muxRoutes.mu.RLock()
-		defer s.muxRoutes.mu.RUnlock()
-		return s.muxRoutes.in[client] == o.in
+		routes.mu.RLock()
+		defer routes.mu.RUnlock()
+		return routes.in[client] == o.in
 	}
 	o.selectPair(&webrtc.ICECandidatePair{Local: &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP,
 		Typ: webrtc.ICECandidateTypeHost, Port: muxed.localPort()}, Remote: remote})

@@ -1,6 +1,6 @@
 //go:build linux
 
-package sfu
+package transport
 
 import (
 	"errors"
@@ -68,7 +68,7 @@ type poller struct {
 	events  [128]syscall.EpollEvent
 	ready   [128]*polledConn // the sockets of events still being read this poll
 	buf     [receiveMTU]byte
-	scratch inboundScratch
+	scratch scratch
 	rsa     syscall.RawSockaddrInet4
 	rsalen  uint32
 }
@@ -77,7 +77,7 @@ type poller struct {
 const receiveMTU = 8192
 
 // newPollers returns one poller per CPU the Go runtime uses, so the media work can spread
-// over them as it did over the runtime's threads (SFU.nextPoller).
+// over them as it did over the runtime's threads (Transport.nextPoller).
 func newPollers() ([]*poller, error) {
 	pollers := make([]*poller, runtime.GOMAXPROCS(0))
 	for i := range pollers {
@@ -296,26 +296,38 @@ func (p *poller) poll() (read int, goOn bool) {
 	return read, true
 }
 
-// drain reads up to max of c's queued datagrams and returns how many it read: media goes to
-// the peer's inbound fast path, the rest to Pion's reader of c. A socket read after it was
-// removed (closed) reads nothing.
+// drain reads up to limit of c's queued datagrams through the read loop (readForPion) and
+// returns how many it read: media goes to c's taker, the rest is queued for Pion's reader of
+// c. A socket read after it was removed (closed) reads nothing.
 func (p *poller) drain(c *polledConn, limit int) int {
-	for i := range limit {
-		n, ok := p.recv(c)
+	read := 0
+	next := func(b []byte) (int, netip.AddrPort, error) {
+		if read == limit {
+			return 0, netip.AddrPort{}, errDrained
+		}
+		n, ok := p.recv(c, b)
 		if !ok {
-			return i
+			return 0, netip.AddrPort{}, errDrained
 		}
+		read++
 		port := (*[2]byte)(unsafe.Pointer(&p.rsa.Port)) // network byte order
-		from := netip.AddrPortFrom(netip.AddrFrom4(p.rsa.Addr), uint16(port[0])<<8|uint16(port[1]))
-		if !c.taker.takeFrom(p.buf[:n], from, &p.scratch) {
-			c.queue(p.buf[:n], from)
-		}
+		return n, netip.AddrPortFrom(netip.AddrFrom4(p.rsa.Addr), uint16(port[0])<<8|uint16(port[1])), nil
 	}
-	return limit
+	for {
+		n, from, err := readForPion(next, p.buf[:], c.taker, &p.scratch, nil)
+		if err != nil {
+			return read
+		}
+		c.queue(p.buf[:n], from)
+	}
 }
 
-// recv reads one datagram of c into buf; false when c has none (or is closed).
-func (p *poller) recv(c *polledConn) (int, bool) {
+// errDrained ends drain's read loop: the socket has no more datagrams, or the poll's share
+// of them was read.
+var errDrained = errors.New("socket drained")
+
+// recv reads one datagram of c into b; false when c has none (or is closed).
+func (p *poller) recv(c *polledConn, b []byte) (int, bool) {
 	c.fdMu.RLock()
 	defer c.fdMu.RUnlock()
 	if c.fd < 0 {
@@ -324,7 +336,7 @@ func (p *poller) recv(c *polledConn) (int, bool) {
 	for {
 		p.rsalen = syscall.SizeofSockaddrInet4
 		n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(c.fd),
-			uintptr(unsafe.Pointer(&p.buf[0])), uintptr(len(p.buf)), 0,
+			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0,
 			uintptr(unsafe.Pointer(&p.rsa)), uintptr(unsafe.Pointer(&p.rsalen)))
 		if errno == syscall.EINTR {
 			continue

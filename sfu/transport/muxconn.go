@@ -1,4 +1,4 @@
-package sfu
+package transport
 
 import (
 	"net"
@@ -54,8 +54,8 @@ type muxConn struct {
 	protocol webrtc.ICEProtocol
 	port     uint16
 	in       *inbound
-	seen     seenAddrs      // where the packets ICE read came from
-	scratch  inboundScratch // used only by the reading goroutine
+	seen     seenAddrs // where the packets ICE read came from
+	scratch  scratch   // used only by the reading goroutine
 
 	dst atomic.Pointer[muxDest] // the last destination of a write, as a net.Addr
 }
@@ -79,36 +79,28 @@ func newMuxConn(conn net.PacketConn, protocol webrtc.ICEProtocol, in *inbound, o
 	return c
 }
 
-// ReadFrom implements net.PacketConn: the next packet the fast path does not take.
-func (c *muxConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil {
-			return n, addr, err
-		}
-		if !c.in.take(b[:n], &c.scratch) && !c.in.peer.sfu.refusesSource(addrPortOf(addr)) {
-			c.seen.add(addrPortOf(addr))
-			return n, addr, nil
-		}
-	}
+// ReadFromAddrPort implements ice.AddrPortReaderWriter, the read ICE prefers: the next
+// packet the fast path does not take.
+func (c *muxConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	return readForPion(c.readOne, b, c.in, &c.scratch, &c.seen)
 }
 
-// ReadFromAddrPort implements ice.AddrPortReaderWriter, the read ICE prefers.
-func (c *muxConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	if c.addrPort == nil {
-		n, addr, err := c.ReadFrom(b)
-		return n, addrPortOf(addr), err
+// ReadFrom implements net.PacketConn: ReadFromAddrPort for callers of net.PacketConn.
+func (c *muxConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.ReadFromAddrPort(b)
+	if err != nil {
+		return n, nil, err
 	}
-	for {
-		n, addr, err := c.addrPort.ReadFromAddrPort(b)
-		if err != nil {
-			return n, addr, err
-		}
-		if !c.in.take(b[:n], &c.scratch) {
-			c.seen.add(addr)
-			return n, addr, nil
-		}
+	return n, c.netAddr(addr), nil
+}
+
+// readOne reads one packet of the mux's connection.
+func (c *muxConn) readOne(b []byte) (int, netip.AddrPort, error) {
+	if c.addrPort != nil {
+		return c.addrPort.ReadFromAddrPort(b)
 	}
+	n, addr, err := c.PacketConn.ReadFrom(b)
+	return n, addrPortOf(addr), err
 }
 
 // WriteToAddrPort implements ice.AddrPortReaderWriter and mediaSocket.

@@ -1,22 +1,21 @@
-package sfu
+package transport
 
 import (
 	"net"
 	"net/netip"
-	"sync"
 
-	"github.com/pion/transport/v5"
+	piontransport "github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
 
 // mediaNet is the transport.Net a peer's ICE agent opens its UDP sockets with
-// (SettingEngine.SetNet). IPv4 sockets are opened by a poller of the SFU (polledConn, Linux);
+// (SettingEngine.SetNet). IPv4 sockets are opened by a poller of the Transport (polledConn, Linux);
 // others are the wrapped Net's sockets in a mediaConn. Either way the peer's media packets are
 // handled where the socket is read, by the inbound fast path, and the outbound fast path can
 // write to the socket; everything else is the wrapped Net's.
 type mediaNet struct {
-	transport.Net
-	sfu *SFU
+	piontransport.Net
+	t   *Transport
 	in  *inbound
 	out *outbound
 }
@@ -30,42 +29,9 @@ type mediaSocket interface {
 	receivedFrom(addr netip.AddrPort) bool
 }
 
-// seenAddrs remembers the last few client addresses ICE read packets (STUN, DTLS) from on a
-// socket. Sockets on the same port, the muxed port's on several local IPs, are told apart by
-// it: the selected pair's client address reached the right one. Safe for concurrent use;
-// recorded only for packets handed to Pion, never on the media path.
-type seenAddrs struct {
-	mu    sync.Mutex
-	addrs [4]netip.AddrPort
-	next  int
-}
-
-func (s *seenAddrs) add(addr netip.AddrPort) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range s.addrs {
-		if a == addr {
-			return
-		}
-	}
-	s.addrs[s.next] = addr
-	s.next = (s.next + 1) % len(s.addrs)
-}
-
-func (s *seenAddrs) has(addr netip.AddrPort) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range s.addrs {
-		if a == addr {
-			return true
-		}
-	}
-	return false
-}
-
 // ListenUDP opens a socket for ICE.
-func (n *mediaNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
-	if p := n.sfu.nextPoller(); p != nil && isUDP4(network, laddr) {
+func (n *mediaNet) ListenUDP(network string, laddr *net.UDPAddr) (piontransport.UDPConn, error) {
+	if p := n.t.nextPoller(); p != nil && isUDP4(network, laddr) {
 		c, err := listenPolled(p, laddr, n.in)
 		if err != nil {
 			return nil, err
@@ -100,15 +66,15 @@ func isUDP4(network string, laddr *net.UDPAddr) bool {
 // what that path does not take (STUN, DTLS, and media before the SRTP keys are known) to
 // Pion. Writes go straight to the socket.
 type mediaConn struct {
-	transport.UDPConn // every method not overridden below
-	udp               *net.UDPConn
-	in                *inbound
-	port              uint16 // the local port, to match ICE's selected pair
-	seen              seenAddrs
-	scratch           inboundScratch // used only by the reading goroutine
+	piontransport.UDPConn // every method not overridden below
+	udp                   *net.UDPConn
+	in                    *inbound
+	port                  uint16 // the local port, to match ICE's selected pair
+	seen                  seenAddrs
+	scratch               scratch // used only by the reading goroutine
 }
 
-func newMediaConn(conn transport.UDPConn, udp *net.UDPConn, in *inbound) *mediaConn {
+func newMediaConn(conn piontransport.UDPConn, udp *net.UDPConn, in *inbound) *mediaConn {
 	c := &mediaConn{UDPConn: conn, udp: udp, in: in}
 	if local, ok := udp.LocalAddr().(*net.UDPAddr); ok {
 		c.port = uint16(local.Port)
@@ -118,16 +84,7 @@ func newMediaConn(conn transport.UDPConn, udp *net.UDPConn, in *inbound) *mediaC
 
 // ReadFromAddrPort implements ice.AddrPortReaderWriter, the read ICE uses.
 func (c *mediaConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	for {
-		n, addr, err := c.udp.ReadFromUDPAddrPort(b)
-		if err != nil {
-			return n, addr, err
-		}
-		if !c.in.take(b[:n], &c.scratch) && !c.in.peer.sfu.refusesSource(addr) {
-			c.seen.add(addr)
-			return n, addr, nil
-		}
-	}
+	return readForPion(c.udp.ReadFromUDPAddrPort, b, c.in, &c.scratch, &c.seen)
 }
 
 // ReadFrom is ReadFromAddrPort for callers of net.PacketConn.
