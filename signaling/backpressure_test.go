@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -48,7 +49,10 @@ func TestTypingFloodLeavesThePromptReaderConnected(t *testing.T) {
 }
 
 func TestFlooderIsRefusedThenClosedAndItsPartnerStays(t *testing.T) {
-	h := newTestHub(t, nil)
+	// The clock stands still, so the limiter refills nothing while the hub
+	// reads the flood, however slowly a loaded machine reads it.
+	frozen := time.Now()
+	h := newTestHub(t, func(o *Options) { o.Now = func() time.Time { return frozen } })
 	flooder, partner := h.dial(t), h.dial(t)
 	pair(t, flooder, partner)
 	limit := DefaultConfig().MessagesPerSecond
@@ -58,11 +62,18 @@ func TestFlooderIsRefusedThenClosedAndItsPartnerStays(t *testing.T) {
 		flooder.send("typing", map[string]bool{"active": true})
 	}
 	var sawRateLimited bool
-	for m := range flooder.in {
-		if m.Type == "error" {
-			var e errorData
-			m.field(t, &e)
-			sawRateLimited = sawRateLimited || e.Code == CodeRateLimited
+	deadline := time.After(waitFor)
+	for open := true; open; {
+		select {
+		case m, ok := <-flooder.in:
+			open = ok
+			if ok && m.Type == "error" {
+				var e errorData
+				m.field(t, &e)
+				sawRateLimited = sawRateLimited || e.Code == CodeRateLimited
+			}
+		case <-deadline:
+			t.Fatalf("the flooder is still connected after %v", waitFor)
 		}
 	}
 	err := <-flooder.closed

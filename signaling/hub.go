@@ -44,7 +44,7 @@ type Options struct {
 	// Moderation keeps banned clients out, stores reports and places users in the
 	// low-trust pool; nil turns bans, reports and the pool off (blocks still work).
 	Moderation Moderation
-	// Now is the clock of the find/next limit; nil means time.Now.
+	// Now is the clock of the message and find/next limits; nil means time.Now.
 	Now func() time.Time
 }
 

@@ -185,7 +185,7 @@ func (s *Session) readLoop(readTimeout time.Duration) {
 			return
 		}
 		s.conn.SetReadDeadline(time.Now().Add(readTimeout))
-		if !s.msgLimit.Allow() {
+		if !s.msgLimit.AllowN(s.hub.opts.Now(), 1) {
 			if s.flooded++; s.flooded == 1 {
 				s.sendError(errFlood)
 			} else if s.flooded > s.hub.opts.MessagesPerSecond {
