@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/signaling"
 )
 
@@ -227,8 +228,8 @@ func Default() Config {
 		Signaling: signaling.DefaultConfig(),
 		Media: Media{
 			UDPPorts:          PortRange{Min: 50000, Max: 50100},
-			VideoCodec:        "vp8",
-			DisconnectTimeout: 10 * time.Second,
+			VideoCodec:        sfu.DefaultVideoCodec,
+			DisconnectTimeout: sfu.DefaultDisconnectTimeout,
 		},
 		TURN: TURN{
 			Addr:                  ":3478",
@@ -302,8 +303,8 @@ func (c *Config) Validate() error {
 	if c.Media.UDPPorts.IsZero() && c.Media.UDPMuxPort == 0 {
 		return fmt.Errorf("media.udp_ports: set a range or media.udp_mux_port")
 	}
-	if c.Media.VideoCodec != "vp8" && c.Media.VideoCodec != "h264" {
-		return fmt.Errorf("media.video_codec: %q is not vp8 or h264", c.Media.VideoCodec)
+	if err := sfu.CheckVideoCodec(c.Media.VideoCodec); err != nil {
+		return fmt.Errorf("media.video_codec: %w", err)
 	}
 	if len(c.TURN.ExternalURLs) > 0 && c.TURN.Secret == "" {
 		return fmt.Errorf("turn.external_urls: needs turn.secret, the secret the external TURN server shares (a random one could never match)")

@@ -59,12 +59,21 @@ type Config struct {
 	OnVideoSwitch func(latency time.Duration)
 }
 
-// Defaults used for zero Config fields.
+// Defaults used for zero Config fields; the configuration's defaults are these.
 const (
 	DefaultVideoCodec        = "vp8"
 	DefaultDisconnectTimeout = 10 * time.Second
 	DefaultKeyframeInterval  = 300 * time.Millisecond
 )
+
+// CheckVideoCodec says why name is not a video codec the SFU can use (vp8 or h264), or
+// returns nil. The configuration's check is this one.
+func CheckVideoCodec(name string) error {
+	if name != "vp8" && name != "h264" {
+		return fmt.Errorf("video codec %q: want vp8 or h264", name)
+	}
+	return nil
+}
 
 // withDefaults returns cfg with zero fields replaced by defaults, or an error for values that
 // cannot work.
@@ -73,8 +82,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.VideoCodec == "" {
 		cfg.VideoCodec = DefaultVideoCodec
 	}
-	if cfg.VideoCodec != "vp8" && cfg.VideoCodec != "h264" {
-		return cfg, fmt.Errorf("video codec %q: want vp8 or h264", cfg.VideoCodec)
+	if err := CheckVideoCodec(cfg.VideoCodec); err != nil {
+		return cfg, err
 	}
 	if cfg.DisconnectTimeout <= 0 {
 		cfg.DisconnectTimeout = DefaultDisconnectTimeout
