@@ -150,7 +150,7 @@ func TestAReportedPairIsNeverMatchedAgainInALaterVisit(t *testing.T) {
 	reportFrom(t, srv, "203.0.113.1", x)
 	x.Close()
 
-	x = dialFrom(t, srv, "203.0.113.9") // x's next visit
+	x = dialFrom(t, srv, "203.0.113.9")  // x's next visit
 	r := dialFrom(t, srv, "203.0.113.1") // the reporter's next visit
 	x.Send("find_partner", nil)
 	x.Expect("waiting_for_partner")
