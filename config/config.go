@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandemchat/tandem/moderation"
 	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/signaling"
 )
@@ -243,17 +244,16 @@ func Default() Config {
 			SessionsPerIP:        50,
 			MediaPerIP:           20,
 		},
-		Moderation: Moderation{
-			DataDir:            "data",
-			ReportThreshold:    3,
-			ReportWindow:       24 * time.Hour,
-			BanDuration:        24 * time.Hour,
-			BanEscalation:      4,
-			BanMax:             30 * 24 * time.Hour,
-			Retention:          30 * 24 * time.Hour,
-			LowTrustPercent:    20,
-			LowTrustMinReports: 2,
-		},
+		Moderation: moderationDefaults(moderation.DefaultConfig()),
+	}
+}
+
+// moderationDefaults is the moderation section with the moderation package's defaults.
+func moderationDefaults(d moderation.Config) Moderation {
+	return Moderation{
+		DataDir: d.DataDir, ReportThreshold: d.ReportThreshold, ReportWindow: d.ReportWindow,
+		BanDuration: d.BanDuration, BanEscalation: d.BanEscalation, BanMax: d.BanMax,
+		Retention: d.Retention, LowTrustPercent: d.LowTrustPercent, LowTrustMinReports: d.LowTrustMinReports,
 	}
 }
 
