@@ -172,15 +172,24 @@ func (b *browser) eval(t *testing.T, js string, v any) {
 // waitFor evaluates the predicate js until it is true, failing after limit.
 func (b *browser) waitFor(t *testing.T, what, js string, limit time.Duration) {
 	t.Helper()
+	if !b.until(t, js, limit) {
+		t.Fatalf("%s: timed out after %v waiting for %s", b.name, limit, what)
+	}
+}
+
+// until evaluates the predicate js until it is true, and reports whether it
+// became true within limit.
+func (b *browser) until(t *testing.T, js string, limit time.Duration) bool {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
 		var ok bool
 		b.eval(t, "(async () => Boolean(await ("+js+")))()", &ok)
 		if ok {
-			return
+			return true
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: timed out after %v waiting for %s", b.name, limit, what)
+			return false
 		}
 		time.Sleep(200 * time.Millisecond) // polling a page: the event is in another process
 	}

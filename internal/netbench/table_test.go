@@ -31,6 +31,7 @@ type sample struct {
 type row struct {
 	condition, mode string
 	sent, received  []sample
+	firstFrame      bool // the receiver decoded a frame within firstFrameLimit of connecting
 
 	fps        float64 // the receiver's decoded frames per second, median over the seconds
 	freezes    float64 // the receiver's freezeCount over the call
@@ -99,8 +100,12 @@ func (r *row) summarise(capKbps int) {
 }
 
 func (r row) String() string {
+	mode := r.mode
+	if !r.firstFrame {
+		mode += fmt.Sprintf(" (no frame within %v of connecting)", firstFrameLimit)
+	}
 	return fmt.Sprintf("| %s | %s | %.0f | %.0f / %.1f s | %.1f %% | %.0f | %.0f | %.0f | %s | %s |",
-		r.condition, r.mode, r.fps, r.freezes, r.frozen, r.lostPct, r.nacks, r.keyframes, r.kbps, r.underCap, r.limitation)
+		r.condition, mode, r.fps, r.freezes, r.frozen, r.lostPct, r.nacks, r.keyframes, r.kbps, r.underCap, r.limitation)
 }
 
 // table formats the rows as the Markdown table docs/performance.md records.
