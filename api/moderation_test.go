@@ -2,13 +2,11 @@ package api_test
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -56,7 +54,7 @@ func call(t *testing.T, srv *livetest.Server, method, path string, body any, out
 }
 
 func dialAs(t *testing.T, srv *livetest.Server, ip string) (*livetest.Client, error) {
-	c, _, err := livetest.Dial(t, srv.WSURL, http.Header{"X-Forwarded-For": {ip}})
+	c, _, err := livetest.DialFrom(t, srv.WSURL, ip)
 	return c, err
 }
 
@@ -135,7 +133,7 @@ func TestAdminReviewsAReportBansAndUnbans(t *testing.T) {
 	if call(t, srv, "GET", "/api/admin/bans", nil, &bans); len(bans.Bans) != 1 || bans.Bans[0].Target != "192.0.2.2" || bans.Bans[0].By != "alice" {
 		t.Fatalf("bans %+v", bans)
 	}
-	expectRefused(t, srv, "192.0.2.2")
+	livetest.ExpectBannedAtDial(t, srv.WSURL, "192.0.2.2")
 	if code := call(t, srv, "DELETE", "/api/admin/bans?target="+url.QueryEscape("192.0.2.2"), nil, nil); code != 200 {
 		t.Fatalf("unban: %d", code)
 	}
@@ -199,32 +197,8 @@ func TestModerationEndpointsRefuseBadRequests(t *testing.T) {
 func TestCIDRBan(t *testing.T) {
 	srv := moderated(t)
 	call(t, srv, "POST", "/api/admin/bans", map[string]string{"target": "198.18.0.0/15", "reason": "abuse", "duration": "1h"}, nil)
-	expectRefused(t, srv, "198.19.200.1")
+	livetest.ExpectBannedAtDial(t, srv.WSURL, "198.19.200.1")
 	if _, err := dialAs(t, srv, "198.20.0.1"); err != nil {
 		t.Fatalf("an address outside the CIDR: %v", err)
-	}
-}
-
-// expectRefused checks that a client from ip gets error banned instead of
-// welcome, then a close with status 1008.
-func expectRefused(t *testing.T, srv *livetest.Server, ip string) {
-	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial(srv.WSURL, http.Header{"X-Forwarded-For": {ip}})
-	if err != nil {
-		t.Fatalf("dial as %s: %v", ip, err)
-	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(livetest.WaitFor))
-	var msg struct {
-		Type string
-		Data struct{ Code string }
-	}
-	if err := conn.ReadJSON(&msg); err != nil || msg.Data.Code != "banned" {
-		t.Fatalf("%s: got %+v (%v), want error banned", ip, msg, err)
-	}
-	_, _, err = conn.ReadMessage()
-	var ce *websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation {
-		t.Fatalf("%s: %v, want close 1008", ip, err)
 	}
 }

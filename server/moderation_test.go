@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -33,43 +32,11 @@ func moderationServer(t *testing.T, dir string) *livetest.Server {
 // dialFrom connects a client whose address is ip.
 func dialFrom(t *testing.T, srv *livetest.Server, ip string) *livetest.Client {
 	t.Helper()
-	c, resp, err := livetest.Dial(t, srv.WSURL, http.Header{"X-Forwarded-For": {ip}})
+	c, resp, err := livetest.DialFrom(t, srv.WSURL, ip)
 	if err != nil {
 		t.Fatalf("dial as %s: %v (%v)", ip, err, resp)
 	}
 	return c
-}
-
-// banError is the data of an `error` banned.
-type banError struct {
-	Code   string `json:"code"`
-	Until  string `json:"until"`
-	Reason string `json:"reason"`
-}
-
-// expectBannedAtDial checks that a client from ip gets no welcome but
-// error banned and a close with 1008.
-func expectBannedAtDial(t *testing.T, srv *livetest.Server, ip string) banError {
-	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial(srv.WSURL, http.Header{"X-Forwarded-For": {ip}})
-	if err != nil {
-		t.Fatalf("dial as %s: %v", ip, err)
-	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(livetest.WaitFor))
-	var msg struct {
-		Type string   `json:"type"`
-		Data banError `json:"data"`
-	}
-	if err := conn.ReadJSON(&msg); err != nil || msg.Type != "error" || msg.Data.Code != "banned" {
-		t.Fatalf("%s: got %+v, %v; want error banned", ip, msg, err)
-	}
-	_, _, err = conn.ReadMessage()
-	var ce *websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation {
-		t.Fatalf("%s: after banned: %v, want close 1008", ip, err)
-	}
-	return msg.Data
 }
 
 // reportFrom pairs a new client from ip with target and reports it; the
@@ -115,7 +82,7 @@ func TestThreeReportersFromThreeAddressesBanAFourthAlsoAfterARestart(t *testing.
 	reportFrom(t, srv, "198.51.100.3", x)
 
 	// The connected session of the newly banned address ends at once.
-	var e banError
+	var e livetest.BanError
 	x.ExpectUntil("error").Decode(t, &e)
 	if e.Code != "banned" || e.Reason != "nudity" {
 		t.Fatalf("banned session got %+v", e)
@@ -123,7 +90,7 @@ func TestThreeReportersFromThreeAddressesBanAFourthAlsoAfterARestart(t *testing.
 	if code := x.ExpectClosed(); code != websocket.ClosePolicyViolation {
 		t.Fatalf("banned session closed with %d, want 1008", code)
 	}
-	ban := expectBannedAtDial(t, srv, "198.51.100.9")
+	ban := livetest.ExpectBannedAtDial(t, srv.WSURL, "198.51.100.9")
 	if until, err := time.Parse(time.RFC3339, ban.Until); err != nil || time.Until(until) < 23*time.Hour {
 		t.Fatalf("ban until %q (%v), want about 24h", ban.Until, err)
 	}
@@ -131,7 +98,7 @@ func TestThreeReportersFromThreeAddressesBanAFourthAlsoAfterARestart(t *testing.
 
 	srv.Close()
 	srv = moderationServer(t, dir)
-	expectBannedAtDial(t, srv, "198.51.100.9")
+	livetest.ExpectBannedAtDial(t, srv.WSURL, "198.51.100.9")
 	_, body := srv.Do(t, "GET", "/metrics", "")
 	if !strings.Contains(body, `tandem_ws_refused_total{reason="banned"} 1`) {
 		t.Errorf("metrics do not count the refusal:\n%s", body)
@@ -201,8 +168,8 @@ func TestStaticBansFromTheConfiguration(t *testing.T) {
 		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
 		c.Moderation.Bans = []string{"203.0.113.0/28", "2001:db8:bad::/48"}
 	})
-	expectBannedAtDial(t, srv, "203.0.113.14")
-	expectBannedAtDial(t, srv, "2001:db8:bad:1::77")
+	livetest.ExpectBannedAtDial(t, srv.WSURL, "203.0.113.14")
+	livetest.ExpectBannedAtDial(t, srv.WSURL, "2001:db8:bad:1::77")
 	dialFrom(t, srv, "203.0.113.16").Close()
 	if bans := srv.Moderation().Bans(); len(bans) != 2 || bans[0].By != "config" {
 		t.Fatalf("bans %+v", bans)
@@ -232,7 +199,7 @@ func TestWithAccessTokensReportsBanTheIdentityWhereverItConnects(t *testing.T) {
 	for i, ip := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.3"} {
 		report(t, must(dial(ip, fmt.Sprintf("user%d", i))), mallory)
 	}
-	var e banError
+	var e livetest.BanError
 	mallory.ExpectUntil("error").Decode(t, &e)
 	if e.Code != "banned" {
 		t.Fatalf("mallory got %+v", e)
@@ -251,7 +218,7 @@ func TestWithAccessTokensReportsBanTheIdentityWhereverItConnects(t *testing.T) {
 	conn.SetReadDeadline(time.Now().Add(livetest.WaitFor))
 	var msg struct {
 		Type string
-		Data banError
+		Data livetest.BanError
 	}
 	if err := conn.ReadJSON(&msg); err != nil || msg.Data.Code != "banned" {
 		t.Fatalf("mallory from a new address: %+v %v", msg, err)
