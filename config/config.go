@@ -119,6 +119,9 @@ type Media struct {
 	VideoCodec string `yaml:"video_codec" env:"TANDEM_VIDEO_CODEC"`
 	// DisconnectTimeout ends a pair whose media stayed disconnected this long.
 	DisconnectTimeout time.Duration `yaml:"disconnect_timeout" env:"TANDEM_DISCONNECT_TIMEOUT"`
+	// VideoFloorKbps pauses the video sent to a client whose downlink estimate falls under
+	// it (audio goes on) until it recovers; 0 never pauses.
+	VideoFloorKbps int `yaml:"video_floor_kbps" env:"TANDEM_VIDEO_FLOOR_KBPS"`
 }
 
 // TURN configures the embedded TURN server and the credentials handed to browsers.
@@ -231,6 +234,7 @@ func Default() Config {
 			UDPPorts:          PortRange{Min: 50000, Max: 50100},
 			VideoCodec:        sfu.DefaultVideoCodec,
 			DisconnectTimeout: sfu.DefaultDisconnectTimeout,
+			VideoFloorKbps:    sfu.DefaultVideoFloor / 1000,
 		},
 		TURN: TURN{
 			Addr:                  ":3478",
@@ -302,6 +306,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Media.UDPPorts.IsZero() && c.Media.UDPMuxPort == 0 {
 		return fmt.Errorf("media.udp_ports: set a range or media.udp_mux_port")
+	}
+	if c.Media.VideoFloorKbps < 0 {
+		return fmt.Errorf("media.video_floor_kbps: %d is negative (0 never pauses video)", c.Media.VideoFloorKbps)
 	}
 	if err := sfu.CheckVideoCodec(c.Media.VideoCodec); err != nil {
 		return fmt.Errorf("media.video_codec: %w", err)

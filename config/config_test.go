@@ -111,6 +111,7 @@ func TestBadValuesAreRefusedWithTheirName(t *testing.T) {
 		"media.ice_ips":              {"TANDEM_ICE_IPS": "127.0.0.1,x"},
 		"log.format":                 {"TANDEM_LOG_FORMAT": "xml"},
 		"http.tls_cert":              {"TANDEM_TLS_CERT": "a.pem"},
+		"media.video_floor_kbps":     {"TANDEM_VIDEO_FLOOR_KBPS": "-5"},
 	}
 	for name, env := range cases {
 		_, err := Load("", envMap(env))

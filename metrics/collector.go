@@ -15,6 +15,8 @@ type collector struct {
 	packets, bytes, held, plis, keyframeReqs                                                         *prometheus.Desc
 	nacks, retransmits, refusedResends, refusedRemotes, switches, mediaPeers, fastPath, fastPathSent *prometheus.Desc
 
+	estimates, caps, videoPauses, videoPaused *prometheus.Desc
+
 	turnAllocations, turnRelayed, turnRefused, turnDropped *prometheus.Desc
 
 	refused, trackedIPs, connsRefused *prometheus.Desc
@@ -50,6 +52,11 @@ func newCollector(src Sources) *collector {
 		switches:     d("video_switches_total", "Completed video source switches (first keyframe of the new source forwarded)."),
 		mediaPeers:   d("media_peers", "Peers with an open PeerConnection now."),
 
+		estimates:   d("downlink_estimates_received_total", "Downlink estimates (REMB) clients sent about the video the server sends them."),
+		caps:        d("bitrate_caps_sent_total", "Bitrate caps (REMB) the server sent senders from their partner's downlink estimate."),
+		videoPauses: d("video_pauses_total", "Times video to a client was paused because its downlink estimate fell under media.video_floor_kbps."),
+		videoPaused: d("video_packets_paused_total", "Video packets not forwarded because video to their receiver was paused."),
+
 		turnAllocations: d("turn_allocations", "TURN allocations open now on the embedded TURN server."),
 		turnRelayed:     d("turn_relayed_bytes_total", "Bytes relayed by the embedded TURN server since start."),
 		turnRefused: d("turn_refused_total",
@@ -72,6 +79,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.connected, c.waiting, c.rooms, c.matches, c.draining,
 		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.refusedRemotes, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
+		c.estimates, c.caps, c.videoPauses, c.videoPaused,
 		c.turnAllocations, c.turnRelayed, c.turnRefused, c.turnDropped, c.refused, c.trackedIPs, c.connsRefused,
 		c.reports, c.bansActive,
 	} {
@@ -147,6 +155,10 @@ func (c *collector) collectMedia(ch chan<- prometheus.Metric) {
 	counter(ch, c.fastPath, float64(m.FastPathPackets))
 	counter(ch, c.fastPathSent, float64(m.FastPathPacketsSent))
 	counter(ch, c.switches, float64(m.KeyframeSwitches))
+	counter(ch, c.estimates, float64(m.REMBsReceived))
+	counter(ch, c.caps, float64(m.CapsSent))
+	counter(ch, c.videoPauses, float64(m.VideoPauses))
+	counter(ch, c.videoPaused, float64(m.VideoPacketsPaused))
 	gauge(ch, c.mediaPeers, float64(m.Peers))
 }
 

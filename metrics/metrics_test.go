@@ -22,7 +22,8 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 	media := sfu.Stats{AudioPacketsForwarded: 10, VideoPacketsForwarded: 20, AudioBytesForwarded: 1000,
 		VideoBytesForwarded: 20000, PLIsSent: 3, NACKsReceived: 4, KeyframeSwitches: 2, Peers: 4, FastPathPackets: 25,
 		FastPathPacketsSent: 26, RetransmissionsDuplicate: 11, RetransmissionsOverBudget: 12,
-		CandidatesRefused: 13, SourcesRefused: 14}
+		CandidatesRefused: 13, SourcesRefused: 14, REMBsReceived: 15, CapsSent: 16, VideoPauses: 17,
+		VideoPacketsPaused: 18}
 	m := New(Sources{
 		Hub:   func() signaling.Stats { return hub },
 		Media: func() sfu.Stats { return media },
@@ -37,6 +38,8 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		"tandem_matches_total": 9, "tandem_draining": 1, "tandem_plis_sent_total": 3,
 		"tandem_nacks_received_total": 4, "tandem_video_switches_total": 2, "tandem_media_peers": 4,
 		"tandem_fast_path_packets_total": 25, "tandem_fast_path_packets_sent_total": 26,
+		"tandem_downlink_estimates_received_total": 15, "tandem_bitrate_caps_sent_total": 16,
+		"tandem_video_pauses_total": 17, "tandem_video_packets_paused_total": 18,
 		"tandem_turn_allocations": 2, "tandem_turn_relayed_bytes_total": 4096, "tandem_ws_tracked_ips": 3,
 		"tandem_http_conns_refused_total": 8,
 	}

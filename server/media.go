@@ -24,8 +24,9 @@ func (m sfuMedia) NewPeer(userID string, ev signaling.MediaEvents) signaling.Med
 					SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment})
 			}
 		},
-		OnOffer:  ev.OnOffer,
-		OnFailed: ev.OnFailed,
+		OnOffer:       ev.OnOffer,
+		OnFailed:      ev.OnFailed,
+		OnVideoPaused: ev.OnVideoPaused,
 	})}
 }
 

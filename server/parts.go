@@ -13,6 +13,10 @@ import (
 // mediaConfig maps the configuration onto the SFU's settings.
 func mediaConfig(cfg config.Config) sfu.Config {
 	m := cfg.Media
+	floor := int64(m.VideoFloorKbps) * 1000
+	if floor == 0 {
+		floor = -1 // the SFU's "never pause"
+	}
 	return sfu.Config{
 		ICEIPs:            m.ICEIPs,
 		PublicIP:          m.PublicIP,
@@ -22,6 +26,7 @@ func mediaConfig(cfg config.Config) sfu.Config {
 		TCPPort:           m.TCPPort,
 		VideoCodec:        m.VideoCodec,
 		DisconnectTimeout: m.DisconnectTimeout,
+		VideoFloor:        floor,
 	}
 }
 

@@ -28,6 +28,7 @@ func newCodecSet(video string) codecSet {
 		{Type: webrtc.TypeRTCPFBNACK},
 		{Type: webrtc.TypeRTCPFBNACK, Parameter: "pli"},
 		{Type: webrtc.TypeRTCPFBCCM, Parameter: "fir"},
+		{Type: webrtc.TypeRTCPFBGoogREMB},
 	}
 	cs := codecSet{
 		audio: webrtc.RTPCodecParameters{
@@ -86,6 +87,12 @@ func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) 
 		if err := m.RegisterHeaderExtension(ext, kind); err != nil {
 			return nil, nil, fmt.Errorf("register transport-wide sequence numbers: %w", err)
 		}
+	}
+	// The server's video carries the send time, so the receiving browser estimates its downlink
+	// and reports it in REMB (goog-remb, above), which caps the partner's sender (bitrate.go).
+	ext := webrtc.RTPHeaderExtensionCapability{URI: sdp.ABSSendTimeURI}
+	if err := m.RegisterHeaderExtension(ext, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, nil, fmt.Errorf("register absolute send time: %w", err)
 	}
 	return m, &interceptor.Registry{}, nil
 }

@@ -10,8 +10,9 @@ import (
 
 // startControlLocked starts the peer's control goroutine: it sends keyframe requests (PLIs),
 // NACKs for missing video packets and the congestion control feedback (every
-// feedbackInterval), the sender and receiver reports (every reportInterval) to the client,
-// and turns connection-state changes into OnFailed. It runs until done is closed.
+// feedbackInterval), the sender and receiver reports and the bitrate cap (every
+// reportInterval, and the cap whenever the partner's estimate changes) to the client, runs
+// the video pause's trials (bitrate.go), and turns connection-state changes into OnFailed. It runs until done is closed.
 // Called with p.mu held.
 func (p *Peer) startControlLocked(pc *webrtc.PeerConnection, rx *receiver, done chan struct{}) {
 	p.wg.Add(1)
@@ -43,6 +44,10 @@ func (p *Peer) control(pc *webrtc.PeerConnection, rx *receiver, done <-chan stru
 			return
 		case <-reports.C:
 			p.sendReports(pc)
+			p.checkVideo()
+			p.sendCap(pc)
+		case <-p.capReq:
+			p.sendCap(pc)
 		case <-feedback.C:
 			nackSeqs = p.sendNACKs(pc, nackSeqs)
 			rx.sendTWCC(pc)

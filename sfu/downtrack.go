@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -45,6 +46,9 @@ type trackBinding struct {
 	ssrc        uint32
 	payloadType uint8
 	writer      webrtc.TrackLocalWriter
+	// absSendTime is the client's id for the abs-send-time extension, 0 if not negotiated
+	// (video only: the client's downlink estimate runs on it, bitrate.go).
+	absSendTime uint8
 }
 
 func newDownTrack(p *Peer, kind int, codec webrtc.RTPCodecCapability) *downTrack {
@@ -58,11 +62,17 @@ func newDownTrack(p *Peer, kind int, codec webrtc.RTPCodecCapability) *downTrack
 func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, d.codec.MimeType) {
-			d.binding.Store(&trackBinding{
+			b := &trackBinding{
 				ssrc:        uint32(ctx.SSRC()),
 				payloadType: uint8(c.PayloadType),
 				writer:      ctx.WriteStream(),
-			})
+			}
+			for _, ext := range ctx.HeaderExtensions() {
+				if ext.URI == sdp.ABSSendTimeURI && d.kind == kindVideo && ext.ID > 0 && ext.ID < 15 {
+					b.absSendTime = uint8(ext.ID)
+				}
+			}
+			d.binding.Store(b)
 			return c, nil
 		}
 	}
@@ -106,8 +116,13 @@ func (d *downTrack) reset() {
 
 // forward rewrites pkt (in place: the caller owns it) from up, the receiving peer's partner,
 // and writes it to the client. It drops the packet if up's peer is not the partner, if a video
-// switch still waits for a keyframe, or if the packet predates the switch. Zero allocations.
+// switch still waits for a keyframe, if the packet predates the switch, or if video to the
+// client is paused. Zero allocations.
 func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
+	if d.kind == kindVideo && d.peer.downlink.paused.Load() {
+		d.peer.sfu.counters.videoPausedDrops.Add(1) // the client's downlink is too weak (bitrate.go)
+		return
+	}
 	d.mu.Lock()
 	if d.peer.partner.Load() != up.peer {
 		d.mu.Unlock()
@@ -147,8 +162,9 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 	}
 }
 
-// write sends the rewritten packet on the bound stream. Header extensions are dropped: their
-// ids were negotiated with the sender, not with this client.
+// write sends the rewritten packet on the bound stream. The sender's header extensions are
+// dropped (their ids were negotiated with the sender, not with this client); video carries the
+// server's abs-send-time instead.
 func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 	b := d.binding.Load()
 	if b == nil {
@@ -162,6 +178,11 @@ func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 	h.Extension = false
 	h.Extensions = h.Extensions[:0]
 	h.CSRC = h.CSRC[:0]
+	if b.absSendTime != 0 {
+		ext := extScratches.Get().(*extScratch)
+		defer extScratches.Put(ext)
+		setAbsSendTime(h, b.absSendTime, ext, now)
+	}
 	if pkt.PaddingSize != 0 && h.PaddingSize == 0 {
 		h.PaddingSize = pkt.PaddingSize
 	}
@@ -205,6 +226,8 @@ func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf
 	}
 	counters := &d.peer.sfu.counters
 	now := cacheNow()
+	ext := extScratches.Get().(*extScratch)
+	defer extScratches.Put(ext)
 	var resent, dup, over uint64
 	for _, pair := range nack.Nacks {
 		pair.Range(func(seq uint16) bool {
@@ -215,6 +238,9 @@ func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf
 			case overBudget:
 				over++
 			case loaded:
+				if b.absSendTime != 0 {
+					setAbsSendTime(h, b.absSendTime, ext, time.Now().UnixNano())
+				}
 				if err := d.peer.sendRTP(b.writer, h, payload); err != nil {
 					return false
 				}

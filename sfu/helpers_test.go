@@ -48,6 +48,7 @@ type endpoint struct {
 	client *synth.Client
 	failed chan error // receives OnFailed's error
 	fails  atomic.Int32
+	paused chan bool // receives OnVideoPaused's state
 
 	// While a renegotiation is signalled, the client's new candidates are held back until the
 	// offer was handled, as a WebSocket delivers them after the offer.
@@ -101,7 +102,7 @@ func connectVia(t *testing.T, s *sfu.SFU, opts synth.Options, prepare func(*sfu.
 	if err != nil {
 		t.Fatalf("synth.New: %v", err)
 	}
-	ep := &endpoint{client: client, failed: make(chan error, 4)}
+	ep := &endpoint{client: client, failed: make(chan error, 4), paused: make(chan bool, 16)}
 	ep.peer = s.NewPeer(fmt.Sprintf("peer-%d", client.Source()), sfu.PeerEvents{
 		OnICECandidate: func(c webrtc.ICECandidateInit) {
 			if route != nil {
@@ -115,6 +116,7 @@ func connectVia(t *testing.T, s *sfu.SFU, opts synth.Options, prepare func(*sfu.
 			ep.fails.Add(1)
 			ep.failed <- err
 		},
+		OnVideoPaused: func(paused bool) { ep.paused <- paused },
 	})
 	// Registered before the offer, so some candidates reach the Peer before its first offer.
 	client.OnLocalCandidate(func(c webrtc.ICECandidateInit) { ep.sendCandidate(t, c) })

@@ -1,7 +1,10 @@
 package sfu
 
-// Pair starts forwarding a's media to b and b's to a, and asks both clients for a keyframe at
-// once. A peer that is already paired is unpaired first. Either peer may have no
+import "time"
+
+// Pair starts forwarding a's media to b and b's to a, asks both clients for a keyframe at
+// once, and caps each sender with its new partner's downlink estimate; video paused for a weak
+// downlink resumes for the new partner as a trial (bitrate.go). A peer that is already paired is unpaired first. Either peer may have no
 // PeerConnection or no tracks yet: forwarding starts whenever media appears. Pair never blocks
 // on network I/O, so callers may hold their own locks. Pairing a peer with itself or with nil
 // does nothing. a and b must come from the same SFU.
@@ -21,8 +24,13 @@ func Pair(a, b *Peer) {
 	b.partner.Store(a)
 	a.resetDownTracks()
 	b.resetDownTracks()
+	now := time.Now().UnixNano()
+	a.downlink.newPartner(now)
+	b.downlink.newPartner(now)
 	a.requestKeyframe(true)
 	b.requestKeyframe(true)
+	a.requestCapUpdate() // each sender's cap follows its new partner's downlink at once
+	b.requestCapUpdate()
 }
 
 // Unpair stops forwarding between a and b if they are partners. When it returns, no packet

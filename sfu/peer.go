@@ -29,6 +29,11 @@ type PeerEvents struct {
 	// OnFailed reports an ICE/DTLS failure, a disconnection longer than
 	// Config.DisconnectTimeout, or a PeerConnection closed by the remote. At most once.
 	OnFailed func(err error)
+	// OnVideoPaused reports that the server paused (true) or resumed (false) the video it
+	// sends the client, because the client's downlink estimate fell under Config.VideoFloor or
+	// recovered (bitrate.go). A new partner starts resumed without a call. Called on a
+	// goroutine of its own.
+	OnVideoPaused func(paused bool)
 }
 
 // Peer is one client's media endpoint: at most one PeerConnection (created by the first offer),
@@ -50,6 +55,8 @@ type Peer struct {
 	conn atomic.Pointer[transport.Conn]
 
 	keyframeReq chan struct{} // capacity 1: ask the control goroutine for a PLI
+	capReq      chan struct{} // capacity 1: ask the control goroutine to send the bitrate cap
+	downlink    downlink      // the client's downlink estimate; video paused under the floor
 	stateChange chan struct{} // capacity 1: connState changed
 	connState   atomic.Int32  // latest webrtc.PeerConnectionState
 	lastPLI     atomic.Int64  // unix nanos of the last PLI we asked for
@@ -79,6 +86,7 @@ func (s *SFU) NewPeer(id string, ev PeerEvents) *Peer {
 		id:          id,
 		ev:          ev,
 		keyframeReq: make(chan struct{}, 1),
+		capReq:      make(chan struct{}, 1),
 		stateChange: make(chan struct{}, 1),
 	}
 	p.down[kindAudio] = newDownTrack(p, kindAudio, s.codec.capability(kindAudio))

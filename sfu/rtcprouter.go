@@ -28,7 +28,8 @@ func (p *Peer) handleRTCP(plain []byte) {
 
 // routeRTCP hands one RTCP packet from the client to its handler: feedback about the streams
 // the server sends goes to the down track it names (NACKs are answered from its cache,
-// PLI/FIR go on to the partner, receiver reports give jitter and RTT), sender reports about
+// PLI/FIR go on to the partner, receiver reports give jitter and RTT, REMB estimates cap the
+// partner's sender), sender reports about
 // the client's own streams to the up track. Pion may hand one compound packet to several of
 // its readers; what they repeat (reports) is recorded idempotently.
 func (p *Peer) routeRTCP(pkt rtcp.Packet) {
@@ -44,6 +45,8 @@ func (p *Peer) routeRTCP(pkt rtcp.Packet) {
 		if d := p.downTrackBySSRC(pk.MediaSSRC); d != nil {
 			d.handleRTCP(pk)
 		}
+	case *rtcp.ReceiverEstimatedMaximumBitrate:
+		p.handleREMB(pk)
 	case *rtcp.FullIntraRequest:
 		p.down[kindVideo].handleRTCP(pk)
 	case *rtcp.ReceiverReport:

@@ -52,6 +52,10 @@ type Config struct {
 	// KeyframeInterval is the PLI repeat interval while a downTrack waits for a keyframe after
 	// a switch, and the minimum spacing of PLIs relayed from receivers (default 300ms).
 	KeyframeInterval time.Duration
+	// VideoFloor is the downlink estimate, in bits per second, under which the server pauses
+	// the video it sends a client (audio goes on) until the estimate recovers (bitrate.go).
+	// Zero means DefaultVideoFloor; negative never pauses.
+	VideoFloor int64
 	// OnVideoSwitch, when set, is told how long each partner switch took from Pair until the
 	// new partner's first keyframe was forwarded to the client (the switch latency). It is
 	// called once per switch (never per packet) from a media goroutine with no lock held; it
@@ -64,6 +68,7 @@ const (
 	DefaultVideoCodec        = "vp8"
 	DefaultDisconnectTimeout = 10 * time.Second
 	DefaultKeyframeInterval  = 300 * time.Millisecond
+	DefaultVideoFloor        = 100_000
 )
 
 // CheckVideoCodec says why name is not a video codec the SFU can use (vp8 or h264), or
@@ -90,6 +95,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.KeyframeInterval <= 0 {
 		cfg.KeyframeInterval = DefaultKeyframeInterval
+	}
+	if cfg.VideoFloor == 0 {
+		cfg.VideoFloor = DefaultVideoFloor
 	}
 	if cfg.UDPPortMin > cfg.UDPPortMax {
 		return cfg, fmt.Errorf("udp port range %d-%d: min above max", cfg.UDPPortMin, cfg.UDPPortMax)

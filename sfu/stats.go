@@ -50,6 +50,14 @@ type Stats struct {
 	// NoMediaPort counts first offers refused with ErrNoMediaPort: the UDP port range was
 	// exhausted.
 	NoMediaPort uint64 `json:"noMediaPort"`
+	// REMBsReceived counts the downlink estimates (REMB) clients sent about the video the
+	// server sends them; CapsSent the REMB caps the server sent senders from them.
+	REMBsReceived uint64 `json:"rembsReceived"`
+	CapsSent      uint64 `json:"capsSent"`
+	// VideoPauses counts the times video to a client was paused because its downlink estimate
+	// fell under the floor; VideoPacketsPaused the video packets not forwarded while paused.
+	VideoPauses        uint64 `json:"videoPauses"`
+	VideoPacketsPaused uint64 `json:"videoPacketsPaused"`
 	// Peers is the number of peers with an open PeerConnection.
 	Peers int64 `json:"peers"`
 }
@@ -69,6 +77,9 @@ type counters struct {
 	candidatesRefused        atomic.Uint64
 	sourcesRefused           atomic.Uint64
 	noMediaPort              atomic.Uint64
+	rembsReceived, capsSent  atomic.Uint64
+	videoPauses              atomic.Uint64
+	videoPausedDrops         atomic.Uint64
 	peers                    atomic.Int64
 }
 
@@ -78,6 +89,10 @@ func (c *counters) snapshot() Stats {
 		AudioBytesForwarded:       c.audioBytes.Load(),
 		VideoPacketsForwarded:     c.videoPackets.Load(),
 		VideoBytesForwarded:       c.videoBytes.Load(),
+		REMBsReceived:             c.rembsReceived.Load(),
+		CapsSent:                  c.capsSent.Load(),
+		VideoPauses:               c.videoPauses.Load(),
+		VideoPacketsPaused:        c.videoPausedDrops.Load(),
 		VideoPacketsHeld:          c.videoHeld.Load(),
 		PLIsSent:                  c.plisSent.Load(),
 		KeyframeRequestsReceived:  c.keyframeRequests.Load(),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // fakeMedia is a Media without an SFU, for the hub's unit tests: it records
@@ -21,6 +22,7 @@ type fakePeer struct {
 	id     string
 	ev     MediaEvents
 	closed bool
+	paused atomic.Bool // the video the client receives is paused (setPaused)
 }
 
 func (m *fakeMedia) NewPeer(userID string, ev MediaEvents) MediaPeer {
@@ -61,11 +63,22 @@ func (m *fakeMedia) fail(userID string) {
 	p.ev.OnFailed(fmt.Errorf("fake failure"))
 }
 
+// setPaused pauses or resumes the video userID's client receives and reports
+// it, as the SFU would.
+func (m *fakeMedia) setPaused(userID string, paused bool) {
+	m.mu.Lock()
+	p := m.peers[userID]
+	m.mu.Unlock()
+	p.paused.Store(paused)
+	p.ev.OnVideoPaused(paused)
+}
+
 func (p *fakePeer) HandleOffer(sdp string) (string, error) {
 	return "", fmt.Errorf("the fake media takes no offer: %w", ErrBadSDP)
 }
 func (p *fakePeer) HandleAnswer(string) error    { return fmt.Errorf("no server offer: %w", ErrBadSDP) }
 func (p *fakePeer) AddCandidate(Candidate) error { return nil }
 func (p *fakePeer) Failed() bool                 { return false }
+func (p *fakePeer) VideoPaused() bool            { return p.paused.Load() }
 func (p *fakePeer) Stats() MediaStats            { return MediaStats{} }
 func (p *fakePeer) Close() error                 { p.closed = true; return nil }

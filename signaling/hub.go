@@ -241,9 +241,10 @@ func newOfferLimiter(o Options) *rate.Limiter {
 // peerEvents routes what s's media peer reports back to s's client.
 func peerEvents(h *Hub, s *Session) MediaEvents {
 	return MediaEvents{
-		OnCandidate: s.sendCandidate,
-		OnOffer:     func(sdp string) { s.enqueue(encode("webrtc_offer", sdpData{SDP: sdp})) },
-		OnFailed:    func(err error) { h.mediaFailed(s, err) },
+		OnCandidate:   s.sendCandidate,
+		OnOffer:       func(sdp string) { s.enqueue(encode("webrtc_offer", sdpData{SDP: sdp})) },
+		OnFailed:      func(err error) { h.mediaFailed(s, err) },
+		OnVideoPaused: func(paused bool) { h.videoPaused(s, paused) },
 	}
 }
 
@@ -302,6 +303,26 @@ func (h *Hub) mediaFailed(s *Session, err error) {
 	}
 	h.leaveLocked(s, ReasonMediaFailed)
 	s.sendError(errMediaFailed)
+}
+
+// videoPaused tells s and its partner that the video s receives was paused, because s's
+// downlink is too weak for it, or resumed: video_paused or video_resumed, with "weak" naming
+// whose link it is. The media side reports from its own goroutines, so a report may arrive
+// late: one that no longer matches the peer's state, or repeats what s was told, is dropped.
+func (h *Hub) videoPaused(s *Session, paused bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.state != paired || s.peer.VideoPaused() != paused || s.videoPaused == paused {
+		return
+	}
+	s.videoPaused = paused
+	typ := "video_resumed"
+	if paused {
+		typ = "video_paused"
+	}
+	s.enqueue(encode(typ, videoPausedData{Weak: WeakSelf}))
+	s.room.other(s).enqueue(encode(typ, videoPausedData{Weak: WeakPartner}))
+	s.log.Info(strings.Replace(typ, "_", " ", 1), "room", s.room.ID)
 }
 
 // clientIP is the remote address of r without its port.

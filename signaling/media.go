@@ -34,6 +34,9 @@ type MediaPeer interface {
 	AddCandidate(c Candidate) error
 	// Failed reports whether the media failed and has not connected since.
 	Failed() bool
+	// VideoPaused reports whether the video the client receives is paused
+	// because its downlink is too weak (see MediaEvents.OnVideoPaused).
+	VideoPaused() bool
 	// Stats reads the endpoint's media figures.
 	Stats() MediaStats
 	// Close ends the endpoint and everything it holds.
@@ -50,6 +53,10 @@ type MediaEvents struct {
 	// OnFailed reports that the media failed (ICE or DTLS failure, a long
 	// disconnection, the client closed it); again only after it recovered.
 	OnFailed func(err error)
+	// OnVideoPaused reports that the video the client receives was paused
+	// (its downlink estimate fell under the floor; audio goes on) or resumed.
+	// A new partner starts with video on, without a report.
+	OnVideoPaused func(paused bool)
 }
 
 // Candidate is an ICE candidate as the wire carries it (ice_candidate's

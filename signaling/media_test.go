@@ -39,3 +39,37 @@ func TestMediaFailureReachesThePartnerWithoutAnSFU(t *testing.T) {
 	h.media.fail(a.id)
 	b.expectPartnerLeft(ReasonMediaFailed)
 }
+
+// expectVideo reads a video_paused or video_resumed (typ) naming whose link
+// is weak.
+func (c *client) expectVideo(typ, weak string) {
+	c.t.Helper()
+	var d videoPausedData
+	c.expect(typ).field(c.t, &d)
+	if d.Weak != weak {
+		c.t.Fatalf("%s weak %q, want %q", typ, d.Weak, weak)
+	}
+}
+
+// TestVideoPauseReachesBothPartners: the user whose downlink is weak hears
+// it is its own, its partner that its video is not getting through; a
+// report that repeats the state, or that the peer's state no longer
+// matches (it came late), tells nobody anything.
+func TestVideoPauseReachesBothPartners(t *testing.T) {
+	h := newTestHub(t, nil)
+	a, b := h.dial(t), h.dial(t)
+	pair(t, a, b)
+
+	h.media.setPaused(a.id, true)
+	a.expectVideo("video_paused", WeakSelf)
+	b.expectVideo("video_paused", WeakPartner)
+	h.media.setPaused(a.id, true) // a repeat
+	h.media.setPaused(a.id, false)
+	a.expectVideo("video_resumed", WeakSelf)
+	b.expectVideo("video_resumed", WeakPartner)
+
+	// A late report: the peer is no longer paused when it is handled.
+	h.media.peers[b.id].ev.OnVideoPaused(true)
+	a.send("typing", map[string]bool{"active": true}) // a marker: the next message b gets
+	b.expect("partner_typing")
+}

@@ -72,8 +72,8 @@ func (h *Hub) pairLocked(m Match) {
 	room := &Room{ID: uuid.NewString(), CreatedAt: now.UTC(), a: a, b: b}
 	h.rooms[room.ID] = room
 	h.matches++
-	a.state, a.room = paired, room
-	b.state, b.room = paired, room
+	a.state, a.room, a.videoPaused = paired, room, false
+	b.state, b.room, b.videoPaused = paired, room, false
 	h.media.Pair(a.peer, b.peer)
 	if mod := h.opts.Moderation; mod != nil {
 		mod.CallMade(a.ip, a.identity)

@@ -80,6 +80,16 @@ type (
 	sdpData struct {
 		SDP string `json:"sdp"`
 	}
+	videoPausedData struct {
+		Weak string `json:"weak"`
+	}
+)
+
+// Whose link video_paused and video_resumed speak of: the receiving user's own downlink
+// (WeakSelf: it gets no video) or its partner's (WeakPartner: its video does not reach them).
+const (
+	WeakSelf    = "self"
+	WeakPartner = "partner"
 )
 
 // Messages from client to server.

@@ -64,6 +64,9 @@ type Session struct {
 	parted    string      // id of the partner this user last parted from
 	waitGen   uint64      // bumps on each enqueue, so a stale interest timer is ignored
 	openTimer *time.Timer // opens a waiting user with interests to anyone
+	// videoPaused is what this user was last told of the video it receives in its room:
+	// paused because its downlink is weak (video_paused) or not. A new room starts false.
+	videoPaused bool
 }
 
 // enqueue queues one frame for the writer. A client whose queue is full is

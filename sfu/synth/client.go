@@ -19,6 +19,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -69,8 +70,10 @@ type Client struct {
 	queued       []webrtc.ICECandidateInit
 	packets      []Packet
 	keyReqs      int
-	reports      int // reception report blocks received about the client's own streams
-	twccFeedback int // transport-wide congestion control feedback packets received
+	reports      int     // reception report blocks received about the client's own streams
+	twccFeedback int     // transport-wide congestion control feedback packets received
+	caps         int     // REMB packets received (bitrate caps from the server)
+	lastCap      float32 // the latest one's bitrate
 	started      bool
 	closed       bool
 	onFailedCb   func()
@@ -104,7 +107,13 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-		c.goroutine(func() { c.readTrack(track) })
+		var sendTimeID uint8
+		for _, ext := range receiver.GetParameters().HeaderExtensions {
+			if ext.URI == sdp.ABSSendTimeURI {
+				sendTimeID = uint8(ext.ID)
+			}
+		}
+		c.goroutine(func() { c.readTrack(track, sendTimeID) })
 		// Reading the receiver's RTCP lets the report interceptor see the server's sender
 		// reports, so the receiver reports we send carry LSR/DLSR (the server's RTT).
 		c.goroutine(func() {
@@ -130,7 +139,8 @@ func New(opts Options) (*Client, error) {
 }
 
 // newAPI builds a Pion API like a browser's: Opus and VP8, default interceptors (NACK, reports),
-// transport-wide sequence numbers on every packet sent, host candidates on one IP, no mDNS.
+// transport-wide sequence numbers on every packet sent, the absolute send time extension offered
+// for video, host candidates on one IP, no mDNS.
 func newAPI(opts Options) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
@@ -146,6 +156,10 @@ func newAPI(opts Options) (*webrtc.API, error) {
 	}
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, r); err != nil {
 		return nil, fmt.Errorf("synth: register twcc sequence numbers: %w", err)
+	}
+	sendTime := webrtc.RTPHeaderExtensionCapability{URI: sdp.ABSSendTimeURI}
+	if err := m.RegisterHeaderExtension(sendTime, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, fmt.Errorf("synth: register abs-send-time: %w", err)
 	}
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -309,6 +323,14 @@ func (c *Client) CongestionFeedback() int {
 	return c.twccFeedback
 }
 
+// Cap returns the latest bitrate cap (REMB) the client received from the server, in bits per
+// second, and how many it received.
+func (c *Client) Cap() (bps float32, count int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastCap, c.caps
+}
+
 func (c *Client) countReports(blocks []rtcp.ReceptionReport, ssrc uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -374,7 +396,12 @@ func (c *Client) readSenderRTCP(sender *webrtc.RTPSender) {
 			if rr, ok := p.(*rtcp.ReceiverReport); ok {
 				c.countReports(rr.Reports, ssrc)
 			}
-			switch p.(type) {
+			switch p := p.(type) {
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				c.mu.Lock()
+				c.caps++
+				c.lastCap = p.Bitrate
+				c.mu.Unlock()
 			case *rtcp.TransportLayerCC:
 				c.mu.Lock()
 				c.twccFeedback++
@@ -392,8 +419,9 @@ func (c *Client) readSenderRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
-// readTrack reports every packet of a remote track until it ends.
-func (c *Client) readTrack(track *webrtc.TrackRemote) {
+// readTrack reports every packet of a remote track until it ends; sendTimeID is the
+// abs-send-time extension's id (0: not negotiated).
+func (c *Client) readTrack(track *webrtc.TrackRemote, sendTimeID uint8) {
 	kind := track.Kind()
 	h264 := strings.EqualFold(track.Codec().MimeType, webrtc.MimeTypeH264)
 	buf := make([]byte, 1500)
@@ -407,6 +435,12 @@ func (c *Client) readTrack(track *webrtc.TrackRemote) {
 			continue
 		}
 		p := parsePacket(kind, h264, pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload, time.Now())
+		if sendTimeID != 0 {
+			if ext := pkt.GetExtension(sendTimeID); len(ext) == 3 {
+				p.SendTime = uint32(ext[0])<<16 | uint32(ext[1])<<8 | uint32(ext[2])
+				p.HasSendTime = true
+			}
+		}
 		if c.opts.OnPacket != nil {
 			c.opts.OnPacket(p)
 		}

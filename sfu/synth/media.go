@@ -29,6 +29,10 @@ type Packet struct {
 	Keyframe bool
 	// PictureID is the VP8 picture ID (7 or 15 bits), or -1 if the packet has none.
 	PictureID int
+	// HasSendTime is set if the packet carried the abs-send-time extension; SendTime is its
+	// value (seconds in 6.18 fixed point, 24 bits).
+	HasSendTime bool
+	SendTime    uint32
 }
 
 func parsePacket(kind webrtc.RTPCodecType, h264 bool, seq uint16, ts, ssrc uint32, payload []byte, at time.Time) Packet {

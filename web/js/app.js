@@ -80,6 +80,7 @@ const ui = {
   overlay: $('remote-overlay', HTMLElement),
   overlayText: $('remote-overlay-text', HTMLElement),
   unmute: $('unmute', HTMLButtonElement),
+  weakLink: $('weak-link', HTMLElement),
   cameraOffLabel: $('camera-off-label', HTMLElement),
   mediaNote: $('media-note', HTMLElement),
   status: $('status', HTMLElement),
@@ -116,6 +117,9 @@ const state = {
   /** @type {MediaStream|null} */ local: null,
   /** @type {Connection|null} */ conn: null,
   escArmedUntil: 0,
+  /** The server paused video for the user's weak downlink, or the partner's. */
+  weakSelf: false,
+  weakPartner: false,
   escTimer: 0,
   typingSent: false,
   typingTimer: 0,
@@ -223,6 +227,7 @@ function connection() {
   on('partner-left', onPartnerLeft);
   on('chat', (d) => { ui.typing.hidden = true; chat.addMessage('stranger', d.text, new Date(d.sentAt)); });
   on('typing', (d) => { ui.typing.hidden = !(d.active && state.phase === 'talking'); });
+  on('video-paused', onVideoPaused);
   on('remote-stream', (d) => showRemote(d.stream));
   on('server-error', onServerError);
   on('refused', onRefused);
@@ -292,6 +297,7 @@ function onPartnerFound(d) {
   // ends it, so the page stays where it is.
   if (!state.wantPartner) return;
   setPhase('talking');
+  showWeakLink(false, false); // a new partner starts with video on both ways
   refreshOnline();
   chat.clear();
   chat.addNotice("You're now chatting with a stranger. Say hi!");
@@ -319,10 +325,38 @@ function revealRemoteOnNextFrame() {
 
 /** @param {{reason: string}} d */
 function onPartnerLeft(d) {
+  showWeakLink(false, false);
   if (state.phase === 'landing') return;
   state.wantPartner = false;
   setPhase('left');
   chat.addNotice(LEFT_REASONS[d.reason] ?? 'Stranger left.');
+}
+
+/**
+ * The server paused or resumed video for a weak link: the user's own
+ * downlink ('self': no video arrives) or the partner's ('partner': the
+ * user's video does not get through). Audio goes on either way.
+ * @param {{weak: string, paused: boolean}} d
+ */
+function onVideoPaused(d) {
+  if (state.phase !== 'talking') return;
+  const self = d.weak === 'self' ? d.paused : state.weakSelf;
+  const partner = d.weak === 'partner' ? d.paused : state.weakPartner;
+  showWeakLink(self, partner);
+}
+
+/**
+ * Shows which links are too weak for video, or hides the note.
+ * @param {boolean} self @param {boolean} partner
+ */
+function showWeakLink(self, partner) {
+  state.weakSelf = self;
+  state.weakPartner = partner;
+  const lines = [];
+  if (self) lines.push('Your connection is weak: video paused, audio goes on.');
+  if (partner) lines.push("Your partner's connection is weak: video paused.");
+  ui.weakLink.textContent = lines.join('\n');
+  ui.weakLink.hidden = lines.length === 0;
 }
 
 /** @param {{code: string, message: string, retryAfter: number}} d */

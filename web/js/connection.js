@@ -335,6 +335,9 @@ export class Connection extends EventTarget {
       case 'chat_message':
         return this.#dispatch('chat', { text: String(data.text ?? ''), sentAt: String(data.sentAt ?? '') });
       case 'partner_typing': return this.#dispatch('typing', { active: data.active === true });
+      case 'video_paused':
+      case 'video_resumed':
+        return this.#dispatch('video-paused', { weak: String(data.weak ?? ''), paused: msg.type === 'video_paused' });
       case 'webrtc_answer': return this.#onAnswer(String(data.sdp ?? ''));
       case 'webrtc_offer': return this.#onOffer(String(data.sdp ?? ''));
       case 'ice_candidate': return this.#onRemoteCandidate(data);
