@@ -23,7 +23,7 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		VideoBytesForwarded: 20000, PLIsSent: 3, NACKsReceived: 4, KeyframeSwitches: 2, Peers: 4, FastPathPackets: 25,
 		FastPathPacketsSent: 26, RetransmissionsDuplicate: 11, RetransmissionsOverBudget: 12,
 		CandidatesRefused: 13, SourcesRefused: 14, REMBsReceived: 15, CapsSent: 16, VideoPauses: 17,
-		VideoPacketsPaused: 18}
+		VideoPacketsPaused: 18, UnrepairedLosses: 19}
 	m := New(Sources{
 		Hub:   func() signaling.Stats { return hub },
 		Media: func() sfu.Stats { return media },
@@ -40,7 +40,8 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		"tandem_fast_path_packets_total": 25, "tandem_fast_path_packets_sent_total": 26,
 		"tandem_downlink_estimates_received_total": 15, "tandem_bitrate_caps_sent_total": 16,
 		"tandem_video_pauses_total": 17, "tandem_video_packets_paused_total": 18,
-		"tandem_turn_allocations": 2, "tandem_turn_relayed_bytes_total": 4096, "tandem_ws_tracked_ips": 3,
+		"tandem_video_losses_unrepaired_total": 19,
+		"tandem_turn_allocations":              2, "tandem_turn_relayed_bytes_total": 4096, "tandem_ws_tracked_ips": 3,
 		"tandem_http_conns_refused_total": 8,
 	}
 	for name, v := range want {

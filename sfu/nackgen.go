@@ -68,30 +68,44 @@ func (g *nackGenerator) reset(seq uint16, arrived bool) {
 }
 
 // missing appends to dst the sequence numbers still missing that were asked for fewer than
-// nackMaxTries times, counting this request, oldest first.
-func (g *nackGenerator) missing(dst []uint16) []uint16 {
+// nackMaxTries times, counting this request, oldest first. lost counts the packets given up
+// in this call: still missing a whole feedbackInterval after their last request.
+func (g *nackGenerator) missing(dst []uint16) (seqs []uint16, lost int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for back := g.span - 1; back > 0; back-- {
 		s := g.newest - uint16(back)
 		i := s % nackWindow
-		if g.received[i/64]&(1<<(i%64)) != 0 || g.tries[i] >= nackMaxTries {
-			continue
+		switch {
+		case g.received[i/64]&(1<<(i%64)) != 0 || g.tries[i] > nackMaxTries:
+		case g.tries[i] == nackMaxTries:
+			g.tries[i]++ // given up, counted once
+			lost++
+		default:
+			g.tries[i]++
+			dst = append(dst, s)
 		}
-		g.tries[i]++
-		dst = append(dst, s)
 	}
-	return dst
+	return dst, lost
 }
 
-// sendNACKs asks the client again for the video packets its up track is missing. Called by the
-// control goroutine every feedbackInterval; seqs is its reused scratch slice, returned for reuse.
+// sendNACKs asks the client again for the video packets its up track is missing. A packet
+// still missing after its last NACK cannot be repaired in time: the client is asked for a
+// keyframe (throttled), so its partner's picture recovers without waiting for the partner's
+// own PLI. Called by the control goroutine every feedbackInterval; seqs is its reused scratch
+// slice, returned for reuse.
 func (p *Peer) sendNACKs(pc *webrtc.PeerConnection, seqs []uint16) []uint16 {
 	up := p.up[kindVideo].Load()
 	if up == nil {
 		return seqs
 	}
-	seqs = up.nacks.missing(seqs[:0])
+	seqs, lost := up.nacks.missing(seqs[:0])
+	if lost > 0 {
+		p.sfu.counters.unrepaired.Add(uint64(lost))
+		if p.partner.Load() != nil {
+			p.requestKeyframe(false)
+		}
+	}
 	if len(seqs) == 0 {
 		return seqs
 	}

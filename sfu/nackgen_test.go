@@ -13,20 +13,24 @@ func TestNACKGeneratorListsGapsAcrossTheWrapAndGivesUp(t *testing.T) {
 	}
 	want := []uint16{65535, 0, 2}
 	for try := 1; try <= nackMaxTries; try++ {
-		if got := g.missing(nil); !slices.Equal(got, want) {
-			t.Fatalf("request %d: missing %v, want %v", try, got, want)
+		if got, lost := g.missing(nil); !slices.Equal(got, want) || lost != 0 {
+			t.Fatalf("request %d: missing %v (%d lost), want %v", try, got, lost, want)
 		}
 		if try == 1 {
 			g.packet(0) // a retransmission arrives late
 			want = []uint16{65535, 2}
 		}
 	}
-	if got := g.missing(nil); len(got) != 0 {
-		t.Fatalf("after %d requests still asking for %v", nackMaxTries, got)
+	// The next round gives up the two still missing, once.
+	if got, lost := g.missing(nil); len(got) != 0 || lost != 2 {
+		t.Fatalf("after %d requests: asking for %v, %d given up; want nothing asked, 2 given up", nackMaxTries, got, lost)
+	}
+	if _, lost := g.missing(nil); lost != 0 {
+		t.Fatalf("%d given up again", lost)
 	}
 	// A new gap is asked for although older ones were given up.
 	g.packet(5)
-	if got := g.missing(nil); !slices.Equal(got, []uint16{4}) {
+	if got, _ := g.missing(nil); !slices.Equal(got, []uint16{4}) {
 		t.Fatalf("missing %v after a new gap, want [4]", got)
 	}
 }
@@ -36,14 +40,14 @@ func TestNACKGeneratorForgetsWhatLeftTheWindow(t *testing.T) {
 	g.packet(100)
 	g.packet(102) // 101 lost
 	g.packet(102 + nackWindow)
-	got := g.missing(nil)
+	got, _ := g.missing(nil)
 	if slices.Contains(got, 101) || len(got) != nackWindow-1 {
 		t.Fatalf("after a jump of a whole window: %d missing (101 listed: %v), want the %d inside the window",
 			len(got), slices.Contains(got, 101), nackWindow-1)
 	}
 	// A packet older than the window is ignored, not counted as a late arrival.
 	g.packet(101)
-	if again := g.missing(nil); len(again) != nackWindow-1 {
+	if again, _ := g.missing(nil); len(again) != nackWindow-1 {
 		t.Fatalf("%d missing after an out-of-window packet, want %d", len(again), nackWindow-1)
 	}
 }

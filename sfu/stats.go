@@ -58,6 +58,9 @@ type Stats struct {
 	// fell under the floor; VideoPacketsPaused the video packets not forwarded while paused.
 	VideoPauses        uint64 `json:"videoPauses"`
 	VideoPacketsPaused uint64 `json:"videoPacketsPaused"`
+	// UnrepairedLosses counts video packets from clients still missing after the SFU's last
+	// NACK for them; each such loss asks the sender for a keyframe (throttled).
+	UnrepairedLosses uint64 `json:"unrepairedLosses"`
 	// Peers is the number of peers with an open PeerConnection.
 	Peers int64 `json:"peers"`
 }
@@ -80,6 +83,7 @@ type counters struct {
 	rembsReceived, capsSent  atomic.Uint64
 	videoPauses              atomic.Uint64
 	videoPausedDrops         atomic.Uint64
+	unrepaired               atomic.Uint64
 	peers                    atomic.Int64
 }
 
@@ -93,6 +97,7 @@ func (c *counters) snapshot() Stats {
 		CapsSent:                  c.capsSent.Load(),
 		VideoPauses:               c.videoPauses.Load(),
 		VideoPacketsPaused:        c.videoPausedDrops.Load(),
+		UnrepairedLosses:          c.unrepaired.Load(),
 		VideoPacketsHeld:          c.videoHeld.Load(),
 		PLIsSent:                  c.plisSent.Load(),
 		KeyframeRequestsReceived:  c.keyframeRequests.Load(),
