@@ -15,7 +15,7 @@ type collector struct {
 	packets, bytes, held, plis, keyframeReqs                                                         *prometheus.Desc
 	nacks, retransmits, refusedResends, refusedRemotes, switches, mediaPeers, fastPath, fastPathSent *prometheus.Desc
 
-	estimates, caps, videoPauses, videoPaused, unrepaired *prometheus.Desc
+	estimates, caps, videoPauses, videoPaused, unrepaired, rtx *prometheus.Desc
 
 	turnAllocations, turnRelayed, turnRefused, turnDropped *prometheus.Desc
 
@@ -56,6 +56,7 @@ func newCollector(src Sources) *collector {
 		caps:        d("bitrate_caps_sent_total", "Bitrate caps (REMB) the server sent senders from their partner's downlink estimate."),
 		videoPauses: d("video_pauses_total", "Times video to a client was paused because its downlink estimate fell under media.video_floor_kbps."),
 		videoPaused: d("video_packets_paused_total", "Video packets not forwarded because video to their receiver was paused."),
+		rtx:         d("rtx_packets_total", "Retransmissions on RTX streams (RFC 4588): received from clients (unwrapped into their video) and sent to them.", "direction"),
 		unrepaired:  d("video_losses_unrepaired_total", "Video packets from clients still missing after the SFU's last NACK (each asks the sender for a keyframe, throttled)."),
 
 		turnAllocations: d("turn_allocations", "TURN allocations open now on the embedded TURN server."),
@@ -80,7 +81,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.connected, c.waiting, c.rooms, c.matches, c.draining,
 		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.refusedRemotes, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
-		c.estimates, c.caps, c.videoPauses, c.videoPaused, c.unrepaired,
+		c.estimates, c.caps, c.videoPauses, c.videoPaused, c.unrepaired, c.rtx,
 		c.turnAllocations, c.turnRelayed, c.turnRefused, c.turnDropped, c.refused, c.trackedIPs, c.connsRefused,
 		c.reports, c.bansActive,
 	} {
@@ -161,6 +162,8 @@ func (c *collector) collectMedia(ch chan<- prometheus.Metric) {
 	counter(ch, c.videoPauses, float64(m.VideoPauses))
 	counter(ch, c.videoPaused, float64(m.VideoPacketsPaused))
 	counter(ch, c.unrepaired, float64(m.UnrepairedLosses))
+	counter(ch, c.rtx, float64(m.RTXReceived), "received")
+	counter(ch, c.rtx, float64(m.RTXSent), "sent")
 	gauge(ch, c.mediaPeers, float64(m.Peers))
 }
 

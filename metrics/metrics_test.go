@@ -23,7 +23,7 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		VideoBytesForwarded: 20000, PLIsSent: 3, NACKsReceived: 4, KeyframeSwitches: 2, Peers: 4, FastPathPackets: 25,
 		FastPathPacketsSent: 26, RetransmissionsDuplicate: 11, RetransmissionsOverBudget: 12,
 		CandidatesRefused: 13, SourcesRefused: 14, REMBsReceived: 15, CapsSent: 16, VideoPauses: 17,
-		VideoPacketsPaused: 18, UnrepairedLosses: 19}
+		VideoPacketsPaused: 18, UnrepairedLosses: 19, RTXReceived: 20}
 	m := New(Sources{
 		Hub:   func() signaling.Stats { return hub },
 		Media: func() sfu.Stats { return media },

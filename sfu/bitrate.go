@@ -101,8 +101,9 @@ func (l *downlink) resumeLocked(now int64) {
 }
 
 // tick runs every reportInterval: it resumes paused video as a trial once the pause has
-// lasted probeDelay, and pauses video whose fresh estimate stayed under the floor past the
-// grace period (a browser may report an unchanged estimate rarely). It reports whether video
+// lasted probeDelay, and pauses video whose latest estimate, reported since video last
+// resumed, is still under the floor when the grace period ends (the estimate may have come
+// early in it, and a browser reports an unchanged estimate rarely). It reports whether video
 // changed state, and the new state.
 func (l *downlink) tick(now, floor int64) (changed, paused bool) {
 	l.mu.Lock()
@@ -114,7 +115,7 @@ func (l *downlink) tick(now, floor int64) (changed, paused bool) {
 		l.trial = true
 		return true, false
 	case !isPaused && floor > 0 && l.estimate > 0 && l.estimate < floor &&
-		now-l.at <= int64(estimateTTL) && now >= l.graceUntil:
+		l.at >= l.since && now >= l.graceUntil:
 		l.pauseLocked(now)
 		return true, true
 	}

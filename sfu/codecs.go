@@ -19,6 +19,8 @@ const (
 type codecSet struct {
 	audio webrtc.RTPCodecParameters
 	video webrtc.RTPCodecParameters
+	// rtx carries video retransmissions (RFC 4588) where the client negotiates it (rtx.go).
+	rtx webrtc.RTPCodecParameters
 	// isKeyframe reports whether a video payload starts a keyframe.
 	isKeyframe func(payload []byte) bool
 }
@@ -56,6 +58,11 @@ func newCodecSet(video string) codecSet {
 		}
 		cs.isKeyframe = isH264Keyframe
 	}
+	cs.rtx = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000,
+			SDPFmtpLine: fmt.Sprintf("apt=%d", cs.video.PayloadType)},
+		PayloadType: cs.video.PayloadType + 1,
+	}
 	return cs
 }
 
@@ -80,6 +87,9 @@ func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) 
 	}
 	if err := m.RegisterCodec(s.codec.video, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, nil, fmt.Errorf("register %s: %w", s.codec.video.MimeType, err)
+	}
+	if err := m.RegisterCodec(s.codec.rtx, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, nil, fmt.Errorf("register rtx: %w", err)
 	}
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)

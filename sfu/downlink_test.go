@@ -35,6 +35,24 @@ func TestDownlinkPausesUnderTheFloorAndResumesAboveIt(t *testing.T) {
 	}
 }
 
+func TestDownlinkPausesWhenTheGraceEndsOnAnEarlyEstimate(t *testing.T) {
+	var l downlink
+	l.newPartner(at(0))
+	if changed, _ := l.update(50_000, at(0.5), testFloor); changed {
+		t.Fatal("paused within a new partner's grace period")
+	}
+	// No further report: the one under the floor pauses video when the grace ends, however
+	// long ago it came.
+	if changed, paused := l.tick(at(probeGrace.Seconds()+10), testFloor); !changed || !paused {
+		t.Fatal("no pause at the end of the grace period")
+	}
+	// An estimate from before the last resume does not pause a trial by itself.
+	l.tick(at(100), testFloor) // the trial
+	if changed, _ := l.tick(at(100+probeGrace.Seconds()+1), testFloor); changed {
+		t.Fatal("a trial was ended by an estimate from before it")
+	}
+}
+
 func TestDownlinkTrialsBackOffWhileTheyFail(t *testing.T) {
 	var l downlink
 	l.update(50_000, at(0), testFloor) // paused at 0

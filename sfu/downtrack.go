@@ -39,6 +39,8 @@ type downTrack struct {
 	src *upTrack
 	// resetAt is when reset last ran (unix nanos), the start of a switch's latency.
 	resetAt int64
+
+	rtxSeq atomic.Uint32 // the RTX stream's sequence numbers (low 16 bits)
 }
 
 // trackBinding is what Bind gave us: where and how to write.
@@ -49,6 +51,10 @@ type trackBinding struct {
 	// absSendTime is the client's id for the abs-send-time extension, 0 if not negotiated
 	// (video only: the client's downlink estimate runs on it, bitrate.go).
 	absSendTime uint8
+	// rtxSSRC and rtxPT are the RTX stream retransmissions go on (rtx.go); rtxSSRC is 0 if
+	// the client did not negotiate RTX.
+	rtxSSRC uint32
+	rtxPT   uint8
 }
 
 func newDownTrack(p *Peer, kind int, codec webrtc.RTPCodecCapability) *downTrack {
@@ -66,6 +72,11 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 				ssrc:        uint32(ctx.SSRC()),
 				payloadType: uint8(c.PayloadType),
 				writer:      ctx.WriteStream(),
+			}
+			if d.kind == kindVideo && ctx.SSRCRetransmission() != 0 {
+				if pt, ok := rtxPayloadType(ctx.CodecParameters(), c.PayloadType); ok {
+					b.rtxSSRC, b.rtxPT = uint32(ctx.SSRCRetransmission()), pt
+				}
 			}
 			for _, ext := range ctx.HeaderExtensions() {
 				if ext.URI == sdp.ABSSendTimeURI && d.kind == kindVideo && ext.ID > 0 && ext.ID < 15 {
@@ -218,7 +229,8 @@ func (d *downTrack) handleRTCP(pkt rtcp.Packet) {
 }
 
 // retransmit resends the packets a NACK asks for that are still cached, each at most once per
-// resendInterval and within the cache's credit; refusals are counted by cause.
+// resendInterval and within the cache's credit, on the RTX stream if the client negotiated
+// one; refusals are counted by cause. buf must hold rtxOSNLen+maxCachedPayload bytes.
 func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf []byte) {
 	b := d.binding.Load()
 	if b == nil || nack.MediaSSRC != b.ssrc {
@@ -228,16 +240,20 @@ func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf
 	now := cacheNow()
 	ext := extScratches.Get().(*extScratch)
 	defer extScratches.Put(ext)
-	var resent, dup, over uint64
+	var resent, dup, over, rtx uint64
 	for _, pair := range nack.Nacks {
 		pair.Range(func(seq uint16) bool {
-			payload, r := d.cache.load(seq, now, h, buf)
+			payload, r := d.cache.load(seq, now, h, buf[rtxOSNLen:])
 			switch r {
 			case duplicate:
 				dup++
 			case overBudget:
 				over++
 			case loaded:
+				if b.rtxSSRC != 0 {
+					payload = wrapRTX(h, buf, len(payload), b.rtxPT, b.rtxSSRC, uint16(d.rtxSeq.Add(1)))
+					rtx++
+				}
 				if b.absSendTime != 0 {
 					setAbsSendTime(h, b.absSendTime, ext, time.Now().UnixNano())
 				}
@@ -252,6 +268,7 @@ func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf
 	counters.retransmissions.Add(resent)
 	counters.retransmitsDuplicate.Add(dup)
 	counters.retransmitsOverBudget.Add(over)
+	counters.rtxSent.Add(rtx)
 }
 
 // receiverReport records jitter and round-trip time from the report blocks about this track.

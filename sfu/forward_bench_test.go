@@ -137,7 +137,7 @@ func BenchmarkNACKStorm(b *testing.B) {
 		nack.Nacks[i] = rtcp.NackPair{PacketID: 100, LostPackets: 0xffff}
 	}
 	var h rtp.Header
-	buf := make([]byte, maxCachedPayload)
+	buf := make([]byte, rtxOSNLen+maxCachedPayload)
 	b.ReportAllocs()
 	for b.Loop() {
 		d.retransmit(nack, &h, buf)

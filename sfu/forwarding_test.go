@@ -208,17 +208,21 @@ func TestClientNACKIsAnsweredFromTheCache(t *testing.T) {
 	if err := a.client.PC().WriteRTCP([]rtcp.Packet{nack}); err != nil {
 		t.Fatal(err)
 	}
+	var again synth.Packet
 	waitFor(t, "the NACKed packet to arrive again", func() bool {
 		n := 0
 		for _, p := range a.client.Packets() {
 			if p.Kind == video && p.Seq == lost.Seq && p.Source == lost.Source {
-				n++
+				n, again = n+1, p
 			}
 		}
 		return n >= 2
 	})
-	if st := s.Stats(); st.Retransmissions == 0 || st.NACKsReceived == 0 {
-		t.Fatalf("stats %+v: want NACKs received and retransmissions counted", st)
+	if !again.RTX {
+		t.Error("the retransmission did not come on the RTX stream the client negotiated")
+	}
+	if st := s.Stats(); st.Retransmissions == 0 || st.NACKsReceived == 0 || st.RTXSent == 0 {
+		t.Fatalf("stats %+v: want NACKs received and retransmissions (as RTX) counted", st)
 	}
 }
 

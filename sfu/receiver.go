@@ -44,7 +44,10 @@ func newReceiver(p *Peer) *receiver {
 // receiveParams are what the latest offer negotiated for the client's RTP.
 type receiveParams struct {
 	kindOfPT [128]int8 // media kind of each payload type of the configured codecs; -1 for others
-	twccExt  uint8     // id of the transport-wide sequence number extension; 0 if none
+	// aptOf maps each RTX payload type whose original is the video codec to that original's
+	// payload type (rtx.go); 0 for the others.
+	aptOf   [128]uint8
+	twccExt uint8 // id of the transport-wide sequence number extension; 0 if none
 }
 
 // setParams records the payload types and TWCC extension id of an offer the PeerConnection
@@ -59,6 +62,8 @@ func (r *receiver) setParams(offer *sdp.SessionDescription, codecs codecSet) {
 		kindAudio: codecName(codecs.audio.MimeType),
 		kindVideo: codecName(codecs.video.MimeType),
 	}
+	var rtxPTs [128]bool
+	var apts [][2]uint8 // rtx payload type, original, as the offer's fmtp lines say
 	for _, md := range offer.MediaDescriptions {
 		kind := mediaKind(md.MediaName.Media)
 		if kind < 0 {
@@ -67,8 +72,16 @@ func (r *receiver) setParams(offer *sdp.SessionDescription, codecs codecSet) {
 		for _, a := range md.Attributes {
 			switch a.Key {
 			case "rtpmap":
-				if pt, name, ok := parseRTPMap(a.Value); ok && strings.EqualFold(name, want[kind]) {
+				pt, name, ok := parseRTPMap(a.Value)
+				switch {
+				case ok && strings.EqualFold(name, want[kind]):
 					params.kindOfPT[pt] = int8(kind)
+				case ok && kind == kindVideo && strings.EqualFold(name, "rtx"):
+					rtxPTs[pt] = true
+				}
+			case "fmtp":
+				if rtx, apt, ok := parseAPT(a.Value); ok && kind == kindVideo {
+					apts = append(apts, [2]uint8{rtx, apt})
 				}
 			case "extmap":
 				id, uri, _ := strings.Cut(a.Value, " ")
@@ -78,6 +91,11 @@ func (r *receiver) setParams(offer *sdp.SessionDescription, codecs codecSet) {
 					params.twccExt = uint8(n)
 				}
 			}
+		}
+	}
+	for _, a := range apts {
+		if rtxPTs[a[0]] && params.kindOfPT[a[1]] == kindVideo {
+			params.aptOf[a[0]] = a[1]
 		}
 	}
 	r.params.Store(params)
@@ -106,11 +124,30 @@ func parseRTPMap(value string) (pt uint8, name string, ok bool) {
 }
 
 // HandleRTP implements transport.Sink: one RTP packet the transport decrypted goes to the up
-// track of its payload type's kind and SSRC. Zero allocations.
+// track of its payload type's kind and SSRC; an RTX packet is unwrapped into the video up
+// track's (a padding-only probe is only recorded for the congestion feedback). Zero
+// allocations.
 func (r *receiver) HandleRTP(pkt *rtp.Packet, size int) {
+	if params := r.params.Load(); params != nil && params.aptOf[pkt.PayloadType&0x7f] != 0 {
+		r.handleRTX(pkt, size, params.aptOf[pkt.PayloadType&0x7f])
+		return
+	}
 	if up := r.upTrack(&pkt.Header); up != nil {
 		r.deliver(up, pkt, size, time.Now().UnixNano())
 	}
+}
+
+// handleRTX takes one RTX packet of the client's: its original (payload type apt) goes to the
+// current video up track, as a late packet of it.
+func (r *receiver) handleRTX(pkt *rtp.Packet, size int, apt uint8) {
+	now := time.Now().UnixNano()
+	r.recordTWCC(&pkt.Header, now)
+	up := r.peer.up[kindVideo].Load()
+	if up == nil || !unwrapRTX(pkt, apt, up.ssrc) {
+		return
+	}
+	r.peer.sfu.counters.rtxReceived.Add(1)
+	up.handle(pkt, size, now)
 }
 
 // HandleRTCP implements transport.Sink.

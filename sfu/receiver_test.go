@@ -9,12 +9,15 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// testOffer is a minimal offer with the default codecs and the TWCC extension (id 3).
+// testOffer is a minimal offer with the default codecs, the TWCC extension (id 3) and RTX for
+// VP8 (97; 99 is RTX of a codec the server does not use).
 const testOffer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" +
 	"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n" +
 	"a=extmap:3 " + sdp.TransportCCURI + "\r\na=rtpmap:111 opus/48000/2\r\n" +
 	"m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n" +
-	"a=extmap:3 " + sdp.TransportCCURI + "\r\na=rtpmap:96 VP8/90000\r\n"
+	"a=extmap:3 " + sdp.TransportCCURI + "\r\na=rtpmap:96 VP8/90000\r\n" +
+	"a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n" + // RTX of our VP8
+	"a=rtpmap:98 VP9/90000\r\na=rtpmap:99 rtx/90000\r\na=fmtp:99 apt=98\r\n" // of a codec not ours
 
 // newTestReceiver returns the receiver of an unpaired peer that negotiated testOffer.
 func newTestReceiver(t testing.TB) *receiver {
@@ -63,6 +66,45 @@ func TestReceiverHandsPacketsToTheUpTrackOfTheirKindAndSSRC(t *testing.T) {
 	rx.HandleRTP(other, 1120)
 	if rx.peer.Stats().PacketsIn != 2 {
 		t.Fatal("a packet of an unnegotiated payload type reached an up track")
+	}
+}
+
+// rtxPacket wraps videoPacket(seq) as the client's RTX packet number rtxSeq (payload type 97).
+func rtxPacket(t testing.TB, seq, rtxSeq, twcc uint16) *rtp.Packet {
+	pkt := videoPacket(t, rtxSeq, twcc)
+	pkt.PayloadType, pkt.SSRC = 97, 43
+	pkt.Payload = append([]byte{byte(seq >> 8), byte(seq)}, pkt.Payload...)
+	return pkt
+}
+
+func TestReceiverUnwrapsRTXIntoTheVideoUpTrack(t *testing.T) {
+	rx := newTestReceiver(t)
+	rx.HandleRTP(videoPacket(t, 10, 1), 1120)
+	rx.HandleRTP(videoPacket(t, 12, 2), 1120) // 11 lost
+	up := rx.peer.up[kindVideo].Load()
+	if missing, _ := up.nacks.missing(nil); len(missing) != 1 || missing[0] != 11 {
+		t.Fatalf("missing %v, want [11]", missing)
+	}
+	rx.HandleRTP(rtxPacket(t, 11, 500, 3), 1122)
+	if missing, _ := up.nacks.missing(nil); len(missing) != 0 {
+		t.Fatalf("still missing %v after the RTX packet carrying 11", missing)
+	}
+	if rx.peer.up[kindVideo].Load() != up || rx.peer.sfu.counters.rtxReceived.Load() != 1 {
+		t.Fatal("the RTX packet started an up track of its own or was not counted")
+	}
+	// A padding-only probe is recorded for the congestion feedback and goes no further.
+	probe := rtxPacket(t, 0, 501, 4)
+	probe.Payload = probe.Payload[:0]
+	rx.HandleRTP(probe, 200)
+	// RTX of a codec the server does not use is dropped like that codec.
+	other := rtxPacket(t, 13, 502, 5)
+	other.PayloadType = 99
+	rx.HandleRTP(other, 1122)
+	if in := rx.peer.Stats().PacketsIn; in != 3 {
+		t.Fatalf("%d packets reached the up track, want 3 (two media, one repaired)", in)
+	}
+	if held := rx.twcc.PacketsHeld(); held != 4 {
+		t.Fatalf("twcc recorder holds %d packets, want 4 (the probe included, not the unknown payload type)", held)
 	}
 }
 

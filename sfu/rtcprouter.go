@@ -68,7 +68,7 @@ func (p *Peer) routeRTCP(pkt rtcp.Packet) {
 // resendScratch is the working memory of one NACK answer.
 type resendScratch struct {
 	hdr rtp.Header
-	buf [maxCachedPayload]byte
+	buf [rtxOSNLen + maxCachedPayload]byte // room for the RTX header's original sequence number
 }
 
 var resendScratches = sync.Pool{New: func() any { return new(resendScratch) }}

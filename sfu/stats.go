@@ -61,6 +61,11 @@ type Stats struct {
 	// UnrepairedLosses counts video packets from clients still missing after the SFU's last
 	// NACK for them; each such loss asks the sender for a keyframe (throttled).
 	UnrepairedLosses uint64 `json:"unrepairedLosses"`
+	// RTXReceived counts retransmissions clients sent as RTX (RFC 4588) that the SFU unwrapped
+	// into their video; RTXSent the retransmissions it sent clients as RTX (part of
+	// Retransmissions).
+	RTXReceived uint64 `json:"rtxReceived"`
+	RTXSent     uint64 `json:"rtxSent"`
 	// Peers is the number of peers with an open PeerConnection.
 	Peers int64 `json:"peers"`
 }
@@ -84,6 +89,7 @@ type counters struct {
 	videoPauses              atomic.Uint64
 	videoPausedDrops         atomic.Uint64
 	unrepaired               atomic.Uint64
+	rtxReceived, rtxSent     atomic.Uint64
 	peers                    atomic.Int64
 }
 
@@ -98,6 +104,8 @@ func (c *counters) snapshot() Stats {
 		VideoPauses:               c.videoPauses.Load(),
 		VideoPacketsPaused:        c.videoPausedDrops.Load(),
 		UnrepairedLosses:          c.unrepaired.Load(),
+		RTXReceived:               c.rtxReceived.Load(),
+		RTXSent:                   c.rtxSent.Load(),
 		VideoPacketsHeld:          c.videoHeld.Load(),
 		PLIsSent:                  c.plisSent.Load(),
 		KeyframeRequestsReceived:  c.keyframeRequests.Load(),

@@ -52,6 +52,10 @@ type Options struct {
 	// numbers (no NACK, TWCC feedback or stats), so one process can run many clients; for
 	// load generation.
 	Lean bool
+	// DropEvery, if above 0, loses every DropEvery-th video packet the client sends on the
+	// wire, after its NACK responder kept it, so the server's NACKs repair it (on the RTX
+	// stream where negotiated).
+	DropEvery int
 }
 
 // Client is one synthetic participant. Its methods are safe for concurrent use.
@@ -147,6 +151,9 @@ func newAPI(opts Options) (*webrtc.API, error) {
 		return nil, fmt.Errorf("synth: register codecs: %w", err)
 	}
 	r := &interceptor.Registry{}
+	if opts.DropEvery > 0 {
+		r.Add(lossFactory{every: opts.DropEvery}) // first: closest to the wire
+	}
 	register := webrtc.RegisterDefaultInterceptors
 	if opts.Lean {
 		register = func(_ *webrtc.MediaEngine, r *interceptor.Registry) error { return webrtc.ConfigureRTCPReports(r) }
@@ -427,7 +434,7 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, sendTimeID uint8) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	for {
-		n, _, err := track.Read(buf)
+		n, attrs, err := track.Read(buf)
 		if err != nil {
 			return
 		}
@@ -435,6 +442,7 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, sendTimeID uint8) {
 			continue
 		}
 		p := parsePacket(kind, h264, pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload, time.Now())
+		p.RTX = attrs != nil && attrs.Get(webrtc.AttributeRtxSsrc) != nil
 		if sendTimeID != 0 {
 			if ext := pkt.GetExtension(sendTimeID); len(ext) == 3 {
 				p.SendTime = uint32(ext[0])<<16 | uint32(ext[1])<<8 | uint32(ext[2])

@@ -33,6 +33,8 @@ type Packet struct {
 	// value (seconds in 6.18 fixed point, 24 bits).
 	HasSendTime bool
 	SendTime    uint32
+	// RTX is set for a retransmission that came on the RTX stream (RFC 4588), unwrapped.
+	RTX bool
 }
 
 func parsePacket(kind webrtc.RTPCodecType, h264 bool, seq uint16, ts, ssrc uint32, payload []byte, at time.Time) Packet {
