@@ -150,10 +150,15 @@ func (l *downlink) capFor(now, floor int64) int64 {
 }
 
 // handleREMB takes a client's estimate of its downlink: it may pause or resume the video the
-// client receives, and it goes on at once to the partner's sender as a cap.
+// client receives, and it goes on at once to the partner's sender as a cap. A client's
+// estimate only ever limits the video it receives itself.
 func (p *Peer) handleREMB(remb *rtcp.ReceiverEstimatedMaximumBitrate) {
+	bps := float64(remb.Bitrate)
+	if !(bps >= 1) { // NaN, negative or zero: no estimate (a REMB's wire format cannot say that)
+		return
+	}
 	p.sfu.counters.rembsReceived.Add(1)
-	changed, paused := p.downlink.update(int64(remb.Bitrate), time.Now().UnixNano(), p.sfu.cfg.VideoFloor)
+	changed, paused := p.downlink.update(int64(min(bps, uncapped)), time.Now().UnixNano(), p.sfu.cfg.VideoFloor)
 	if changed {
 		p.videoStateChanged(paused)
 	}

@@ -1,8 +1,11 @@
 package sfu
 
 import (
+	"math"
 	"testing"
 	"time"
+
+	"github.com/pion/rtcp"
 )
 
 const testFloor = 100_000
@@ -127,5 +130,21 @@ func TestAbsSendTime(t *testing.T) {
 		if got := absSendTime(c.now); got != c.want {
 			t.Errorf("absSendTime(%d) = %#x, want %#x", c.now, got, c.want)
 		}
+	}
+}
+
+func TestInvalidEstimatesAreIgnored(t *testing.T) {
+	rx := newTestReceiver(t)
+	p := rx.peer
+	for _, bps := range []float32{float32(math.NaN()), -5, 0, float32(math.Inf(-1))} {
+		p.handleREMB(&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: bps})
+	}
+	if p.sfu.counters.rembsReceived.Load() != 0 || p.VideoPaused() || p.downlink.estimate != 0 {
+		t.Fatalf("an invalid estimate was taken: %d counted, paused %v, estimate %d",
+			p.sfu.counters.rembsReceived.Load(), p.VideoPaused(), p.downlink.estimate)
+	}
+	p.handleREMB(&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: float32(math.Inf(1))})
+	if p.downlink.estimate != uncapped {
+		t.Fatalf("an infinite estimate became %d, want %d", p.downlink.estimate, int64(uncapped))
 	}
 }
