@@ -245,12 +245,10 @@ type extScratch struct{ b [3]byte }
 
 var extScratches = sync.Pool{New: func() any { return new(extScratch) }}
 
-// setAbsSendTime adds the abs-send-time extension with id to h, in s, replacing the other
-// extensions (their ids were negotiated with the sender, not this client).
+// setAbsSendTime adds the abs-send-time extension with id to h, its value held in s until h
+// is marshalled.
 func setAbsSendTime(h *rtp.Header, id uint8, s *extScratch, now int64) {
 	v := absSendTime(now)
 	s.b = [3]byte{byte(v >> 16), byte(v >> 8), byte(v)}
-	h.Extension = false
-	h.Extensions = h.Extensions[:0]
 	_ = h.SetExtension(id, s.b[:]) // a valid one-byte id and 3 bytes: cannot fail
 }

@@ -79,7 +79,7 @@ func (c *packetCache) store(h *rtp.Header, payload []byte) {
 	s.valid = true
 	s.resentAt = 0
 	s.header = *h
-	s.header.CSRC, s.header.Extensions = nil, nil
+	s.header.CSRC, s.header.Extensions, s.header.Extension = nil, nil, false
 	s.size = copy(s.payload[:], payload)
 	c.credit = min(c.credit+len(payload)/2, maxRetransmitCredit)
 	c.mu.Unlock()
