@@ -93,6 +93,17 @@ func TestEventsFeedHistogramsAndCounters(t *testing.T) {
 	if n := gathered(t, m, "tandem_switch_latency_seconds", nil); n != 1 {
 		t.Errorf("switch latency count %v, want 1", n)
 	}
+	// One switch with a PLI, one whose keyframe came before any PLI went out.
+	m.SwitchTimeline(sfu.SwitchTimeline{PLISent: time.Millisecond, KeyframeReceived: 30 * time.Millisecond,
+		FirstForwarded: 30 * time.Millisecond, KeyframeForwarded: 40 * time.Millisecond})
+	m.SwitchTimeline(sfu.SwitchTimeline{PLISent: -1, KeyframeReceived: 5 * time.Millisecond,
+		FirstForwarded: 5 * time.Millisecond, KeyframeForwarded: 9 * time.Millisecond})
+	for stage, want := range map[string]float64{StagePLISent: 1, StageKeyframeReceived: 2,
+		StageFirstForwarded: 2, StageKeyframeForwarded: 2} {
+		if n := gathered(t, m, "tandem_switch_stage_seconds", map[string]string{"stage": stage}); n != want {
+			t.Errorf("switch stage %s count %v, want %v", stage, n, want)
+		}
+	}
 	if v := testutil.ToFloat64(m.wsErrors.WithLabelValues("bad_message")); v != 2 {
 		t.Errorf("bad_message errors %v, want 2", v)
 	}

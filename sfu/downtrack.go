@@ -38,6 +38,7 @@ type downTrack struct {
 	src *upTrack
 	// resetAt is when reset last ran (unix nanos), the start of a switch's latency.
 	resetAt int64
+	clock   switchClock // video only: the timeline of the switch in progress (timeline.go)
 }
 
 // trackBinding is what Bind gave us: where and how to write.
@@ -101,6 +102,9 @@ func (d *downTrack) reset() {
 	d.mu.Lock()
 	d.src = nil
 	d.resetAt = time.Now().UnixNano()
+	if d.kind == kindVideo {
+		d.clock.start(d.resetAt)
+	}
 	d.mu.Unlock()
 }
 
@@ -114,7 +118,8 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 		return
 	}
 	var switchLatency int64 = -1 // set when this packet completes a partner switch
-	if up != d.src {
+	first := up != d.src
+	if first {
 		if d.kind == kindVideo && !d.peer.sfu.codec.isKeyframe(pkt.Payload) {
 			d.mu.Unlock()
 			d.peer.sfu.counters.videoHeld.Add(1)
@@ -134,6 +139,10 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 		d.src = up
 	}
 	seq, ts, ok := d.rw.rewrite(pkt.SequenceNumber, pkt.Timestamp, now)
+	stage := stageNone
+	if ok && d.kind == kindVideo {
+		stage = d.clock.packet(up, pkt, first, now)
+	}
 	if ok && d.mungeVP8 {
 		d.vp8.rewrite(pkt.Payload)
 	}
@@ -142,6 +151,9 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 		return
 	}
 	d.write(pkt, seq, ts, now)
+	if stage != stageNone {
+		d.switchWritten(stage, up)
+	}
 	if switchLatency >= 0 && d.peer.sfu.cfg.OnVideoSwitch != nil {
 		d.peer.sfu.cfg.OnVideoSwitch(time.Duration(switchLatency))
 	}

@@ -57,6 +57,11 @@ type Config struct {
 	// called once per switch (never per packet) from a media goroutine with no lock held; it
 	// must be safe for concurrent use and must not block.
 	OnVideoSwitch func(latency time.Duration)
+	// OnSwitchTimeline, when set, is given the timeline of each video partner switch (see
+	// SwitchTimeline) once the new partner's first keyframe was forwarded whole. Called like
+	// OnVideoSwitch: once per switch, from a media goroutine with no lock held; it must be
+	// safe for concurrent use and must not block.
+	OnSwitchTimeline func(SwitchTimeline)
 }
 
 // Defaults used for zero Config fields; the configuration's defaults are these.
