@@ -119,6 +119,9 @@ type Media struct {
 	VideoCodec string `yaml:"video_codec" env:"TANDEM_VIDEO_CODEC"`
 	// DisconnectTimeout ends a pair whose media stayed disconnected this long.
 	DisconnectTimeout time.Duration `yaml:"disconnect_timeout" env:"TANDEM_DISCONNECT_TIMEOUT"`
+	// SwitchLowLatency is how long after a partner switch browsers are asked to show the new
+	// partner's video without jitter buffering (sfu.Config.SwitchLowLatency); 0 turns it off.
+	SwitchLowLatency time.Duration `yaml:"switch_low_latency" env:"TANDEM_SWITCH_LOW_LATENCY"`
 }
 
 // TURN configures the embedded TURN server and the credentials handed to browsers.
@@ -231,6 +234,7 @@ func Default() Config {
 			UDPPorts:          PortRange{Min: 50000, Max: 50100},
 			VideoCodec:        sfu.DefaultVideoCodec,
 			DisconnectTimeout: sfu.DefaultDisconnectTimeout,
+			SwitchLowLatency:  sfu.DefaultSwitchLowLatency,
 		},
 		TURN: TURN{
 			Addr:                  ":3478",

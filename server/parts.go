@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/moderation"
@@ -22,7 +23,17 @@ func mediaConfig(cfg config.Config) sfu.Config {
 		TCPPort:           m.TCPPort,
 		VideoCodec:        m.VideoCodec,
 		DisconnectTimeout: m.DisconnectTimeout,
+		SwitchLowLatency:  switchLowLatency(m.SwitchLowLatency),
 	}
+}
+
+// switchLowLatency maps the configuration's window (0 or less: off) onto the SFU's (0 is
+// its default, negative off).
+func switchLowLatency(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 // moderationConfig maps the configuration onto the moderation rules.

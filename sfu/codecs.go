@@ -87,5 +87,9 @@ func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) 
 			return nil, nil, fmt.Errorf("register transport-wide sequence numbers: %w", err)
 		}
 	}
+	ext := webrtc.RTPHeaderExtensionCapability{URI: playoutDelayURI}
+	if err := m.RegisterHeaderExtension(ext, webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionSendonly); err != nil {
+		return nil, nil, fmt.Errorf("register playout delay: %w", err)
+	}
 	return m, &interceptor.Registry{}, nil
 }

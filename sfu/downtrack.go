@@ -38,7 +38,8 @@ type downTrack struct {
 	src *upTrack
 	// resetAt is when reset last ran (unix nanos), the start of a switch's latency.
 	resetAt int64
-	clock   switchClock // video only: the timeline of the switch in progress (timeline.go)
+	clock   switchClock   // video only: the timeline of the switch in progress (timeline.go)
+	playout playoutWindow // video only: the playout delay asked for after a switch
 }
 
 // trackBinding is what Bind gave us: where and how to write.
@@ -46,6 +47,7 @@ type trackBinding struct {
 	ssrc        uint32
 	payloadType uint8
 	writer      webrtc.TrackLocalWriter
+	playoutExt  uint8 // the playout-delay extension's id (playoutdelay.go); 0 if not negotiated
 }
 
 func newDownTrack(p *Peer, kind int, codec webrtc.RTPCodecCapability) *downTrack {
@@ -63,6 +65,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 				ssrc:        uint32(ctx.SSRC()),
 				payloadType: uint8(c.PayloadType),
 				writer:      ctx.WriteStream(),
+				playoutExt:  playoutExtID(ctx.HeaderExtensions()),
 			})
 			return c, nil
 		}
@@ -139,9 +142,10 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 		d.src = up
 	}
 	seq, ts, ok := d.rw.rewrite(pkt.SequenceNumber, pkt.Timestamp, now)
-	stage := stageNone
+	stage, mark := stageNone, playoutNone
 	if ok && d.kind == kindVideo {
 		stage = d.clock.packet(up, pkt, first, now)
+		mark = d.playout.packet(first, now, d.peer.sfu.cfg.SwitchLowLatency)
 	}
 	if ok && d.mungeVP8 {
 		d.vp8.rewrite(pkt.Payload)
@@ -150,7 +154,7 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 	if !ok {
 		return
 	}
-	d.write(pkt, seq, ts, now)
+	d.write(pkt, seq, ts, now, mark)
 	if stage != stageNone {
 		d.switchWritten(stage, up)
 	}
@@ -160,8 +164,9 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 }
 
 // write sends the rewritten packet on the bound stream. Header extensions are dropped: their
-// ids were negotiated with the sender, not with this client.
-func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
+// ids were negotiated with the sender, not with this client; the playout delay of mark is
+// added if the client negotiated it.
+func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64, mark playoutMark) {
 	b := d.binding.Load()
 	if b == nil {
 		return
@@ -173,6 +178,9 @@ func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 	h.Timestamp = ts
 	h.Extension = false
 	h.Extensions = h.Extensions[:0]
+	if mark != playoutNone && b.playoutExt != 0 {
+		setPlayoutDelay(h, b.playoutExt, mark)
+	}
 	h.CSRC = h.CSRC[:0]
 	if pkt.PaddingSize != 0 && h.PaddingSize == 0 {
 		h.PaddingSize = pkt.PaddingSize

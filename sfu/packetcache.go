@@ -53,7 +53,7 @@ type packetCache struct {
 type cacheSlot struct {
 	valid    bool
 	resentAt time.Duration // when it was last resent, since cacheEpoch; 0 if never
-	header   rtp.Header    // without CSRCs and extensions (the SFU forwards none)
+	header   rtp.Header    // without CSRCs and extensions (a resent packet carries none)
 	size     int
 	payload  [maxCachedPayload]byte
 }
@@ -79,7 +79,7 @@ func (c *packetCache) store(h *rtp.Header, payload []byte) {
 	s.valid = true
 	s.resentAt = 0
 	s.header = *h
-	s.header.CSRC, s.header.Extensions = nil, nil
+	s.header.CSRC, s.header.Extensions, s.header.Extension = nil, nil, false
 	s.size = copy(s.payload[:], payload)
 	c.credit = min(c.credit+len(payload)/2, maxRetransmitCredit)
 	c.mu.Unlock()

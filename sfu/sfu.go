@@ -62,6 +62,11 @@ type Config struct {
 	// OnVideoSwitch: once per switch, from a media goroutine with no lock held; it must be
 	// safe for concurrent use and must not block.
 	OnSwitchTimeline func(SwitchTimeline)
+	// SwitchLowLatency is how long after a partner switch the client is asked (the RTP
+	// playout-delay extension at min=max=0, playoutdelay.go) to show the new partner's video
+	// as soon as each frame is decoded instead of through its jitter buffer; after it the
+	// client's own jitter buffer is restored. 0 means the default (1s); negative turns it off.
+	SwitchLowLatency time.Duration
 }
 
 // Defaults used for zero Config fields; the configuration's defaults are these.
@@ -69,6 +74,7 @@ const (
 	DefaultVideoCodec        = "vp8"
 	DefaultDisconnectTimeout = 10 * time.Second
 	DefaultKeyframeInterval  = 300 * time.Millisecond
+	DefaultSwitchLowLatency  = time.Second
 )
 
 // CheckVideoCodec says why name is not a video codec the SFU can use (vp8 or h264), or
@@ -95,6 +101,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.KeyframeInterval <= 0 {
 		cfg.KeyframeInterval = DefaultKeyframeInterval
+	}
+	if cfg.SwitchLowLatency == 0 {
+		cfg.SwitchLowLatency = DefaultSwitchLowLatency
 	}
 	if cfg.UDPPortMin > cfg.UDPPortMax {
 		return cfg, fmt.Errorf("udp port range %d-%d: min above max", cfg.UDPPortMin, cfg.UDPPortMax)

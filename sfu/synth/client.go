@@ -104,7 +104,8 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-		c.goroutine(func() { c.readTrack(track) })
+		playoutExt := playoutExtID(receiver.GetParameters().HeaderExtensions)
+		c.goroutine(func() { c.readTrack(track, playoutExt) })
 		// Reading the receiver's RTCP lets the report interceptor see the server's sender
 		// reports, so the receiver reports we send carry LSR/DLSR (the server's RTT).
 		c.goroutine(func() {
@@ -146,6 +147,11 @@ func newAPI(opts Options) (*webrtc.API, error) {
 	}
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, r); err != nil {
 		return nil, fmt.Errorf("synth: register twcc sequence numbers: %w", err)
+	}
+	// As a browser does: the sender may bound how long a received frame waits for display.
+	playout := webrtc.RTPHeaderExtensionCapability{URI: PlayoutDelayURI}
+	if err := m.RegisterHeaderExtension(playout, webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+		return nil, fmt.Errorf("synth: register playout delay: %w", err)
 	}
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -392,8 +398,9 @@ func (c *Client) readSenderRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
-// readTrack reports every packet of a remote track until it ends.
-func (c *Client) readTrack(track *webrtc.TrackRemote) {
+// readTrack reports every packet of a remote track until it ends; playoutExt is the id of
+// the playout-delay extension, 0 if not negotiated.
+func (c *Client) readTrack(track *webrtc.TrackRemote, playoutExt uint8) {
 	kind := track.Kind()
 	h264 := strings.EqualFold(track.Codec().MimeType, webrtc.MimeTypeH264)
 	buf := make([]byte, 1500)
@@ -407,6 +414,9 @@ func (c *Client) readTrack(track *webrtc.TrackRemote) {
 			continue
 		}
 		p := parsePacket(kind, h264, pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload, time.Now())
+		if playoutExt != 0 {
+			p.PlayoutMinMs, p.PlayoutMaxMs = parsePlayoutDelay(pkt.GetExtension(playoutExt))
+		}
 		if c.opts.OnPacket != nil {
 			c.opts.OnPacket(p)
 		}
