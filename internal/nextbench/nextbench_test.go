@@ -135,6 +135,7 @@ func (m *mode) run(t *testing.T, a, b, c *page, n int) {
 		t.Logf("p2p %d: createOffer to first remote frame %.1f ms", len(m.p2ps), ms)
 	}
 }
+
 // nextResult is what window.__nx.next resolves to (performance.now() times).
 type nextResult struct {
 	Press      float64  `json:"press"`
