@@ -122,6 +122,9 @@ type Media struct {
 	// SwitchLowLatency is how long after a partner switch browsers are asked to show the new
 	// partner's video without jitter buffering (sfu.Config.SwitchLowLatency); 0 turns it off.
 	SwitchLowLatency time.Duration `yaml:"switch_low_latency" env:"TANDEM_SWITCH_LOW_LATENCY"`
+	// SwitchFromCache keeps a waiting user's video from its latest keyframe on, so a new
+	// partner sees it at once (sfu.Config.SwitchFromCache).
+	SwitchFromCache bool `yaml:"switch_from_cache" env:"TANDEM_SWITCH_FROM_CACHE"`
 }
 
 // TURN configures the embedded TURN server and the credentials handed to browsers.
@@ -235,6 +238,7 @@ func Default() Config {
 			VideoCodec:        sfu.DefaultVideoCodec,
 			DisconnectTimeout: sfu.DefaultDisconnectTimeout,
 			SwitchLowLatency:  sfu.DefaultSwitchLowLatency,
+			SwitchFromCache:   true,
 		},
 		TURN: TURN{
 			Addr:                  ":3478",

@@ -14,6 +14,7 @@ type collector struct {
 
 	packets, bytes, held, plis, keyframeReqs                                                         *prometheus.Desc
 	nacks, retransmits, refusedResends, refusedRemotes, switches, mediaPeers, fastPath, fastPathSent *prometheus.Desc
+	switchesFromCache                                                                                *prometheus.Desc
 
 	turnAllocations, turnRelayed, turnRefused, turnDropped *prometheus.Desc
 
@@ -48,7 +49,9 @@ func newCollector(src Sources) *collector {
 		fastPath:     d("fast_path_packets_total", "Client RTP and RTCP packets the SFU decrypted on the socket's read goroutine instead of through Pion's receive pipeline."),
 		fastPathSent: d("fast_path_packets_sent_total", "RTP packets the SFU encrypted and wrote to the client's socket itself instead of through Pion's send pipeline."),
 		switches:     d("video_switches_total", "Completed video source switches (first keyframe of the new source forwarded)."),
-		mediaPeers:   d("media_peers", "Peers with an open PeerConnection now."),
+		switchesFromCache: d("video_switches_from_cache_total",
+			"Video switches that began with the new partner's cached keyframe and the frames after it instead of waiting for a new keyframe."),
+		mediaPeers: d("media_peers", "Peers with an open PeerConnection now."),
 
 		turnAllocations: d("turn_allocations", "TURN allocations open now on the embedded TURN server."),
 		turnRelayed:     d("turn_relayed_bytes_total", "Bytes relayed by the embedded TURN server since start."),
@@ -71,7 +74,7 @@ func newCollector(src Sources) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.connected, c.waiting, c.rooms, c.matches, c.draining,
-		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.refusedRemotes, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
+		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.refusedRemotes, c.switches, c.switchesFromCache, c.mediaPeers, c.fastPath, c.fastPathSent,
 		c.turnAllocations, c.turnRelayed, c.turnRefused, c.turnDropped, c.refused, c.trackedIPs, c.connsRefused,
 		c.reports, c.bansActive,
 	} {
@@ -147,6 +150,7 @@ func (c *collector) collectMedia(ch chan<- prometheus.Metric) {
 	counter(ch, c.fastPath, float64(m.FastPathPackets))
 	counter(ch, c.fastPathSent, float64(m.FastPathPacketsSent))
 	counter(ch, c.switches, float64(m.KeyframeSwitches))
+	counter(ch, c.switchesFromCache, float64(m.SwitchesFromCache))
 	gauge(ch, c.mediaPeers, float64(m.Peers))
 }
 

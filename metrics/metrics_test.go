@@ -22,7 +22,7 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 	media := sfu.Stats{AudioPacketsForwarded: 10, VideoPacketsForwarded: 20, AudioBytesForwarded: 1000,
 		VideoBytesForwarded: 20000, PLIsSent: 3, NACKsReceived: 4, KeyframeSwitches: 2, Peers: 4, FastPathPackets: 25,
 		FastPathPacketsSent: 26, RetransmissionsDuplicate: 11, RetransmissionsOverBudget: 12,
-		CandidatesRefused: 13, SourcesRefused: 14}
+		CandidatesRefused: 13, SourcesRefused: 14, SwitchesFromCache: 15}
 	m := New(Sources{
 		Hub:   func() signaling.Stats { return hub },
 		Media: func() sfu.Stats { return media },
@@ -38,7 +38,7 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		"tandem_nacks_received_total": 4, "tandem_video_switches_total": 2, "tandem_media_peers": 4,
 		"tandem_fast_path_packets_total": 25, "tandem_fast_path_packets_sent_total": 26,
 		"tandem_turn_allocations": 2, "tandem_turn_relayed_bytes_total": 4096, "tandem_ws_tracked_ips": 3,
-		"tandem_http_conns_refused_total": 8,
+		"tandem_http_conns_refused_total": 8, "tandem_video_switches_from_cache_total": 15,
 	}
 	for name, v := range want {
 		if got := gathered(t, m, name, nil); got != v {

@@ -24,6 +24,7 @@ func mediaConfig(cfg config.Config) sfu.Config {
 		VideoCodec:        m.VideoCodec,
 		DisconnectTimeout: m.DisconnectTimeout,
 		SwitchLowLatency:  switchLowLatency(m.SwitchLowLatency),
+		SwitchFromCache:   m.SwitchFromCache,
 	}
 }
 

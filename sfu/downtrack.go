@@ -121,9 +121,14 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 		return
 	}
 	var switchLatency int64 = -1 // set when this packet completes a partner switch
+	var replayed replayResult    // set when the switch replayed up's cached group (gopcache.go)
 	first := up != d.src
 	if first {
-		if d.kind == kindVideo && !d.peer.sfu.codec.isKeyframe(pkt.Payload) {
+		key := d.kind != kindVideo || d.peer.sfu.codec.isKeyframe(pkt.Payload)
+		if !key && d.src == nil {
+			replayed = d.replayLocked(up, now)
+		}
+		if !key && !replayed.ok {
 			d.mu.Unlock()
 			d.peer.sfu.counters.videoHeld.Add(1)
 			up.peer.requestKeyframe(false)
@@ -135,10 +140,13 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 				switchLatency = now - d.resetAt
 			}
 		}
-		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now)
-		if d.mungeVP8 {
-			d.vp8.switchSource(pkt.Payload)
+		if key {
+			d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now)
+			if d.mungeVP8 {
+				d.vp8.switchSource(pkt.Payload)
+			}
 		}
+		first = key // after a replay, this packet continues the replayed group
 		d.src = up
 	}
 	seq, ts, ok := d.rw.rewrite(pkt.SequenceNumber, pkt.Timestamp, now)
@@ -151,6 +159,9 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 		d.vp8.rewrite(pkt.Payload)
 	}
 	d.mu.Unlock()
+	if replayed.done {
+		d.reportSwitch(replayed.timeline)
+	}
 	if !ok {
 		return
 	}

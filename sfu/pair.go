@@ -51,9 +51,19 @@ func unpairLocked(p *Peer) {
 	}
 	p.partner.Store(nil)
 	p.resetDownTracks()
+	p.clearGOP()
 	if q.partner.Load() == p {
 		q.partner.Store(nil)
 		q.resetDownTracks()
+		q.clearGOP()
+	}
+}
+
+// clearGOP forgets what p's video up track cached when p last waited: a group kept from then
+// on would miss what was forwarded in between, so a new one starts at p's next keyframe.
+func (p *Peer) clearGOP() {
+	if up := p.up[kindVideo].Load(); up != nil {
+		up.gop.clear()
 	}
 }
 

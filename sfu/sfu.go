@@ -67,6 +67,10 @@ type Config struct {
 	// as soon as each frame is decoded instead of through its jitter buffer; after it the
 	// client's own jitter buffer is restored. 0 means the default (1s); negative turns it off.
 	SwitchLowLatency time.Duration
+	// SwitchFromCache makes a client's video, while it waits for a partner, kept from its
+	// latest keyframe on (a keyframe is asked for every second), so that a new partner is
+	// shown that group at once instead of waiting for a new keyframe (gopcache.go).
+	SwitchFromCache bool
 }
 
 // Defaults used for zero Config fields; the configuration's defaults are these.

@@ -26,6 +26,11 @@ type SwitchTimeline struct {
 	// KeyframeForwarded is when the keyframe's last packet (the marker bit) was written:
 	// from then on the receiver can decode the new partner's first picture.
 	KeyframeForwarded time.Duration
+	// FromCache is set when the keyframe was not a new one but the new partner's latest,
+	// kept while it waited and replayed with the frames after it (gopcache.go): then
+	// KeyframeReceived is when the new partner's first packet after the Pair arrived, which
+	// started the replay.
+	FromCache bool
 }
 
 // switchClock follows one video downTrack's switch from reset until the new source's first
@@ -98,6 +103,24 @@ func (c *switchClock) written(stage switchStage, receiver, sender *Peer, now int
 	return tl, true
 }
 
+// replayed records a switch whose keyframe was replayed from the cache: the replay began at
+// began (when the new source's first live packet arrived), its first packet was written at
+// first and the keyframe's last at keyDone. It returns the finished timeline, if a switch was
+// being followed.
+func (c *switchClock) replayed(receiver, sender *Peer, began, first, keyDone int64) (SwitchTimeline, bool) {
+	if c.resetAt == 0 {
+		return SwitchTimeline{}, false
+	}
+	since := func(t int64) time.Duration { return time.Duration(t - c.resetAt) }
+	tl := SwitchTimeline{Receiver: receiver.id, Sender: sender.id, PLISent: -1, FromCache: true,
+		KeyframeReceived: since(began), FirstForwarded: since(first), KeyframeForwarded: since(keyDone)}
+	if pli := sender.pliSentAt.Load(); pli >= c.resetAt {
+		tl.PLISent = since(pli)
+	}
+	c.resetAt = 0
+	return tl, true
+}
+
 // switchWritten finishes the stage of a switch that a forwarded packet completed: it records
 // the time, and once the keyframe is complete logs the timeline at debug level and hands it
 // to Config.OnSwitchTimeline. Called after the write, without d.mu, once or twice per switch.
@@ -106,13 +129,19 @@ func (d *downTrack) switchWritten(stage switchStage, up *upTrack) {
 	d.mu.Lock()
 	tl, done := d.clock.written(stage, d.peer, up.peer, now)
 	d.mu.Unlock()
-	if !done {
-		return
+	if done {
+		d.reportSwitch(tl)
 	}
+}
+
+// reportSwitch logs a finished switch's timeline at debug level and hands it to
+// Config.OnSwitchTimeline. Called without d.mu.
+func (d *downTrack) reportSwitch(tl SwitchTimeline) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	d.peer.sfu.log.Debug("video switch", "peer", tl.Receiver, "partner", tl.Sender,
 		"pli_sent_ms", ms(tl.PLISent), "keyframe_received_ms", ms(tl.KeyframeReceived),
-		"first_forwarded_ms", ms(tl.FirstForwarded), "keyframe_forwarded_ms", ms(tl.KeyframeForwarded))
+		"first_forwarded_ms", ms(tl.FirstForwarded), "keyframe_forwarded_ms", ms(tl.KeyframeForwarded),
+		"from_cache", tl.FromCache)
 	if f := d.peer.sfu.cfg.OnSwitchTimeline; f != nil {
 		f(tl)
 	}

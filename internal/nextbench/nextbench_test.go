@@ -51,11 +51,12 @@ func TestNextbench(t *testing.T) {
 		}
 	}
 	modes := []*mode{
-		{name: "switch_low_latency: 0 (off)", window: 0},
-		{name: "switch_low_latency: 1s", window: time.Second},
+		{name: "before: switch_low_latency 0, switch_from_cache false", window: 0},
+		{name: "switch_low_latency 1s, switch_from_cache false", window: time.Second},
+		{name: "switch_low_latency 1s, switch_from_cache true (the defaults)", window: time.Second, cache: true},
 	}
 	for _, m := range modes {
-		m.url, m.log = startServer(t, m.window)
+		m.url, m.log = startServer(t, m.window, m.cache)
 	}
 	a := newBrowser(t, "A", "blue")
 	b := newBrowser(t, "B", "red")
@@ -75,6 +76,7 @@ func TestNextbench(t *testing.T) {
 	}
 	for _, m := range modes {
 		fmt.Print(report(m.name, m.nexts, m.p2ps))
+		fmt.Printf("A's decoder: %d PLIs and %d freezes over %d Nexts\n", m.plis, m.freezes, len(m.nexts))
 	}
 }
 
@@ -82,10 +84,20 @@ func TestNextbench(t *testing.T) {
 type mode struct {
 	name   string
 	window time.Duration // media.switch_low_latency
+	cache  bool          // media.switch_from_cache
 	url    string
 	log    *serverLog
 	nexts  []nextSample
 	p2ps   []float64
+	// plis and freezes are A's keyframe requests (a decoder that lost its references asks
+	// for one) and freezes over the Nexts, from its getStats.
+	plis, freezes int
+}
+
+// inbound is A's video receive counters (window.__nx.inbound).
+type inbound struct {
+	PLIs    int `json:"pliCount"`
+	Freezes int `json:"freezeCount"`
 }
 
 // run opens the page of m's server in the three browsers, pairs A with B
@@ -108,6 +120,12 @@ func (m *mode) run(t *testing.T, a, b, c *page, n int) {
 	origin := browsertest.Eval[float64](a.Browser, `window.__nx.origin()`)
 
 	partner, waiting := b, c
+	before := browsertest.Eval[inbound](a.Browser, `window.__nx.inbound()`)
+	defer func() {
+		after := browsertest.Eval[inbound](a.Browser, `window.__nx.inbound()`)
+		m.plis += after.PLIs - before.PLIs
+		m.freezes += after.Freezes - before.Freezes
+	}()
 	for range n {
 		// A settles with its partner: a second of its frames, so the switch starts from a
 		// call in progress, as a user's Next does.
@@ -177,9 +195,9 @@ func p2pSetup(t *testing.T, offerer, answerer *page) float64 {
 }
 
 // startServer runs a tandem server in this process on loopback (no TURN, no
-// limit on Next, media.switch_low_latency set to window) and returns its URL
-// and its log.
-func startServer(t *testing.T, window time.Duration) (string, *serverLog) {
+// limit on Next, media.switch_low_latency and switch_from_cache as given) and
+// returns its URL and its log.
+func startServer(t *testing.T, window time.Duration, cache bool) (string, *serverLog) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Moderation.DataDir = t.TempDir()
@@ -188,6 +206,7 @@ func startServer(t *testing.T, window time.Duration) (string, *serverLog) {
 	cfg.TURN.Addr = ""
 	cfg.Signaling.NextPerMinute = 0
 	cfg.Media.SwitchLowLatency = window
+	cfg.Media.SwitchFromCache = cache
 	buf := &testlog.Buffer{}
 	buf.PrintOnFailure(t, "server log")
 	log := newServerLog(buf)

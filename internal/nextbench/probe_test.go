@@ -29,6 +29,24 @@ const probeJS = `(() => {
     }
   };
   nx.origin = () => performance.timeOrigin;
+  const PC = window.RTCPeerConnection;
+  const pcs = [];
+  window.RTCPeerConnection = class extends PC {
+    constructor(...args) { super(...args); pcs.push(this); }
+  };
+  // The video receive counters of the page's own (tandem's) PeerConnection.
+  nx.inbound = async () => {
+    const out = { pliCount: 0, freezeCount: 0 };
+    const pc = pcs.find((p) => p !== nx.p2p?.pc && p.connectionState !== 'closed');
+    if (!pc) return out;
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        out.pliCount = s.pliCount || 0;
+        out.freezeCount = s.freezeCount || 0;
+      }
+    }
+    return out;
+  };
 
   // The colour of a video's current frame, by its middle's average.
   const canvas = document.createElement('canvas');
