@@ -90,6 +90,24 @@ func (c *gopCache) take() (pkts []gopPacket, data []byte, ok bool) {
 	return pkts, data, true
 }
 
+// usable reports whether the cache holds a group a switch can replay.
+func (c *gopCache) usable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.valid && len(c.pkts) > 0
+}
+
+// requestSwitchKeyframe asks p for a keyframe for its new partner at once, unless p's latest
+// group is cached: then the partner's downTrack replays it at p's next packet, and a fresh
+// keyframe would only cost a burst of bits (if the replay cannot happen after all, the
+// forwarding path asks for a keyframe as it does while it waits for one).
+func (p *Peer) requestSwitchKeyframe() {
+	if up := p.up[kindVideo].Load(); up != nil && up.gop.usable() {
+		return
+	}
+	p.requestKeyframe(true)
+}
+
 // clear forgets the cached group and its memory: the client has a partner again.
 func (c *gopCache) clear() {
 	c.mu.Lock()

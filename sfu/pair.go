@@ -1,7 +1,7 @@
 package sfu
 
 // Pair starts forwarding a's media to b and b's to a, and asks both clients for a keyframe at
-// once. A peer that is already paired is unpaired first. Either peer may have no
+// once (unless a client's latest one is cached, see gopcache.go). A peer that is already paired is unpaired first. Either peer may have no
 // PeerConnection or no tracks yet: forwarding starts whenever media appears. Pair never blocks
 // on network I/O, so callers may hold their own locks. Pairing a peer with itself or with nil
 // does nothing. a and b must come from the same SFU.
@@ -21,8 +21,8 @@ func Pair(a, b *Peer) {
 	b.partner.Store(a)
 	a.resetDownTracks()
 	b.resetDownTracks()
-	a.requestKeyframe(true)
-	b.requestKeyframe(true)
+	a.requestSwitchKeyframe()
+	b.requestSwitchKeyframe()
 }
 
 // Unpair stops forwarding between a and b if they are partners. When it returns, no packet
