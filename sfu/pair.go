@@ -1,10 +1,11 @@
 package sfu
 
 // Pair starts forwarding a's media to b and b's to a, and asks both clients for a keyframe at
-// once (unless a client's latest one is cached, see gopcache.go). A peer that is already paired is unpaired first. Either peer may have no
-// PeerConnection or no tracks yet: forwarding starts whenever media appears. Pair never blocks
-// on network I/O, so callers may hold their own locks. Pairing a peer with itself or with nil
-// does nothing. a and b must come from the same SFU.
+// once (unless a client's latest one is cached, see gopcache.go). A peer that is already
+// paired is unpaired first. Either peer may have no PeerConnection or no tracks yet:
+// forwarding starts whenever media appears. Pair never blocks on network I/O, so callers may
+// hold their own locks. Pairing a peer with itself or with nil does nothing. a and b must come
+// from the same SFU.
 func Pair(a, b *Peer) {
 	if a == nil || b == nil || a == b {
 		return
