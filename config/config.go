@@ -123,7 +123,7 @@ type Media struct {
 	// partner's video without jitter buffering (sfu.Config.SwitchLowLatency); 0 turns it off.
 	SwitchLowLatency time.Duration `yaml:"switch_low_latency" env:"TANDEM_SWITCH_LOW_LATENCY"`
 	// SwitchFromCache keeps a waiting user's video from its latest keyframe on, so a new
-	// partner sees it at once (sfu.Config.SwitchFromCache).
+	// partner sees it at once (sfu.Config.SwitchFromCache); off by default.
 	SwitchFromCache bool `yaml:"switch_from_cache" env:"TANDEM_SWITCH_FROM_CACHE"`
 }
 
@@ -238,7 +238,6 @@ func Default() Config {
 			VideoCodec:        sfu.DefaultVideoCodec,
 			DisconnectTimeout: sfu.DefaultDisconnectTimeout,
 			SwitchLowLatency:  sfu.DefaultSwitchLowLatency,
-			SwitchFromCache:   true,
 		},
 		TURN: TURN{
 			Addr:                  ":3478",

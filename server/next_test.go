@@ -6,15 +6,16 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/internal/livetest"
 	"github.com/tandemchat/tandem/sfu/synth"
 )
 
-// Next through the whole server with its default settings: the user who waited is shown at
-// once from the keyframe the server kept (sent before the Next), with the playout delay at
-// 0, and nothing of the old partner follows it.
+// Next through the whole server with media.switch_from_cache on: the user who waited is shown
+// at once from the keyframe the server kept (sent before the Next), with the playout delay at
+// 0 (media.switch_low_latency's default), and nothing of the old partner follows it.
 func TestNextShowsTheWaitingUsersKeptKeyframeAtOnce(t *testing.T) {
-	srv := livetest.Start(t, nil)
+	srv := livetest.Start(t, func(c *config.Config) { c.Media.SwitchFromCache = true })
 	opts := synth.Options{Send: true, Record: true, VideoBitrate: 300_000}
 	users := make([]*livetest.MediaUser, 3)
 	for i := range users {

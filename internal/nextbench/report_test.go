@@ -47,7 +47,7 @@ func (s nextSample) String() string {
 			fmt.Fprintf(&b, "%s %.1f, ", name, v)
 		}
 	}
-	fmt.Fprintf(&b, "other frames %d %v", s.page.Others, s.page.Seen)
+	fmt.Fprintf(&b, "other frames %d %v, from cache %v", s.page.Others, s.page.Seen, s.server.fromCache)
 	return b.String()
 }
 

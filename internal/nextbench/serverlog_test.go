@@ -15,6 +15,7 @@ type switchRecord struct {
 	at                                             time.Time
 	peer, partner                                  string
 	pli, keyframeIn, firstOut, keyframeOut, pairAt float64 // ms after the Pair; pairAt: unix ms
+	fromCache                                      bool    // the keyframe was replayed from the cache
 }
 
 // serverLog is the in-process server's slog handler: records at Info and
@@ -60,6 +61,8 @@ func (h *serverLog) Handle(ctx context.Context, r slog.Record) error {
 				s.firstOut = a.Value.Float64()
 			case "keyframe_forwarded_ms":
 				s.keyframeOut = a.Value.Float64()
+			case "from_cache":
+				s.fromCache = a.Value.Bool()
 			}
 			return true
 		})
