@@ -36,6 +36,19 @@ func (s nextSample) stages() map[string]float64 {
 		m["server: keyframe received"] = s.pairMs + s.server.keyframeIn
 		m["server: keyframe forwarded"] = s.pairMs + s.server.keyframeOut
 	}
+	// Durations between steps, for attributing the time.
+	diff := func(name, from, to string) {
+		a, okA := m[from]
+		b, okB := m[to]
+		if okA && okB {
+			m[name] = b - a
+		}
+	}
+	if !s.server.fromCache {
+		diff("sender's encoder: pli sent to keyframe received", "server: pli sent", "server: keyframe received")
+	}
+	diff("to the page: keyframe forwarded to last packet in page", "server: keyframe forwarded", "last packet in page")
+	diff("receiving browser: last packet to presented", "last packet in page", "presented")
 	return m
 }
 
@@ -56,13 +69,15 @@ var stageOrder = []string{
 	"server: pair", "partner_found in page", "server: pli sent", "server: keyframe received",
 	"server: keyframe forwarded", "last packet in page", "decode (processingDuration)", "presented",
 	"expected on screen",
+	"sender's encoder: pli sent to keyframe received", "to the page: keyframe forwarded to last packet in page",
+	"receiving browser: last packet to presented",
 }
 
 // report is the printed summary: each step's p50, p90, min and max over the
 // Nexts, and the peer-to-peer set-ups'.
 func report(name string, nexts []nextSample, p2ps []float64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%s\nNext in a browser, %d switches (ms after the press; decode is a duration)\n", name, len(nexts))
+	fmt.Fprintf(&b, "\n%s\nNext in a browser, %d switches (ms after the press; the last four rows are durations)\n", name, len(nexts))
 	fmt.Fprintf(&b, "| step | p50 | p90 | min | max | n |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, name := range stageOrder {
 		var vs []float64
