@@ -20,7 +20,7 @@ import (
 
 // gopRefresh is how often a waiting client is asked for a keyframe: the age of the oldest
 // frame a new partner is shown, and the bound on what the cache holds.
-const gopRefresh = time.Second
+const gopRefresh = 500 * time.Millisecond
 
 // Bounds of one cache; a group larger than either is dropped until the next keyframe (the
 // switch then waits for the keyframe the Pair asks for, as without a cache).

@@ -68,7 +68,7 @@ type Config struct {
 	// client's own jitter buffer is restored. 0 means the default (1s); negative turns it off.
 	SwitchLowLatency time.Duration
 	// SwitchFromCache makes a client's video, while it waits for a partner, kept from its
-	// latest keyframe on (a keyframe is asked for every second), so that a new partner is
+	// latest keyframe on (a keyframe is asked for every half second), so that a new partner is
 	// shown that group at once instead of waiting for a new keyframe (gopcache.go).
 	SwitchFromCache bool
 }
