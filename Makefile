@@ -6,7 +6,7 @@ TSC     := $(TSC_DIR)/node_modules/.bin/tsc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 VERSION_FLAG := -X main.version=$(VERSION)
 
-.PHONY: run build test vet typecheck-web test-deps bench fuzz load netbench clean
+.PHONY: run build test vet typecheck-web test-deps bench fuzz load netbench nextbench clean
 
 # Builds, then replaces the recipe's shell with the server (exec), so Ctrl-C
 # and a SIGTERM to make reach the server itself, which shuts down gracefully
@@ -58,6 +58,13 @@ load: build
 # NETBENCH_SECONDS (30 by default) is how long each call is measured.
 netbench: test-deps
 	TANDEM_NETBENCH=1 $(GO) test -count=1 -run '^TestNetbench$$' -v -timeout 45m ./internal/netbench
+
+# Next in a browser: three Chromium instances on loopback, the press of Next to
+# the new partner's first frame, beside fresh peer-to-peer calls
+# (internal/nextbench; root for a private network namespace; a few minutes).
+# NEXTBENCH_SWITCHES (15 by default) is how many Nexts are measured.
+nextbench:
+	TANDEM_NEXTBENCH=1 $(GO) test -count=1 -run '^TestNextbench$$' -v -timeout 20m ./internal/nextbench
 
 clean:
 	rm -rf bin .cache

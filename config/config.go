@@ -122,6 +122,12 @@ type Media struct {
 	// VideoFloorKbps pauses the video sent to a client whose downlink estimate falls under
 	// it (audio goes on) until it recovers; 0 never pauses.
 	VideoFloorKbps int `yaml:"video_floor_kbps" env:"TANDEM_VIDEO_FLOOR_KBPS"`
+	// SwitchLowLatency is how long after a partner switch browsers are asked to show the new
+	// partner's video without jitter buffering (sfu.Config.SwitchLowLatency); 0 turns it off.
+	SwitchLowLatency time.Duration `yaml:"switch_low_latency" env:"TANDEM_SWITCH_LOW_LATENCY"`
+	// SwitchFromCache keeps a waiting user's video from its latest keyframe on, so a new
+	// partner sees it at once (sfu.Config.SwitchFromCache); off by default.
+	SwitchFromCache bool `yaml:"switch_from_cache" env:"TANDEM_SWITCH_FROM_CACHE"`
 }
 
 // TURN configures the embedded TURN server and the credentials handed to browsers.
@@ -235,6 +241,7 @@ func Default() Config {
 			VideoCodec:        sfu.DefaultVideoCodec,
 			DisconnectTimeout: sfu.DefaultDisconnectTimeout,
 			VideoFloorKbps:    sfu.DefaultVideoFloor / 1000,
+			SwitchLowLatency:  sfu.DefaultSwitchLowLatency,
 		},
 		TURN: TURN{
 			Addr:                  ":3478",

@@ -14,6 +14,7 @@ type collector struct {
 
 	packets, bytes, held, plis, keyframeReqs                                                         *prometheus.Desc
 	nacks, retransmits, refusedResends, refusedRemotes, switches, mediaPeers, fastPath, fastPathSent *prometheus.Desc
+	switchesFromCache                                                                                *prometheus.Desc
 
 	estimates, caps, videoPauses, videoPaused, unrepaired, rtx *prometheus.Desc
 
@@ -50,7 +51,9 @@ func newCollector(src Sources) *collector {
 		fastPath:     d("fast_path_packets_total", "Client RTP and RTCP packets the SFU decrypted on the socket's read goroutine instead of through Pion's receive pipeline."),
 		fastPathSent: d("fast_path_packets_sent_total", "RTP packets the SFU encrypted and wrote to the client's socket itself instead of through Pion's send pipeline."),
 		switches:     d("video_switches_total", "Completed video source switches (first keyframe of the new source forwarded)."),
-		mediaPeers:   d("media_peers", "Peers with an open PeerConnection now."),
+		switchesFromCache: d("video_switches_from_cache_total",
+			"Video switches that began with the new partner's cached keyframe and the frames after it instead of waiting for a new keyframe."),
+		mediaPeers: d("media_peers", "Peers with an open PeerConnection now."),
 
 		estimates:   d("downlink_estimates_received_total", "Downlink estimates (REMB) clients sent about the video the server sends them."),
 		caps:        d("bitrate_caps_sent_total", "Bitrate caps (REMB) the server sent senders from their partner's downlink estimate."),
@@ -80,7 +83,7 @@ func newCollector(src Sources) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.connected, c.waiting, c.rooms, c.matches, c.draining,
-		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.refusedRemotes, c.switches, c.mediaPeers, c.fastPath, c.fastPathSent,
+		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.refusedRemotes, c.switches, c.switchesFromCache, c.mediaPeers, c.fastPath, c.fastPathSent,
 		c.estimates, c.caps, c.videoPauses, c.videoPaused, c.unrepaired, c.rtx,
 		c.turnAllocations, c.turnRelayed, c.turnRefused, c.turnDropped, c.refused, c.trackedIPs, c.connsRefused,
 		c.reports, c.bansActive,
@@ -164,6 +167,7 @@ func (c *collector) collectMedia(ch chan<- prometheus.Metric) {
 	counter(ch, c.unrepaired, float64(m.UnrepairedLosses))
 	counter(ch, c.rtx, float64(m.RTXReceived), "received")
 	counter(ch, c.rtx, float64(m.RTXSent), "sent")
+	counter(ch, c.switchesFromCache, float64(m.SwitchesFromCache))
 	gauge(ch, c.mediaPeers, float64(m.Peers))
 }
 

@@ -48,6 +48,7 @@ type Metrics struct {
 	registry      *prometheus.Registry
 	waitSeconds   prometheus.Histogram
 	switchSeconds prometheus.Histogram
+	stageSeconds  *prometheus.HistogramVec
 	wsErrors      *prometheus.CounterVec
 }
 
@@ -68,6 +69,12 @@ func New(src Sources) *Metrics {
 			Help:      "Time from pairing until the new partner's first video keyframe was forwarded to a user.",
 			Buckets:   []float64{0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10},
 		}),
+		stageSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "switch_stage_seconds",
+			Help:      "Time from pairing until each step of a video partner switch on the server: pli_sent (the last PLI to the new partner before its keyframe), keyframe_received (the keyframe's first packet arrived), first_forwarded (it was sent on), keyframe_forwarded (the keyframe's last packet was sent on).",
+			Buckets:   []float64{0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2},
+		}, []string{"stage"}),
 		wsErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "websocket_errors_total",
@@ -78,7 +85,7 @@ func New(src Sources) *Metrics {
 		m.wsErrors.WithLabelValues(code) // export 0 before the first error, so rate() works
 	}
 	m.registry.MustRegister(
-		m.waitSeconds, m.switchSeconds, m.wsErrors,
+		m.waitSeconds, m.switchSeconds, m.stageSeconds, m.wsErrors,
 		newCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -115,6 +122,26 @@ func (m *Metrics) ErrorSent(code string) {
 // sfu.Config.OnVideoSwitch.
 func (m *Metrics) VideoSwitched(latency time.Duration) {
 	m.switchSeconds.Observe(latency.Seconds())
+}
+
+// Switch stages, the stage label of tandem_switch_stage_seconds.
+const (
+	StagePLISent           = "pli_sent"
+	StageKeyframeReceived  = "keyframe_received"
+	StageFirstForwarded    = "first_forwarded"
+	StageKeyframeForwarded = "keyframe_forwarded"
+)
+
+// SwitchTimeline records the steps of one video partner switch; it fits
+// sfu.Config.OnSwitchTimeline. A switch whose keyframe was on its way before
+// any PLI went out has no pli_sent observation.
+func (m *Metrics) SwitchTimeline(tl sfu.SwitchTimeline) {
+	if tl.PLISent >= 0 {
+		m.stageSeconds.WithLabelValues(StagePLISent).Observe(tl.PLISent.Seconds())
+	}
+	m.stageSeconds.WithLabelValues(StageKeyframeReceived).Observe(tl.KeyframeReceived.Seconds())
+	m.stageSeconds.WithLabelValues(StageFirstForwarded).Observe(tl.FirstForwarded.Seconds())
+	m.stageSeconds.WithLabelValues(StageKeyframeForwarded).Observe(tl.KeyframeForwarded.Seconds())
 }
 
 // Registry is the registry behind Handler, for tests and for embedding

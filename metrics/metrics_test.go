@@ -23,7 +23,7 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		VideoBytesForwarded: 20000, PLIsSent: 3, NACKsReceived: 4, KeyframeSwitches: 2, Peers: 4, FastPathPackets: 25,
 		FastPathPacketsSent: 26, RetransmissionsDuplicate: 11, RetransmissionsOverBudget: 12,
 		CandidatesRefused: 13, SourcesRefused: 14, REMBsReceived: 15, CapsSent: 16, VideoPauses: 17,
-		VideoPacketsPaused: 18, UnrepairedLosses: 19, RTXReceived: 20}
+		VideoPacketsPaused: 18, UnrepairedLosses: 19, RTXReceived: 20, SwitchesFromCache: 21}
 	m := New(Sources{
 		Hub:   func() signaling.Stats { return hub },
 		Media: func() sfu.Stats { return media },
@@ -42,7 +42,7 @@ func TestCollectorReadsTheSnapshotsAtScrapeTime(t *testing.T) {
 		"tandem_video_pauses_total": 17, "tandem_video_packets_paused_total": 18,
 		"tandem_video_losses_unrepaired_total": 19,
 		"tandem_turn_allocations":              2, "tandem_turn_relayed_bytes_total": 4096, "tandem_ws_tracked_ips": 3,
-		"tandem_http_conns_refused_total": 8,
+		"tandem_http_conns_refused_total": 8, "tandem_video_switches_from_cache_total": 21,
 	}
 	for name, v := range want {
 		if got := gathered(t, m, name, nil); got != v {
@@ -96,6 +96,17 @@ func TestEventsFeedHistogramsAndCounters(t *testing.T) {
 	}
 	if n := gathered(t, m, "tandem_switch_latency_seconds", nil); n != 1 {
 		t.Errorf("switch latency count %v, want 1", n)
+	}
+	// One switch with a PLI, one whose keyframe came before any PLI went out.
+	m.SwitchTimeline(sfu.SwitchTimeline{PLISent: time.Millisecond, KeyframeReceived: 30 * time.Millisecond,
+		FirstForwarded: 30 * time.Millisecond, KeyframeForwarded: 40 * time.Millisecond})
+	m.SwitchTimeline(sfu.SwitchTimeline{PLISent: -1, KeyframeReceived: 5 * time.Millisecond,
+		FirstForwarded: 5 * time.Millisecond, KeyframeForwarded: 9 * time.Millisecond})
+	for stage, want := range map[string]float64{StagePLISent: 1, StageKeyframeReceived: 2,
+		StageFirstForwarded: 2, StageKeyframeForwarded: 2} {
+		if n := gathered(t, m, "tandem_switch_stage_seconds", map[string]string{"stage": stage}); n != want {
+			t.Errorf("switch stage %s count %v, want %v", stage, n, want)
+		}
 	}
 	if v := testutil.ToFloat64(m.wsErrors.WithLabelValues("bad_message")); v != 2 {
 		t.Errorf("bad_message errors %v, want 2", v)

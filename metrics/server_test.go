@@ -145,7 +145,8 @@ func TestMediaMetricsCountForwardedPacketsAndSwitchLatency(t *testing.T) {
 		video := value(fams, "tandem_forwarded_packets_total", "kind", "video")
 		audio := value(fams, "tandem_forwarded_bytes_total", "kind", "audio")
 		switches := value(fams, "tandem_switch_latency_seconds")
-		if video > 0 && audio > 0 && switches >= 2 {
+		keyframes := value(fams, "tandem_switch_stage_seconds", "stage", "keyframe_forwarded")
+		if video > 0 && audio > 0 && switches >= 2 && keyframes >= 2 {
 			if peers := value(fams, "tandem_media_peers"); peers != 2 {
 				t.Errorf("media peers %v, want 2", peers)
 			}
@@ -155,7 +156,8 @@ func TestMediaMetricsCountForwardedPacketsAndSwitchLatency(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("media metrics did not move: video packets %v, audio bytes %v, switch latencies %v", video, audio, switches)
+			t.Fatalf("media metrics did not move: video packets %v, audio bytes %v, switch latencies %v, keyframes forwarded %v",
+				video, audio, switches, keyframes)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/moderation"
@@ -27,7 +28,18 @@ func mediaConfig(cfg config.Config) sfu.Config {
 		VideoCodec:        m.VideoCodec,
 		DisconnectTimeout: m.DisconnectTimeout,
 		VideoFloor:        floor,
+		SwitchLowLatency:  switchLowLatency(m.SwitchLowLatency),
+		SwitchFromCache:   m.SwitchFromCache,
 	}
+}
+
+// switchLowLatency maps the configuration's window (0 or less: off) onto the SFU's (0 is
+// its default, negative off).
+func switchLowLatency(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 // moderationConfig maps the configuration onto the moderation rules.

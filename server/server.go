@@ -61,6 +61,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	}
 	mc := mediaConfig(cfg)
 	mc.OnVideoSwitch = s.metrics.VideoSwitched
+	mc.OnSwitchTimeline = s.metrics.SwitchTimeline
 	if s.media, err = sfu.New(mc, log.With("component", "sfu")); err != nil {
 		return nil, fmt.Errorf("start media: %w", err)
 	}

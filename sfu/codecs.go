@@ -104,5 +104,9 @@ func (s *SFU) mediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) 
 	if err := m.RegisterHeaderExtension(ext, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, nil, fmt.Errorf("register absolute send time: %w", err)
 	}
+	ext = webrtc.RTPHeaderExtensionCapability{URI: playoutDelayURI}
+	if err := m.RegisterHeaderExtension(ext, webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionSendonly); err != nil {
+		return nil, nil, fmt.Errorf("register playout delay: %w", err)
+	}
 	return m, &interceptor.Registry{}, nil
 }

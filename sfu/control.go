@@ -110,5 +110,6 @@ func (p *Peer) sendPLI(pc *webrtc.PeerConnection) {
 		p.sfu.log.Debug("send pli", "peer", p.id, "err", err)
 		return
 	}
+	p.pliSentAt.Store(time.Now().UnixNano())
 	p.sfu.counters.plisSent.Add(1)
 }

@@ -39,6 +39,8 @@ type downTrack struct {
 	src *upTrack
 	// resetAt is when reset last ran (unix nanos), the start of a switch's latency.
 	resetAt int64
+	clock   switchClock   // video only: the timeline of the switch in progress (timeline.go)
+	playout playoutWindow // video only: the playout delay asked for after a switch
 
 	rtxSeq atomic.Uint32 // the RTX stream's sequence numbers (low 16 bits)
 }
@@ -55,6 +57,8 @@ type trackBinding struct {
 	// the client did not negotiate RTX.
 	rtxSSRC uint32
 	rtxPT   uint8
+	// playoutExt is the playout-delay extension's id (playoutdelay.go); 0 if not negotiated.
+	playoutExt uint8
 }
 
 func newDownTrack(p *Peer, kind int, codec webrtc.RTPCodecCapability) *downTrack {
@@ -72,6 +76,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 				ssrc:        uint32(ctx.SSRC()),
 				payloadType: uint8(c.PayloadType),
 				writer:      ctx.WriteStream(),
+				playoutExt:  playoutExtID(ctx.HeaderExtensions()),
 			}
 			if d.kind == kindVideo && ctx.SSRCRetransmission() != 0 {
 				if pt, ok := rtxPayloadType(ctx.CodecParameters(), c.PayloadType); ok {
@@ -122,6 +127,9 @@ func (d *downTrack) reset() {
 	d.mu.Lock()
 	d.src = nil
 	d.resetAt = time.Now().UnixNano()
+	if d.kind == kindVideo {
+		d.clock.start(d.resetAt)
+	}
 	d.mu.Unlock()
 }
 
@@ -140,8 +148,14 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 		return
 	}
 	var switchLatency int64 = -1 // set when this packet completes a partner switch
-	if up != d.src {
-		if d.kind == kindVideo && !d.peer.sfu.codec.isKeyframe(pkt.Payload) {
+	var replayed replayResult    // set when the switch replayed up's cached group (gopcache.go)
+	first := up != d.src
+	if first {
+		key := d.kind != kindVideo || d.peer.sfu.codec.isKeyframe(pkt.Payload)
+		if !key && d.src == nil {
+			replayed = d.replayLocked(up, now)
+		}
+		if !key && !replayed.ok {
 			d.mu.Unlock()
 			d.peer.sfu.counters.videoHeld.Add(1)
 			up.peer.requestKeyframe(false)
@@ -153,21 +167,35 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 				switchLatency = now - d.resetAt
 			}
 		}
-		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now)
-		if d.mungeVP8 {
-			d.vp8.switchSource(pkt.Payload)
+		if key {
+			d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now)
+			if d.mungeVP8 {
+				d.vp8.switchSource(pkt.Payload)
+			}
 		}
+		first = key // after a replay, this packet continues the replayed group
 		d.src = up
 	}
 	seq, ts, ok := d.rw.rewrite(pkt.SequenceNumber, pkt.Timestamp, now)
+	stage, mark := stageNone, playoutNone
+	if ok && d.kind == kindVideo {
+		stage = d.clock.packet(up, pkt, first, now)
+		mark = d.playout.packet(first, now, d.peer.sfu.cfg.SwitchLowLatency)
+	}
 	if ok && d.mungeVP8 {
 		d.vp8.rewrite(pkt.Payload)
 	}
 	d.mu.Unlock()
+	if replayed.done {
+		d.reportSwitch(replayed.timeline)
+	}
 	if !ok {
 		return
 	}
-	d.write(pkt, seq, ts, now)
+	d.write(pkt, seq, ts, now, mark)
+	if stage != stageNone {
+		d.switchWritten(stage, up)
+	}
 	if switchLatency >= 0 && d.peer.sfu.cfg.OnVideoSwitch != nil {
 		d.peer.sfu.cfg.OnVideoSwitch(time.Duration(switchLatency))
 	}
@@ -175,8 +203,8 @@ func (d *downTrack) forward(up *upTrack, pkt *rtp.Packet, now int64) {
 
 // write sends the rewritten packet on the bound stream. The sender's header extensions are
 // dropped (their ids were negotiated with the sender, not with this client); video carries the
-// server's abs-send-time instead.
-func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
+// server's abs-send-time instead, and the playout delay of mark if the client negotiated it.
+func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64, mark playoutMark) {
 	b := d.binding.Load()
 	if b == nil {
 		return
@@ -188,6 +216,9 @@ func (d *downTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now int64) {
 	h.Timestamp = ts
 	h.Extension = false
 	h.Extensions = h.Extensions[:0]
+	if mark != playoutNone && b.playoutExt != 0 {
+		setPlayoutDelay(h, b.playoutExt, mark)
+	}
 	h.CSRC = h.CSRC[:0]
 	if b.absSendTime != 0 {
 		ext := extScratches.Get().(*extScratch)

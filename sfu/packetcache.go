@@ -53,7 +53,7 @@ type packetCache struct {
 type cacheSlot struct {
 	valid    bool
 	resentAt time.Duration // when it was last resent, since cacheEpoch; 0 if never
-	header   rtp.Header    // without CSRCs and extensions (the SFU forwards none)
+	header   rtp.Header    // without CSRCs and extensions (a resent packet carries none)
 	size     int
 	payload  [maxCachedPayload]byte
 }

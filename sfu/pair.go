@@ -2,12 +2,13 @@ package sfu
 
 import "time"
 
-// Pair starts forwarding a's media to b and b's to a, asks both clients for a keyframe at
-// once, and caps each sender with its new partner's downlink estimate; video paused for a weak
-// downlink resumes for the new partner as a trial (bitrate.go). A peer that is already paired is unpaired first. Either peer may have no
-// PeerConnection or no tracks yet: forwarding starts whenever media appears. Pair never blocks
-// on network I/O, so callers may hold their own locks. Pairing a peer with itself or with nil
-// does nothing. a and b must come from the same SFU.
+// Pair starts forwarding a's media to b and b's to a, asks both clients for a keyframe at once
+// (unless a client's latest one is cached, see gopcache.go), and caps each sender with its new
+// partner's downlink estimate; video paused for a weak downlink resumes for the new partner as
+// a trial (bitrate.go). A peer that is already paired is unpaired first. Either peer may have
+// no PeerConnection or no tracks yet: forwarding starts whenever media appears. Pair never
+// blocks on network I/O, so callers may hold their own locks. Pairing a peer with itself or
+// with nil does nothing. a and b must come from the same SFU.
 func Pair(a, b *Peer) {
 	if a == nil || b == nil || a == b {
 		return
@@ -27,8 +28,8 @@ func Pair(a, b *Peer) {
 	now := time.Now().UnixNano()
 	a.downlink.newPartner(now)
 	b.downlink.newPartner(now)
-	a.requestKeyframe(true)
-	b.requestKeyframe(true)
+	a.requestSwitchKeyframe()
+	b.requestSwitchKeyframe()
 	a.requestCapUpdate() // each sender's cap follows its new partner's downlink at once
 	b.requestCapUpdate()
 }
@@ -59,9 +60,19 @@ func unpairLocked(p *Peer) {
 	}
 	p.partner.Store(nil)
 	p.resetDownTracks()
+	p.clearGOP()
 	if q.partner.Load() == p {
 		q.partner.Store(nil)
 		q.resetDownTracks()
+		q.clearGOP()
+	}
+}
+
+// clearGOP forgets what p's video up track cached when p last waited: a group kept from then
+// on would miss what was forwarded in between, so a new one starts at p's next keyframe.
+func (p *Peer) clearGOP() {
+	if up := p.up[kindVideo].Load(); up != nil {
+		up.gop.clear()
 	}
 }
 

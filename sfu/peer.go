@@ -60,6 +60,7 @@ type Peer struct {
 	stateChange chan struct{} // capacity 1: connState changed
 	connState   atomic.Int32  // latest webrtc.PeerConnectionState
 	lastPLI     atomic.Int64  // unix nanos of the last PLI we asked for
+	pliSentAt   atomic.Int64  // unix nanos the last PLI was written (a switch's timeline)
 	failing     atomic.Bool   // set once OnFailed has been scheduled; cleared on (re)connect
 	// current is the PeerConnection whose callbacks count: a discarded one's late state
 	// changes, candidates and tracks are ignored.

@@ -61,6 +61,20 @@ type Config struct {
 	// called once per switch (never per packet) from a media goroutine with no lock held; it
 	// must be safe for concurrent use and must not block.
 	OnVideoSwitch func(latency time.Duration)
+	// OnSwitchTimeline, when set, is given the timeline of each video partner switch (see
+	// SwitchTimeline) once the new partner's first keyframe was forwarded whole. Called like
+	// OnVideoSwitch: once per switch, from a media goroutine with no lock held; it must be
+	// safe for concurrent use and must not block.
+	OnSwitchTimeline func(SwitchTimeline)
+	// SwitchLowLatency is how long after a partner switch the client is asked (the RTP
+	// playout-delay extension at min=max=0, playoutdelay.go) to show the new partner's video
+	// as soon as each frame is decoded instead of through its jitter buffer; after it the
+	// client's own jitter buffer is restored. 0 means the default (1s); negative turns it off.
+	SwitchLowLatency time.Duration
+	// SwitchFromCache makes a client's video, while it waits for a partner, kept from its
+	// latest keyframe on (a keyframe is asked for every half second), so that a new partner is
+	// shown that group at once instead of waiting for a new keyframe (gopcache.go).
+	SwitchFromCache bool
 }
 
 // Defaults used for zero Config fields; the configuration's defaults are these.
@@ -69,6 +83,7 @@ const (
 	DefaultDisconnectTimeout = 10 * time.Second
 	DefaultKeyframeInterval  = 300 * time.Millisecond
 	DefaultVideoFloor        = 100_000
+	DefaultSwitchLowLatency  = time.Second
 )
 
 // CheckVideoCodec says why name is not a video codec the SFU can use (vp8 or h264), or
@@ -98,6 +113,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.VideoFloor == 0 {
 		cfg.VideoFloor = DefaultVideoFloor
+	}
+	if cfg.SwitchLowLatency == 0 {
+		cfg.SwitchLowLatency = DefaultSwitchLowLatency
 	}
 	if cfg.UDPPortMin > cfg.UDPPortMax {
 		return cfg, fmt.Errorf("udp port range %d-%d: min above max", cfg.UDPPortMin, cfg.UDPPortMax)

@@ -33,6 +33,11 @@ type Stats struct {
 	// KeyframeSwitches counts completed video source switches (a keyframe of the new source
 	// was forwarded).
 	KeyframeSwitches uint64 `json:"keyframeSwitches"`
+	// SwitchesFromCache counts video switches that began with the new partner's cached
+	// keyframe and the frames after it (gopcache.go) instead of waiting for a new keyframe;
+	// ReplayedPackets counts the packets so replayed.
+	SwitchesFromCache uint64 `json:"switchesFromCache"`
+	ReplayedPackets   uint64 `json:"replayedPackets"`
 	// FastPathPackets counts the RTP and RTCP packets from clients that the SFU decrypted on
 	// the goroutine that reads the socket (sfu/transport) instead of through Pion's receive
 	// pipeline.
@@ -82,6 +87,8 @@ type counters struct {
 	retransmitsDuplicate     atomic.Uint64
 	retransmitsOverBudget    atomic.Uint64
 	keyframeSwitches         atomic.Uint64
+	gopReplays               atomic.Uint64
+	gopReplayedPackets       atomic.Uint64
 	candidatesRefused        atomic.Uint64
 	sourcesRefused           atomic.Uint64
 	noMediaPort              atomic.Uint64
@@ -114,6 +121,8 @@ func (c *counters) snapshot() Stats {
 		RetransmissionsDuplicate:  c.retransmitsDuplicate.Load(),
 		RetransmissionsOverBudget: c.retransmitsOverBudget.Load(),
 		KeyframeSwitches:          c.keyframeSwitches.Load(),
+		SwitchesFromCache:         c.gopReplays.Load(),
+		ReplayedPackets:           c.gopReplayedPackets.Load(),
 		CandidatesRefused:         c.candidatesRefused.Load(),
 		SourcesRefused:            c.sourcesRefused.Load(),
 		NoMediaPort:               c.noMediaPort.Load(),

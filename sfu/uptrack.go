@@ -25,6 +25,7 @@ type upTrack struct {
 
 	rx    receptionStats // for the receiver reports the peer sends (reports.go)
 	nacks nackGenerator  // video only: which packets to ask for again (nackgen.go)
+	gop   gopCache       // video only: the latest group of pictures while unpaired (gopcache.go)
 }
 
 func newUpTrack(p *Peer, kind int, ssrc uint32) *upTrack {
@@ -73,6 +74,8 @@ func (u *upTrack) handle(pkt *rtp.Packet, size int, now int64) {
 	u.peer.stats.in.add(now, size)
 	if partner := u.peer.partner.Load(); partner != nil {
 		partner.down[u.kind].forward(u, pkt, now)
+	} else if u.kind == kindVideo && u.peer.sfu.cfg.SwitchFromCache {
+		u.gop.store(u, pkt, u.peer.sfu.codec.isKeyframe(pkt.Payload), now)
 	}
 }
 

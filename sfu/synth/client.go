@@ -117,7 +117,8 @@ func New(opts Options) (*Client, error) {
 				sendTimeID = uint8(ext.ID)
 			}
 		}
-		c.goroutine(func() { c.readTrack(track, sendTimeID) })
+		playoutExt := playoutExtID(receiver.GetParameters().HeaderExtensions)
+		c.goroutine(func() { c.readTrack(track, sendTimeID, playoutExt) })
 		// Reading the receiver's RTCP lets the report interceptor see the server's sender
 		// reports, so the receiver reports we send carry LSR/DLSR (the server's RTT).
 		c.goroutine(func() {
@@ -167,6 +168,11 @@ func newAPI(opts Options) (*webrtc.API, error) {
 	sendTime := webrtc.RTPHeaderExtensionCapability{URI: sdp.ABSSendTimeURI}
 	if err := m.RegisterHeaderExtension(sendTime, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, fmt.Errorf("synth: register abs-send-time: %w", err)
+	}
+	// As a browser does: the sender may bound how long a received frame waits for display.
+	playout := webrtc.RTPHeaderExtensionCapability{URI: PlayoutDelayURI}
+	if err := m.RegisterHeaderExtension(playout, webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+		return nil, fmt.Errorf("synth: register playout delay: %w", err)
 	}
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -426,9 +432,9 @@ func (c *Client) readSenderRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
-// readTrack reports every packet of a remote track until it ends; sendTimeID is the
-// abs-send-time extension's id (0: not negotiated).
-func (c *Client) readTrack(track *webrtc.TrackRemote, sendTimeID uint8) {
+// readTrack reports every packet of a remote track until it ends; sendTimeID and playoutExt
+// are the ids of the abs-send-time and playout-delay extensions (0: not negotiated).
+func (c *Client) readTrack(track *webrtc.TrackRemote, sendTimeID, playoutExt uint8) {
 	kind := track.Kind()
 	h264 := strings.EqualFold(track.Codec().MimeType, webrtc.MimeTypeH264)
 	buf := make([]byte, 1500)
@@ -448,6 +454,9 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, sendTimeID uint8) {
 				p.SendTime = uint32(ext[0])<<16 | uint32(ext[1])<<8 | uint32(ext[2])
 				p.HasSendTime = true
 			}
+		}
+		if playoutExt != 0 {
+			p.PlayoutMinMs, p.PlayoutMaxMs = parsePlayoutDelay(pkt.GetExtension(playoutExt))
 		}
 		if c.opts.OnPacket != nil {
 			c.opts.OnPacket(p)

@@ -35,10 +35,38 @@ type Packet struct {
 	SendTime    uint32
 	// RTX is set for a retransmission that came on the RTX stream (RFC 4588), unwrapped.
 	RTX bool
+	// PlayoutMinMs and PlayoutMaxMs are the playout-delay extension's limits, or -1 if the
+	// packet has none.
+	PlayoutMinMs, PlayoutMaxMs int
+}
+
+// PlayoutDelayURI is the RTP header extension by which a sender bounds how long the receiver
+// holds a frame before showing it (webrtc.org experiments); video clients negotiate it.
+const PlayoutDelayURI = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+
+// playoutExtID returns the id negotiated for the playout-delay extension, or 0.
+func playoutExtID(exts []webrtc.RTPHeaderExtensionParameter) uint8 {
+	for _, e := range exts {
+		if e.URI == PlayoutDelayURI && e.ID > 0 && e.ID < 256 {
+			return uint8(e.ID)
+		}
+	}
+	return 0
+}
+
+// parsePlayoutDelay reads the extension's 12-bit MIN and MAX (10 ms units) in ms; -1, -1 if
+// ext is not 3 bytes.
+func parsePlayoutDelay(ext []byte) (minMs, maxMs int) {
+	if len(ext) != 3 {
+		return -1, -1
+	}
+	v := int(ext[0])<<16 | int(ext[1])<<8 | int(ext[2])
+	return (v >> 12) * 10, (v & 0xfff) * 10
 }
 
 func parsePacket(kind webrtc.RTPCodecType, h264 bool, seq uint16, ts, ssrc uint32, payload []byte, at time.Time) Packet {
-	p := Packet{Kind: kind, Seq: seq, Timestamp: ts, SSRC: ssrc, At: at, PictureID: -1}
+	p := Packet{Kind: kind, Seq: seq, Timestamp: ts, SSRC: ssrc, At: at, PictureID: -1,
+		PlayoutMinMs: -1, PlayoutMaxMs: -1}
 	if len(payload) >= trailerLen {
 		t := payload[len(payload)-trailerLen:]
 		p.Source = binary.BigEndian.Uint32(t)
