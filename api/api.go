@@ -60,12 +60,22 @@ func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz is 503 while draining, else 200. In cluster mode the body's
+// "cluster" says whether users are matched through the shared queue
+// ("shared") or, Redis being unreachable, on this instance only
+// ("local_only"): the instance still serves, so it stays ready.
 func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
-	if a.opts.Hub.Draining() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+	st := a.opts.Hub.Stats()
+	body := map[string]string{"status": "ready"}
+	if st.Cluster != "" {
+		body["cluster"] = st.Cluster
+	}
+	if st.Draining {
+		body["status"] = "draining"
+		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, body)
 }
 
 // StatsResponse is the body of GET /api/stats.

@@ -32,6 +32,7 @@ type Server struct {
 	turn    *turn.Server // nil when neither embedded nor external TURN is configured
 	hub     *signaling.Hub
 	mod     *moderation.Moderator // reports, bans, audit log
+	cluster *clusterNode          // cluster mode; nil for a single instance
 	guard   *access.Guard         // per-IP limits and access tokens on /ws
 	metrics *metrics.Metrics      // this server's Prometheus registry
 	http    *http.Server
@@ -80,6 +81,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	if s.mod, err = moderation.Open(moderationConfig(cfg), log.With("component", "moderation")); err != nil {
 		return nil, fmt.Errorf("start moderation: %w", err)
 	}
+	var shared *signaling.ClusterOptions
+	if cfg.Cluster.Enabled() {
+		if s.cluster, err = newClusterNode(cfg.Cluster, log.With("component", "cluster")); err != nil {
+			return nil, fmt.Errorf("start cluster: %w", err)
+		}
+		shared = s.cluster.hubOptions()
+	}
 	s.hub = signaling.NewHub(signaling.Options{
 		Config:         cfg.Signaling,
 		AllowedOrigins: cfg.HTTP.AllowedOrigins,
@@ -88,8 +96,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		Observer:       s.metrics,
 		MediaPerIP:     cfg.Limits.MediaPerIP,
 		Moderation:     s.mod,
+		Cluster:        shared,
 	}, sfuMedia{s.media}, log.With("component", "signaling"))
 	s.mod.OnBan(func(moderation.Ban) { s.hub.EnforceBans() })
+	if s.cluster != nil {
+		s.cluster.start(s.hub)
+	}
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.HTTP.Addr)
@@ -190,6 +202,14 @@ func (s *Server) Moderation() *moderation.Moderator { return s.mod }
 // Media is the SFU, for tests and embedding programs.
 func (s *Server) Media() *sfu.SFU { return s.media }
 
+// Instance is this instance's id in the cluster; "" for a single instance.
+func (s *Server) Instance() string {
+	if s.cluster == nil {
+		return ""
+	}
+	return s.cluster.id
+}
+
 // TURN is the TURN server, nil when TURN is off.
 func (s *Server) TURN() *turn.Server { return s.turn }
 
@@ -220,6 +240,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.hub.Close()
+		if s.cluster != nil { // right after the hub told the other instances its rooms ended (closeParts reports its error)
+			s.cluster.close()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err := s.http.Shutdown(ctx)
@@ -232,9 +255,13 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// closeParts closes the media and TURN servers, whichever were started.
+// closeParts closes the media and TURN servers and the cluster node,
+// whichever were started.
 func (s *Server) closeParts() error {
 	var err error
+	if s.cluster != nil { // closed already by Close, after the hub
+		err = errors.Join(err, s.cluster.close())
+	}
 	if s.turn != nil {
 		err = errors.Join(err, s.turn.Close())
 	}

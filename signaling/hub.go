@@ -46,6 +46,10 @@ type Options struct {
 	Moderation Moderation
 	// Now is the clock of the message and find/next limits; nil means time.Now.
 	Now func() time.Time
+	// Cluster, when set, puts the hub in cluster mode (cluster.go): users are
+	// matched through the queue the instances share, and partners on other
+	// instances are reached through the bus.
+	Cluster *ClusterOptions
 }
 
 // Moderation is what the hub asks of the moderation rules (see package
@@ -90,6 +94,7 @@ type Hub struct {
 	sessions map[string]*Session
 	rooms    map[string]*Room
 	match    *Matchmaker
+	shared   *shared              // cluster mode; nil for a single instance
 	queuedAt map[string]time.Time // when each waiting user joined the queue
 	matches  uint64
 	banned   uint64 // connections refused at accept because of a ban
@@ -114,6 +119,9 @@ func NewHub(opts Options, media Media, log *slog.Logger) *Hub {
 		queuedAt: make(map[string]time.Time),
 	}
 	h.mediaSlots = newMediaQuota(opts.MediaPerIP)
+	if opts.Cluster != nil {
+		h.shared = newShared(*opts.Cluster)
+	}
 	if opts.Moderation != nil {
 		h.match.Apart = h.apartLocked
 	}
@@ -275,6 +283,9 @@ func (h *Hub) unregister(s *Session) {
 		delete(h.sessions, s.id)
 		h.leaveLocked(s, ReasonDisconnect)
 		h.match.Forget(s.id)
+		if h.shared != nil {
+			h.forgetSharedLocked(s.id)
+		}
 		s.log.Info("session ended")
 	}
 	h.mu.Unlock()

@@ -20,6 +20,19 @@ func (h *Hub) Stats() Stats {
 		TotalMatches:   h.matches,
 		RefusedBanned:  h.banned,
 		Draining:       h.draining,
+		Cluster:        h.clusterStateLocked(),
+	}
+}
+
+// clusterStateLocked is Stats.Cluster.
+func (h *Hub) clusterStateLocked() string {
+	switch {
+	case h.shared == nil:
+		return ""
+	case h.shared.down:
+		return ClusterLocalOnly
+	default:
+		return ClusterShared
 	}
 }
 
@@ -67,6 +80,9 @@ func (h *Hub) Room(id string) (RoomInfo, bool) {
 }
 
 func snapshotOf(r *Room) roomSnapshot {
+	if r.remote != nil { // the partner's figures are its instance's
+		return roomSnapshot{room: r, ids: [2]string{r.a.id, r.remote.id}, peers: [2]MediaPeer{r.a.peer, nil}}
+	}
 	return roomSnapshot{room: r, ids: [2]string{r.a.id, r.b.id}, peers: [2]MediaPeer{r.a.peer, r.b.peer}}
 }
 
@@ -74,6 +90,10 @@ func snapshotOf(r *Room) roomSnapshot {
 func (s roomSnapshot) info() RoomInfo {
 	ri := RoomInfo{ID: s.room.ID, CreatedAt: s.room.CreatedAt, Participants: make([]ParticipantInfo, 2)}
 	for i, p := range s.peers {
+		if p == nil {
+			ri.Participants[i] = ParticipantInfo{UserID: s.ids[i]}
+			continue
+		}
 		st := p.Stats()
 		ri.Participants[i] = ParticipantInfo{
 			UserID:             s.ids[i],
@@ -165,4 +185,7 @@ func (h *Hub) Close() {
 		s.kill(websocket.CloseGoingAway, "server shutting down")
 	}
 	h.running.Wait()
+	if h.shared != nil {
+		h.closeOutbox()
+	}
 }
