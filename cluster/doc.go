@@ -18,8 +18,7 @@
 // then matches every user through the Queue (signaling's hub, in its
 // cluster.go: a pair of one instance is paired there, a pair across two gets
 // a room on each, and chat, typing and partner_left go over the Bus), keeps
-// this instance in the Registry and buries dead ones (server/cluster.go).
-// The Bridge is not used yet: media between partners on different instances
-// is not forwarded (the next step: a bridged source feeding the SFU's down
-// tracks).
+// this instance in the Registry and buries dead ones (server/cluster.go),
+// and carries the media of pairs across instances over the Bridge
+// (server/bridge.go, feeding the SFU's bridged peers, sfu/bridged.go).
 package cluster

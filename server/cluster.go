@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandemchat/tandem/cluster"
+	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/signaling"
 )
 
@@ -26,6 +28,8 @@ type clusterNode struct {
 	queue    *cluster.Queue
 	registry *cluster.Registry
 	bus      *cluster.Bus
+	bridge   *cluster.Bridge // the media bridge to the other instances
+	media    *bridgeMedia    // the media of pairs across instances, over bridge
 	log      *slog.Logger
 
 	cancel    context.CancelFunc
@@ -38,14 +42,23 @@ type clusterNode struct {
 // hub to match locally or to rejoin the shared queue.
 const healthEvery = time.Second
 
-// newClusterNode connects to the cluster's Redis (nothing is sent yet).
-func newClusterNode(cfg cluster.Config, log *slog.Logger) (*clusterNode, error) {
+// newClusterNode connects to the cluster's Redis (nothing is sent yet) and
+// opens the media bridge, which carries media between media's SFU and the
+// other instances.
+func newClusterNode(cfg cluster.Config, media *sfu.SFU, log *slog.Logger) (*clusterNode, error) {
 	rdb, err := cluster.NewRedis(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	id := cluster.NewInstanceID()
 	log = log.With("instance", id)
+	bm := newBridgeMedia(media, log)
+	bridge, err := cluster.ListenBridge(cfg.Addr, id, cfg.Secret, bm, log)
+	if err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	bm.bridge = bridge
 	self := cluster.Instance{ID: id, BridgeAddr: cfg.Addr, StartedAt: time.Now().UTC()}
 	return &clusterNode{
 		id:       id,
@@ -54,13 +67,15 @@ func newClusterNode(cfg cluster.Config, log *slog.Logger) (*clusterNode, error) 
 		queue:    cluster.NewQueue(rdb, cluster.Prefix, id),
 		registry: cluster.NewRegistry(rdb, cluster.Prefix, self, cluster.HeartbeatTTL, log),
 		bus:      cluster.NewBus(rdb, cluster.Prefix, id, log),
+		bridge:   bridge,
+		media:    bm,
 		log:      log,
 	}, nil
 }
 
 // hubOptions is what the hub needs of the node.
 func (n *clusterNode) hubOptions() *signaling.ClusterOptions {
-	return &signaling.ClusterOptions{Instance: n.id, Queue: n.queue, Bus: n.bus}
+	return &signaling.ClusterOptions{Instance: n.id, BridgeAddr: n.addr, Queue: n.queue, Bus: n.bus}
 }
 
 // start registers this instance and runs the heartbeat, the bus reader and
@@ -136,6 +151,9 @@ func (n *clusterNode) close() error {
 		n.wg.Wait()
 		if err := n.rdb.Close(); err != nil {
 			n.closeErr = fmt.Errorf("close redis client: %w", err)
+		}
+		if err := n.bridge.Close(); err != nil {
+			n.closeErr = errors.Join(n.closeErr, fmt.Errorf("close media bridge: %w", err))
 		}
 	})
 	return n.closeErr

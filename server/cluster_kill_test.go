@@ -47,7 +47,7 @@ func startChildInstance(t *testing.T, r *redistest.Server) (string, *exec.Cmd) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterChildInstance$")
 	cmd.Env = append(os.Environ(), childEnv+"=1",
 		"TANDEM_REDIS_URL=redis://"+r.Addr, "TANDEM_CLUSTER_SECRET="+clusterSecret,
-		"TANDEM_CLUSTER_ADDR=127.0.0.1:7947", "TANDEM_HTTP_ADDR=127.0.0.1:0", "TANDEM_TURN_ADDR=",
+		"TANDEM_CLUSTER_ADDR="+freeUDPAddr(t), "TANDEM_HTTP_ADDR=127.0.0.1:0", "TANDEM_TURN_ADDR=",
 		"TANDEM_ICE_IPS=127.0.0.1", "TANDEM_DATA_DIR="+t.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {

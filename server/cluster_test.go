@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +17,24 @@ import (
 // clusterSecret is the cluster secret of the test instances.
 const clusterSecret = "the cluster secret of the server tests"
 
-// startInstance starts a tandem instance in cluster mode on the Redis r.
+// startInstance starts a tandem instance in cluster mode on the Redis r,
+// its media bridge on a free UDP port of 127.0.0.1.
 func startInstance(t *testing.T, r *redistest.Server) *livetest.Server {
 	t.Helper()
 	return livetest.Start(t, func(c *config.Config) {
-		c.Cluster = cluster.Config{RedisURL: "redis://" + r.Addr, Addr: "127.0.0.1:7946", Secret: clusterSecret}
+		c.Cluster = cluster.Config{RedisURL: "redis://" + r.Addr, Addr: freeUDPAddr(t), Secret: clusterSecret}
 	})
+}
+
+// freeUDPAddr returns a UDP address of 127.0.0.1 that was free a moment ago.
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
 }
 
 // pairUp has a find a partner first and b then, and returns their room's

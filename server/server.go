@@ -82,11 +82,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		return nil, fmt.Errorf("start moderation: %w", err)
 	}
 	var shared *signaling.ClusterOptions
+	var media signaling.Media = sfuMedia{s.media}
 	if cfg.Cluster.Enabled() {
-		if s.cluster, err = newClusterNode(cfg.Cluster, log.With("component", "cluster")); err != nil {
+		if s.cluster, err = newClusterNode(cfg.Cluster, s.media, log.With("component", "cluster")); err != nil {
 			return nil, fmt.Errorf("start cluster: %w", err)
 		}
 		shared = s.cluster.hubOptions()
+		media = clusterMedia{sfuMedia{s.media}, s.cluster.media}
 	}
 	s.hub = signaling.NewHub(signaling.Options{
 		Config:         cfg.Signaling,
@@ -97,7 +99,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		MediaPerIP:     cfg.Limits.MediaPerIP,
 		Moderation:     s.mod,
 		Cluster:        shared,
-	}, sfuMedia{s.media}, log.With("component", "signaling"))
+	}, media, log.With("component", "signaling"))
 	s.mod.OnBan(func(moderation.Ban) { s.hub.EnforceBans() })
 	if s.cluster != nil {
 		s.cluster.start(s.hub)

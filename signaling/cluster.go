@@ -37,8 +37,24 @@ type Messenger interface {
 type ClusterOptions struct {
 	// Instance is this instance's id in the cluster.
 	Instance string
-	Queue    SharedQueue
-	Bus      Messenger
+	// BridgeAddr is where this instance's media bridge listens, told to the
+	// instances of remote partners (RemoteMedia.PairRemote).
+	BridgeAddr string
+	Queue      SharedQueue
+	Bus        Messenger
+}
+
+// RemoteMedia is what the hub's Media offers in cluster mode: the media of a
+// pair across instances, over the media bridge. Like Media's, its methods are
+// called with the hub's mutex held and must not block on I/O. Without it
+// such pairs get no media.
+type RemoteMedia interface {
+	// PairRemote makes local receive the media of the user remoteID held by
+	// instance (whose bridge listens on bridgeAddr), and send its own there,
+	// starting with a keyframe; a partner local had is parted in the same step.
+	PairRemote(local MediaPeer, remoteID, instance, bridgeAddr string)
+	// UnpairRemote stops the media between local and its remote partner.
+	UnpairRemote(local MediaPeer)
 }
 
 // sharedTimeout bounds one call to the shared queue made with the hub's
@@ -95,6 +111,7 @@ func (h *Hub) closeOutbox() {
 // remotePartner is a room's user held by another instance.
 type remotePartner struct {
 	id, instance string
+	bridge       string // its instance's media bridge address
 	ip, identity string // for reports
 	interests    []string
 }
@@ -104,6 +121,7 @@ type remotePartner struct {
 type remoteData struct {
 	Room      string   `json:"room"`
 	Instance  string   `json:"instance,omitempty"` // the sender's instance
+	Bridge    string   `json:"bridge,omitempty"`   // the sender's (or the ticket's instance's) media bridge
 	Common    []string `json:"common,omitempty"`
 	IP        string   `json:"ip,omitempty"`
 	Identity  string   `json:"identity,omitempty"`
@@ -216,7 +234,8 @@ func (h *Hub) SetShared(up bool, err error) {
 // then matches locally, and s is in no queue).
 func (h *Hub) queueSharedLocked(s *Session, open bool) bool {
 	t := cluster.Ticket{ID: s.id, Interests: s.interests, Avoid: s.parted, Open: open, Pool: cluster.PoolNormal,
-		Info: string(mustJSON(remoteData{IP: s.ip, Identity: s.identity, Interests: s.interests, QueuedAt: h.queuedAt[s.id].UnixMilli()}))}
+		Info: string(mustJSON(remoteData{IP: s.ip, Identity: s.identity, Interests: s.interests,
+			QueuedAt: h.queuedAt[s.id].UnixMilli(), Bridge: h.shared.opts.BridgeAddr}))}
 	if s.lowTrust {
 		t.Pool = cluster.PoolLowTrust
 	}
@@ -291,7 +310,7 @@ func (h *Hub) pairSharedLocked(s *Session, m cluster.Match) bool {
 	r := &remotePartner{id: m.Partner, instance: m.PartnerInstance}
 	var info remoteData // who the partner is, for reports (its Ticket.Info)
 	if err := json.Unmarshal([]byte(m.PartnerInfo), &info); err == nil {
-		r.ip, r.identity, r.interests = info.IP, info.Identity, info.Interests
+		r.ip, r.identity, r.interests, r.bridge = info.IP, info.Identity, info.Interests, info.Bridge
 	}
 	now := time.Now()
 	if o := h.opts.Observer; o != nil { // the instance that makes a pair counts it
@@ -307,7 +326,7 @@ func (h *Hub) pairSharedLocked(s *Session, m cluster.Match) bool {
 	}
 	room := h.openRemoteRoomLocked(s, newRoomID(), r, m.Common)
 	h.tellRemote(room, s.id, remoteFound, remoteData{
-		Common: m.Common, IP: s.ip, Identity: s.identity, Interests: s.interests,
+		Common: m.Common, IP: s.ip, Identity: s.identity, Interests: s.interests, Bridge: h.shared.opts.BridgeAddr,
 	})
 	return true
 }
@@ -318,6 +337,9 @@ func (h *Hub) openRemoteRoomLocked(s *Session, id string, r *remotePartner, comm
 	room := &Room{ID: id, CreatedAt: time.Now().UTC(), a: s, remote: r}
 	h.rooms[room.ID] = room
 	s.state, s.room = paired, room
+	if rm, ok := h.media.(RemoteMedia); ok {
+		rm.PairRemote(s.peer, r.id, r.instance, r.bridge)
+	}
 	if mod := h.opts.Moderation; mod != nil {
 		mod.CallMade(s.ip, s.identity)
 	}
@@ -377,7 +399,7 @@ func (h *Hub) remoteFoundLocked(s *Session, m cluster.Message, d remoteData) {
 		return
 	}
 	h.dequeueLocked(s)
-	r := &remotePartner{id: m.From, instance: d.Instance, ip: d.IP, identity: d.Identity, interests: d.Interests}
+	r := &remotePartner{id: m.From, instance: d.Instance, bridge: d.Bridge, ip: d.IP, identity: d.Identity, interests: d.Interests}
 	h.openRemoteRoomLocked(s, d.Room, r, d.Common)
 }
 
@@ -387,6 +409,9 @@ func (h *Hub) remoteFoundLocked(s *Session, m cluster.Message, d remoteData) {
 func (h *Hub) closeRemoteRoomLocked(room *Room, reason string, tell bool) {
 	delete(h.rooms, room.ID)
 	s := room.a
+	if rm, ok := h.media.(RemoteMedia); ok {
+		rm.UnpairRemote(s.peer)
+	}
 	s.state, s.room, s.parted = idle, nil, room.remote.id
 	if tell {
 		s.enqueue(encode("partner_left", partnerLeftData{Reason: reason}))
