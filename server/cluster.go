@@ -42,15 +42,14 @@ type clusterNode struct {
 // hub to match locally or to rejoin the shared queue.
 const healthEvery = time.Second
 
-// newClusterNode connects to the cluster's Redis (nothing is sent yet) and
-// opens the media bridge, which carries media between media's SFU and the
+// newClusterNode connects to the cluster's Redis as instance id (nothing is
+// sent yet) and opens the media bridge, which carries media between media's SFU and the
 // other instances.
-func newClusterNode(cfg cluster.Config, media *sfu.SFU, log *slog.Logger) (*clusterNode, error) {
+func newClusterNode(cfg cluster.Config, id string, media *sfu.SFU, log *slog.Logger) (*clusterNode, error) {
 	rdb, err := cluster.NewRedis(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	id := cluster.NewInstanceID()
 	log = log.With("instance", id)
 	bm := newBridgeMedia(media, log)
 	bridge, err := cluster.ListenBridge(cfg.Addr, id, cfg.Secret, bm, log)

@@ -115,7 +115,7 @@ func TestClusterPairsAndRelaysAcrossInstances(t *testing.T) {
 	if ma, mb := a.Hub().Stats().TotalMatches, b.Hub().Stats().TotalMatches; ma != 0 || mb != 1 {
 		t.Fatalf("matches counted %d and %d, want 0 and 1 (on the instance that made the pair)", ma, mb)
 	}
-	if _, body := b.Do(t, "GET", "/metrics", ""); !strings.Contains(body, "tandem_wait_seconds_count 2") {
+	if _, body := b.Do(t, "GET", "/metrics", ""); !strings.Contains(body, `tandem_wait_seconds_count{instance="`+b.Instance()+`"} 2`) {
 		t.Fatalf("the pair's two waits are not in the metrics:\n%s", body)
 	}
 

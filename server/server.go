@@ -15,6 +15,7 @@ import (
 
 	"github.com/tandemchat/tandem/access"
 	"github.com/tandemchat/tandem/api"
+	"github.com/tandemchat/tandem/cluster"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/metrics"
 	"github.com/tandemchat/tandem/moderation"
@@ -56,7 +57,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 			s.closeParts()
 		}
 	}()
-	s.metrics = metrics.New(s.metricSources())
+	var instance string // the cluster's name for this process; "" for a single instance
+	if cfg.Cluster.Enabled() {
+		instance = cluster.NewInstanceID()
+	}
+	s.metrics = metrics.New(s.metricSources(instance))
 	if s.guard, err = access.New(accessConfig(cfg), log.With("component", "access")); err != nil {
 		return nil, fmt.Errorf("start access guard: %w", err)
 	}
@@ -84,7 +89,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	var shared *signaling.ClusterOptions
 	var media signaling.Media = sfuMedia{s.media}
 	if cfg.Cluster.Enabled() {
-		if s.cluster, err = newClusterNode(cfg.Cluster, s.media, log.With("component", "cluster")); err != nil {
+		if s.cluster, err = newClusterNode(cfg.Cluster, instance, s.media, log.With("component", "cluster")); err != nil {
 			return nil, fmt.Errorf("start cluster: %w", err)
 		}
 		shared = s.cluster.hubOptions()
@@ -145,12 +150,13 @@ func (s *Server) routes() http.Handler {
 
 // metricSources tells the metrics what to read at scrape time; the parts
 // are read through s, since they are built after the metrics.
-func (s *Server) metricSources() metrics.Sources {
+func (s *Server) metricSources(instance string) metrics.Sources {
 	return metrics.Sources{
-		Hub:    func() signaling.Stats { return s.hub.Stats() },
-		Media:  func() sfu.Stats { return s.media.Stats() },
-		TURN:   func() turn.Stats { return s.turn.Stats() }, // zeros when TURN is off
-		Access: func() access.Stats { return s.guard.Stats() },
+		Instance: instance,
+		Hub:      func() signaling.Stats { return s.hub.Stats() },
+		Media:    func() sfu.Stats { return s.media.Stats() },
+		TURN:     func() turn.Stats { return s.turn.Stats() }, // zeros when TURN is off
+		Access:   func() access.Stats { return s.guard.Stats() },
 		Moderation: func() moderation.Stats {
 			if s.mod == nil { // a scrape before start-up finished
 				return moderation.Stats{}
