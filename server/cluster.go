@@ -77,8 +77,8 @@ func (n *clusterNode) hubOptions() *signaling.ClusterOptions {
 	return &signaling.ClusterOptions{Instance: n.id, BridgeAddr: n.addr, Queue: n.queue, Bus: n.bus}
 }
 
-// start registers this instance and runs the heartbeat, the bus reader and
-// the health check. An unreachable Redis does not stop start-up: the hub
+// start registers this instance and runs the heartbeat, the bus reader, the
+// health check and the view publisher (clusterview.go). An unreachable Redis does not stop start-up: the hub
 // matches locally until Redis answers.
 func (n *clusterNode) start(hub *signaling.Hub) {
 	n.registry.OnDead(n.buryInstance)
@@ -89,8 +89,9 @@ func (n *clusterNode) start(hub *signaling.Hub) {
 		hub.SetShared(false, err)
 	}
 	n.log.Info("cluster mode", "bridge", n.addr)
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go func() { defer n.wg.Done(); n.registry.Run(ctx) }()
+	go func() { defer n.wg.Done(); n.publishViews(ctx, hub) }()
 	go func() { defer n.wg.Done(); n.bus.Run(ctx, hub.HandleRemote) }()
 	go func() { defer n.wg.Done(); n.watchRedis(ctx, hub) }()
 }

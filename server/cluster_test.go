@@ -2,16 +2,19 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tandemchat/tandem/api"
 	"github.com/tandemchat/tandem/cluster"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/internal/livetest"
 	"github.com/tandemchat/tandem/internal/redistest"
 	"github.com/tandemchat/tandem/moderation"
+	"github.com/tandemchat/tandem/signaling"
 )
 
 // clusterSecret is the cluster secret of the test instances.
@@ -21,8 +24,17 @@ const clusterSecret = "the cluster secret of the server tests"
 // its media bridge on a free UDP port of 127.0.0.1.
 func startInstance(t *testing.T, r *redistest.Server) *livetest.Server {
 	t.Helper()
+	return startInstanceWith(t, r, nil)
+}
+
+// startInstanceWith is startInstance with the configuration changed by edit.
+func startInstanceWith(t *testing.T, r *redistest.Server, edit func(*config.Config)) *livetest.Server {
+	t.Helper()
 	return livetest.Start(t, func(c *config.Config) {
 		c.Cluster = cluster.Config{RedisURL: "redis://" + r.Addr, Addr: freeUDPAddr(t), Secret: clusterSecret}
+		if edit != nil {
+			edit(c)
+		}
 	})
 }
 
@@ -274,4 +286,91 @@ func TestClusterDrainStopsMatchesOnOneInstance(t *testing.T) {
 	// The running call goes on: chat still crosses.
 	ub.Send("chat_message", map[string]string{"text": "after the drain"})
 	ua.Expect("chat_message")
+}
+
+func TestClusterStatsAndRoomsAnswerForEveryInstance(t *testing.T) {
+	r := redistest.Start(t)
+	a, b := startInstance(t, r), startInstance(t, r)
+	ua, ub := livetest.MustDial(t, a.WSURL), livetest.MustDial(t, b.WSURL)
+	across := pairUp(t, ua, ub)
+	uc, ud := livetest.MustDial(t, b.WSURL), livetest.MustDial(t, b.WSURL)
+	onB := pairUp(t, uc, ud)
+
+	// The instances publish their figures every second: wait for them on a.
+	var stats api.StatsResponse
+	deadline := time.Now().Add(livetest.WaitFor)
+	for {
+		_, body := a.Do(t, "GET", "/api/stats", "")
+		if err := json.Unmarshal([]byte(body), &stats); err != nil {
+			t.Fatalf("/api/stats: %v: %s", err, body)
+		}
+		if tot := stats.ClusterTotal; tot != nil && tot.Instances == 2 && tot.ConnectedUsers == 4 && tot.ActiveRooms == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/api/stats on the first instance: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the published figures, with a deadline
+	}
+	if stats.ActiveRooms != 1 || len(stats.Instances) != 2 {
+		t.Fatalf("this instance's rooms %d (want 1), instances listed %d (want 2)", stats.ActiveRooms, len(stats.Instances))
+	}
+
+	var rooms struct{ Rooms []signaling.RoomInfo }
+	_, body := a.Do(t, "GET", "/api/rooms", "")
+	if err := json.Unmarshal([]byte(body), &rooms); err != nil || len(rooms.Rooms) != 2 {
+		t.Fatalf("/api/rooms: %v: %s", err, body)
+	}
+	where := map[string]string{} // user -> instance, as the rooms say
+	for _, room := range rooms.Rooms {
+		if room.ID != across && room.ID != onB {
+			t.Fatalf("unknown room %s", room.ID)
+		}
+		for _, p := range room.Participants {
+			where[p.UserID] = p.Instance
+		}
+	}
+	want := map[string]string{ua.UserID: a.Instance(), ub.UserID: b.Instance(), uc.UserID: b.Instance(), ud.UserID: b.Instance()}
+	for u, in := range want {
+		if where[u] != in {
+			t.Errorf("user %s shown on instance %q, want %q", u, where[u], in)
+		}
+	}
+	if code, body := a.Do(t, "GET", "/api/rooms/"+onB, ""); code != 200 || !strings.Contains(body, uc.UserID) {
+		t.Fatalf("the other instance's room from this one: %d %s", code, body)
+	}
+}
+
+func TestClusterAdminOperationsReachTheOtherInstance(t *testing.T) {
+	const token = "the admin token of the cluster test"
+	r := redistest.Start(t)
+	withToken := func(c *config.Config) { c.Admin.Token = token }
+	a, b := startInstanceWith(t, r, withToken), startInstanceWith(t, r, withToken)
+	uc, ud := livetest.MustDial(t, b.WSURL), livetest.MustDial(t, b.WSURL)
+	onB := pairUp(t, uc, ud)
+
+	// Ended from the first instance once it sees the room (published each second).
+	deadline := time.Now().Add(livetest.WaitFor)
+	for {
+		code, body := a.Do(t, "POST", "/api/admin/rooms/"+onB+"/end", token)
+		if code == 202 {
+			break
+		}
+		if code != 404 || time.Now().After(deadline) {
+			t.Fatalf("end a room of the other instance: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond) // polling until the room is published, with a deadline
+	}
+	expectLeft(t, uc, "ended")
+	expectLeft(t, ud, "ended")
+
+	if code, body := a.Do(t, "POST", "/api/admin/users/"+ud.UserID+"/disconnect", token); code != 202 {
+		t.Fatalf("disconnect a user of the other instance: %d %s", code, body)
+	}
+	if code := ud.ExpectClosed(); code != 1008 {
+		t.Fatalf("close status %d, want 1008", code)
+	}
+	if code, _ := a.Do(t, "POST", "/api/admin/rooms/no-such-room/end", token); code != 404 {
+		t.Fatalf("ending an unknown room: %d, want 404", code)
+	}
 }

@@ -133,6 +133,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 // routes is the one HTTP mux: the WebSocket, the API and the web client.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	var view api.ClusterView
+	if s.cluster != nil {
+		view = s.cluster
+	}
 	mux.Handle("GET /ws", s.guard.Wrap(withoutDeadlines(s.hub)))
 	api.New(api.Options{
 		Hub:         s.hub,
@@ -143,6 +147,7 @@ func (s *Server) routes() http.Handler {
 		Metrics:     s.metrics.Handler(),
 		Moderation:  s.mod,
 		AdminName:   s.cfg.Admin.TokenName,
+		Cluster:     view,
 	}, s.log.With("component", "api")).Register(mux)
 	mux.Handle("/", web.Handler())
 	return mux

@@ -142,6 +142,11 @@ const (
 	// RemoteInstanceDied tells every instance that the instance in Data's
 	// "instance" died: its users' partners are told "disconnect".
 	RemoteInstanceDied = "instance_died"
+	// RemoteEndRoom and RemoteDisconnect carry an operator's end of the room
+	// in Data's "room", or disconnection of the user To, to other instances:
+	// the one holding it acts, the others find nothing.
+	RemoteEndRoom    = "end_room"
+	RemoteDisconnect = "disconnect"
 )
 
 // sharedActiveLocked reports whether matching goes through the shared queue.
@@ -359,8 +364,16 @@ func (h *Hub) HandleRemote(m cluster.Message) {
 		return
 	}
 	var d remoteData
-	if err := json.Unmarshal(m.Data, &d); err != nil {
+	if err := json.Unmarshal(m.Data, &d); len(m.Data) > 0 && err != nil {
 		h.log.Warn("cluster message skipped: bad data", "type", m.Type, "err", err)
+		return
+	}
+	switch m.Type { // operators' operations, which take the mutex themselves
+	case RemoteEndRoom:
+		h.EndRoom(d.Room)
+		return
+	case RemoteDisconnect:
+		h.Disconnect(m.To)
 		return
 	}
 	h.mu.Lock()

@@ -38,9 +38,10 @@ func (h *Hub) clusterStateLocked() string {
 
 // roomSnapshot is what is copied out under the lock to describe a room.
 type roomSnapshot struct {
-	room  *Room
-	ids   [2]string
-	peers [2]MediaPeer
+	room      *Room
+	ids       [2]string
+	instances [2]string // cluster mode only
+	peers     [2]MediaPeer
 }
 
 // Rooms describes every active room, oldest first, with media figures.
@@ -48,7 +49,7 @@ func (h *Hub) Rooms() []RoomInfo {
 	h.mu.Lock()
 	snaps := make([]roomSnapshot, 0, len(h.rooms))
 	for _, r := range h.rooms {
-		snaps = append(snaps, snapshotOf(r))
+		snaps = append(snaps, h.snapshotLocked(r))
 	}
 	h.mu.Unlock()
 	sort.Slice(snaps, func(i, j int) bool {
@@ -70,7 +71,7 @@ func (h *Hub) Room(id string) (RoomInfo, bool) {
 	r, ok := h.rooms[id]
 	var snap roomSnapshot
 	if ok {
-		snap = snapshotOf(r)
+		snap = h.snapshotLocked(r)
 	}
 	h.mu.Unlock()
 	if !ok {
@@ -79,11 +80,18 @@ func (h *Hub) Room(id string) (RoomInfo, bool) {
 	return snap.info(), true
 }
 
-func snapshotOf(r *Room) roomSnapshot {
-	if r.remote != nil { // the partner's figures are its instance's
-		return roomSnapshot{room: r, ids: [2]string{r.a.id, r.remote.id}, peers: [2]MediaPeer{r.a.peer, nil}}
+// snapshotLocked copies what describes r. Called with Hub.mu held.
+func (h *Hub) snapshotLocked(r *Room) roomSnapshot {
+	var self string
+	if h.shared != nil {
+		self = h.shared.opts.Instance
 	}
-	return roomSnapshot{room: r, ids: [2]string{r.a.id, r.b.id}, peers: [2]MediaPeer{r.a.peer, r.b.peer}}
+	if r.remote != nil { // the partner's figures are its instance's
+		return roomSnapshot{room: r, ids: [2]string{r.a.id, r.remote.id},
+			instances: [2]string{self, r.remote.instance}, peers: [2]MediaPeer{r.a.peer, nil}}
+	}
+	return roomSnapshot{room: r, ids: [2]string{r.a.id, r.b.id},
+		instances: [2]string{self, self}, peers: [2]MediaPeer{r.a.peer, r.b.peer}}
 }
 
 // info reads the peers' media statistics (outside the hub's lock).
@@ -91,12 +99,13 @@ func (s roomSnapshot) info() RoomInfo {
 	ri := RoomInfo{ID: s.room.ID, CreatedAt: s.room.CreatedAt, Participants: make([]ParticipantInfo, 2)}
 	for i, p := range s.peers {
 		if p == nil {
-			ri.Participants[i] = ParticipantInfo{UserID: s.ids[i]}
+			ri.Participants[i] = ParticipantInfo{UserID: s.ids[i], Instance: s.instances[i]}
 			continue
 		}
 		st := p.Stats()
 		ri.Participants[i] = ParticipantInfo{
 			UserID:             s.ids[i],
+			Instance:           s.instances[i],
 			InboundBitrateBps:  st.InboundBitrateBps,
 			OutboundBitrateBps: st.OutboundBitrateBps,
 			PacketsIn:          st.PacketsIn,

@@ -58,7 +58,10 @@ type RoomInfo struct {
 
 // ParticipantInfo is one user of a room with their media figures.
 type ParticipantInfo struct {
-	UserID             string  `json:"userId"`
+	UserID string `json:"userId"`
+	// Instance is the cluster instance holding the user (cluster mode only);
+	// the media figures are that instance's, zero where another one holds it.
+	Instance           string  `json:"instance,omitempty"`
 	InboundBitrateBps  int64   `json:"inboundBitrateBps"`
 	OutboundBitrateBps int64   `json:"outboundBitrateBps"`
 	PacketsIn          uint64  `json:"packetsIn"`
