@@ -6,6 +6,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
 
 	"github.com/tandemchat/tandem/internal/livetest"
 	"github.com/tandemchat/tandem/internal/redistest"
@@ -87,5 +88,27 @@ func TestClusterMediaAcrossInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond) // a PLI each 100 ms until one arrives (the SFU throttles them)
+	}
+}
+
+func TestClusterInstancesLeaveNoGoroutinesBehind(t *testing.T) {
+	r := redistest.Start(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	a, b := startInstance(t, r), startInstance(t, r)
+	ua, ub := mediaUser(t, a, 1), mediaUser(t, b, 2)
+	ua.WS.Send("find_partner", nil)
+	ua.WaitFor(t, "waiting_for_partner")
+	ub.WS.Send("find_partner", nil)
+	ub.WaitFor(t, "partner_found")
+	waitPackets(t, ua, 2, 10) // the bridge carries media both ways
+	waitPackets(t, ub, 1, 10)
+	for _, u := range []*livetest.MediaUser{ua, ub} {
+		u.WS.Close()
+		u.Media.Close()
+	}
+	for _, s := range []*livetest.Server{a, b} {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
