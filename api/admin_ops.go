@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+
+	"github.com/tandemchat/tandem/signaling"
 )
 
 // registerAdmin adds the admin operations, each behind the admin token.
@@ -16,6 +18,16 @@ func (a *API) registerAdmin(mux *http.ServeMux) {
 func (a *API) endRoom(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !a.opts.Hub.EndRoom(id) {
+		if a.opts.Cluster != nil { // a room of another instance?
+			found, ok := a.roomElsewhere(w, r, id)
+			if !ok {
+				return
+			}
+			if found {
+				a.forward(w, r, signaling.RemoteEndRoom, id)
+				return
+			}
+		}
 		httpError(w, http.StatusNotFound, "no room with that id")
 		return
 	}
@@ -29,6 +41,10 @@ func (a *API) endRoom(w http.ResponseWriter, r *http.Request) {
 func (a *API) disconnectUser(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !a.opts.Hub.Disconnect(id) {
+		if a.opts.Cluster != nil { // maybe a user of another instance
+			a.forward(w, r, signaling.RemoteDisconnect, id)
+			return
+		}
 		httpError(w, http.StatusNotFound, "no connected user with that id")
 		return
 	}

@@ -29,6 +29,9 @@ type Options struct {
 	Moderation *moderation.Moderator
 	// AdminName is who the audit log names for actions taken with AdminToken ("admin" if empty).
 	AdminName string
+	// Cluster, in cluster mode, makes /api/stats and /api/rooms answer for
+	// every instance (cluster.go); nil for a single instance.
+	Cluster ClusterView
 }
 
 // API holds the handlers. Safe for concurrent use.
@@ -60,12 +63,22 @@ func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz is 503 while draining, else 200. In cluster mode the body's
+// "cluster" says whether users are matched through the shared queue
+// ("shared") or, Redis being unreachable, on this instance only
+// ("local_only"): the instance still serves, so it stays ready.
 func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
-	if a.opts.Hub.Draining() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+	st := a.opts.Hub.Stats()
+	body := map[string]string{"status": "ready"}
+	if st.Cluster != "" {
+		body["cluster"] = st.Cluster
+	}
+	if st.Draining {
+		body["status"] = "draining"
+		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, body)
 }
 
 // StatsResponse is the body of GET /api/stats.
@@ -74,10 +87,20 @@ type StatsResponse struct {
 	TURNAllocations  int64      `json:"turnAllocations"`
 	TURNRelayedBytes uint64     `json:"turnRelayedBytes"`
 	Media            *sfu.Stats `json:"media,omitempty"`
+	// In cluster mode: the whole cluster's counts and each instance's.
+	ClusterTotal *ClusterTotal   `json:"clusterTotal,omitempty"`
+	Instances    []InstanceStats `json:"instances,omitempty"`
 }
 
-func (a *API) stats(w http.ResponseWriter, _ *http.Request) {
+func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 	resp := StatsResponse{Stats: a.opts.Hub.Stats()}
+	if a.opts.Cluster != nil {
+		views, ok := a.clusterViews(w, r)
+		if !ok {
+			return
+		}
+		addClusterStats(&resp, views)
+	}
 	if a.opts.TURN != nil {
 		ts := a.opts.TURN.Stats()
 		resp.TURNAllocations, resp.TURNRelayedBytes = ts.Allocations, ts.RelayedBytes
@@ -89,12 +112,34 @@ func (a *API) stats(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (a *API) rooms(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"rooms": a.opts.Hub.Rooms()})
+func (a *API) rooms(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Cluster == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"rooms": a.opts.Hub.Rooms()})
+		return
+	}
+	views, ok := a.clusterViews(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rooms": mergeRooms(views)})
 }
 
 func (a *API) room(w http.ResponseWriter, r *http.Request) {
-	info, ok := a.opts.Hub.Room(r.PathValue("id"))
+	id := r.PathValue("id")
+	if a.opts.Cluster != nil {
+		views, ok := a.clusterViews(w, r)
+		if !ok {
+			return
+		}
+		for _, room := range mergeRooms(views) {
+			if room.ID == id {
+				writeJSON(w, http.StatusOK, room)
+				return
+			}
+		}
+		// Not published yet (a second old at most): this instance's own half, if any.
+	}
+	info, ok := a.opts.Hub.Room(id)
 	if !ok {
 		httpError(w, http.StatusNotFound, "no room with that id")
 		return

@@ -14,6 +14,11 @@
 // cluster secret for its direction, replays refused, nothing allocated per
 // packet (bridge.go).
 //
-// The server does not use it yet: wiring it into signaling (remote partners,
-// relayed messages) and the SFU (bridged tracks) comes next.
+// Cluster mode is on when Config.RedisURL is set (config.go). The server
+// then matches every user through the Queue (signaling's hub, in its
+// cluster.go: a pair of one instance is paired there, a pair across two gets
+// a room on each, and chat, typing and partner_left go over the Bus), keeps
+// this instance in the Registry and buries dead ones (server/cluster.go),
+// and carries the media of pairs across instances over the Bridge
+// (server/bridge.go, feeding the SFU's bridged peers, sfu/bridged.go).
 package cluster

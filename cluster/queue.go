@@ -43,6 +43,9 @@ type Ticket struct {
 	// Open lets the user take anyone at once.
 	Open bool
 	Pool Pool
+	// Info is the instance's own description of its user, handed as it is
+	// to the instance that takes it (Match.PartnerInfo).
+	Info string
 }
 
 // Match is a pair the queue made: the user whose call made it, and the
@@ -50,6 +53,7 @@ type Ticket struct {
 type Match struct {
 	Partner         string
 	PartnerInstance string
+	PartnerInfo     string   // the partner's Ticket.Info
 	Common          []string // interests both share; never nil
 }
 
@@ -77,7 +81,7 @@ func (q *Queue) Add(ctx context.Context, t Ticket) (Match, bool, error) {
 	if pool == "" {
 		pool = PoolNormal
 	}
-	args := []any{"add", t.ID, q.instance, t.Avoid, string(pool), flag(t.Open)}
+	args := []any{"add", t.ID, q.instance, t.Avoid, string(pool), flag(t.Open), t.Info}
 	for _, tag := range t.Interests {
 		args = append(args, tag)
 	}
@@ -179,10 +183,10 @@ func (q *Queue) run(ctx context.Context, args ...any) (Match, bool, error) {
 	if err != nil {
 		return Match{}, false, err
 	}
-	if len(v) < 2 {
+	if len(v) < 3 {
 		return Match{}, false, fmt.Errorf("the queue script answered %q", v)
 	}
-	return Match{Partner: v[0], PartnerInstance: v[1], Common: append([]string{}, v[2:]...)}, true, nil
+	return Match{Partner: v[0], PartnerInstance: v[1], PartnerInfo: v[2], Common: append([]string{}, v[3:]...)}, true, nil
 }
 
 func flag(b bool) string {

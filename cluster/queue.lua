@@ -1,13 +1,14 @@
 -- The cluster's waiting queue, run atomically by Redis (see queue.go).
 -- KEYS[1] is the key prefix (a hash tag such as "{tandem}", so every key of
 -- the queue lives in one slot of a Redis Cluster). ARGV[1] is the operation:
---   add ID INSTANCE AVOID POOL OPEN TAG...  -> a match, or nil (queued)
+--   add ID INSTANCE AVOID POOL OPEN INFO TAG... -> a match, or nil (queued)
 --   open ID                                 -> a match, or nil
 --   remove ID                               -> 1 if ID was waiting, else 0
 --   remove_instance INSTANCE                -> how many were removed
--- A match is {partner id, partner's instance, common tag...}.
+-- A match is {partner id, partner's instance, partner's info, common tag...};
+-- INFO is the instance's own description of its user, kept as it is.
 --
--- Keys: P:t:ID (hash: inst, avoid, pool, tags as JSON, open, seq), P:all
+-- Keys: P:t:ID (hash: inst, avoid, pool, tags as JSON, open, seq, info), P:all
 -- (every waiting ID by seq), P:open:POOL and P:tag:POOL:TAG (who may be
 -- taken, by seq), P:inst:INSTANCE (set of its waiting IDs), P:seq,
 -- P:blocks:ID (set: never pair with).
@@ -20,10 +21,10 @@ local function openKey(pool) return p .. ':open:' .. pool end
 local function tagKey(pool, tag) return p .. ':tag:' .. pool .. ':' .. tag end
 
 local function load(id)
-  local v = redis.call('HMGET', tkey(id), 'inst', 'avoid', 'pool', 'tags', 'open', 'seq')
+  local v = redis.call('HMGET', tkey(id), 'inst', 'avoid', 'pool', 'tags', 'open', 'seq', 'info')
   if not v[1] then return nil end
   return { id = id, inst = v[1], avoid = v[2], pool = v[3], tags = cjson.decode(v[4]),
-           open = v[5] == '1', seq = tonumber(v[6]) }
+           open = v[5] == '1', seq = tonumber(v[6]), info = v[7] or '' }
 end
 
 local function parted(t, c) return t.avoid == c.id or c.avoid == t.id end
@@ -64,7 +65,7 @@ end
 local function enqueue(t, open)
   local seq = redis.call('INCR', p .. ':seq')
   redis.call('HSET', tkey(t.id), 'inst', t.inst, 'avoid', t.avoid, 'pool', t.pool,
-    'tags', cjson.encode(t.tags), 'open', open and '1' or '0', 'seq', seq)
+    'tags', cjson.encode(t.tags), 'open', open and '1' or '0', 'seq', seq, 'info', t.info)
   redis.call('ZADD', p .. ':all', seq, t.id)
   if open then redis.call('ZADD', openKey(t.pool), seq, t.id) end
   for _, tag in ipairs(t.tags) do redis.call('ZADD', tagKey(t.pool, tag), seq, t.id) end
@@ -73,7 +74,7 @@ end
 
 local function take(t, c)
   remove(c)
-  local out = { c.id, c.inst }
+  local out = { c.id, c.inst, c.info }
   for _, x in ipairs(common(t, c)) do out[#out + 1] = x end
   return out
 end
@@ -110,8 +111,8 @@ end
 
 local op = ARGV[1]
 if op == 'add' then
-  local t = { id = ARGV[2], inst = ARGV[3], avoid = ARGV[4], pool = ARGV[5], tags = {} }
-  for i = 7, #ARGV do t.tags[#t.tags + 1] = ARGV[i] end
+  local t = { id = ARGV[2], inst = ARGV[3], avoid = ARGV[4], pool = ARGV[5], info = ARGV[7], tags = {} }
+  for i = 8, #ARGV do t.tags[#t.tags + 1] = ARGV[i] end
   if redis.call('EXISTS', tkey(t.id)) == 1 then return redis.error_reply('already waiting') end
   return match(t, ARGV[6] == '1' or #t.tags == 0)
 elseif op == 'open' then

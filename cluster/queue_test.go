@@ -57,11 +57,11 @@ func queueLen(t *testing.T, q *Queue) int {
 
 func TestQueuePairsFirstComeFirstServedAcrossInstances(t *testing.T) {
 	qs := newQueues(t, "x", "y")
-	mustQueue(t, qs[0], Ticket{ID: "a"})
+	mustQueue(t, qs[0], Ticket{ID: "a", Info: `{"ip":"192.0.2.1"}`})
 	mustQueue(t, qs[1], Ticket{ID: "b", Avoid: "a"}.withInterests("chess")) // closed: waits for chess
 	m := mustPair(t, qs[1], Ticket{ID: "c"}, "a")
-	if m.PartnerInstance != "x" || len(m.Common) != 0 || m.Common == nil {
-		t.Fatalf("match %+v, want a on instance x with no common interests", m)
+	if m.PartnerInstance != "x" || len(m.Common) != 0 || m.Common == nil || m.PartnerInfo != `{"ip":"192.0.2.1"}` {
+		t.Fatalf("match %+v, want a on instance x, with its info, with no common interests", m)
 	}
 	if _, _, err := qs[0].Add(context.Background(), Ticket{ID: "b"}); !errors.Is(err, ErrAlreadyWaiting) {
 		t.Fatalf("adding a waiting user again: %v, want ErrAlreadyWaiting", err)

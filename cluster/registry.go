@@ -72,18 +72,32 @@ func (r *Registry) Register(ctx context.Context) error {
 
 // Run renews the heartbeat every third of the TTL and looks for dead
 // instances, until ctx ends; then it deregisters this instance (a clean
-// stop is not a death). A failed heartbeat is logged and tried again.
+// stop is not a death). A failed heartbeat is logged and tried again; after
+// one, Run looks for dead instances again only a TTL after its heartbeat
+// works again: when Redis was unreachable for everyone, every heartbeat
+// lapsed, and the others need that long to beat again.
 func (r *Registry) Run(ctx context.Context) {
 	tick := time.NewTicker(r.ttl / 3)
 	defer tick.Stop()
+	failed := false
+	var sweepFrom time.Time // no sweeping before, after a failed heartbeat
 	for {
 		select {
 		case <-ctx.Done():
 			r.deregister()
 			return
 		case <-tick.C:
-			if err := r.Register(ctx); err != nil && ctx.Err() == nil {
-				r.log.Warn("cluster heartbeat failed", "err", err)
+			if err := r.Register(ctx); err != nil {
+				if ctx.Err() == nil {
+					r.log.Warn("cluster heartbeat failed", "err", err)
+				}
+				failed = true
+				continue
+			}
+			if failed {
+				failed, sweepFrom = false, time.Now().Add(r.ttl)
+			}
+			if time.Now().Before(sweepFrom) {
 				continue
 			}
 			if err := r.Sweep(ctx); err != nil && ctx.Err() == nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandemchat/tandem/cluster"
 	"github.com/tandemchat/tandem/moderation"
 	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/signaling"
@@ -30,6 +31,7 @@ type Config struct {
 	Auth       Auth             `yaml:"auth"`
 	Limits     Limits           `yaml:"limits"`
 	Moderation Moderation       `yaml:"moderation"`
+	Cluster    cluster.Config   `yaml:"cluster"`
 }
 
 // HTTP configures the listener that serves the web page, /ws and the API.
@@ -256,6 +258,7 @@ func Default() Config {
 			MediaPerIP:           20,
 		},
 		Moderation: moderationDefaults(moderation.DefaultConfig()),
+		Cluster:    cluster.DefaultConfig(),
 	}
 }
 
@@ -347,6 +350,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("limits.media_per_ip: must not be negative (0 means no cap)")
 	}
 	if err := c.Moderation.validate(); err != nil {
+		return err
+	}
+	if err := c.Cluster.Validate(); err != nil {
 		return err
 	}
 	if err := c.validateHTTPLimits(); err != nil {

@@ -53,6 +53,7 @@ func (c Config) Redacted() Config {
 	hide(&c.Admin.Token)
 	hide(&c.Auth.JWTSecret)
 	hide(&c.Moderation.IPHashKey)
+	c.Cluster = c.Cluster.Redacted()
 	return c
 }
 

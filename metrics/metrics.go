@@ -39,6 +39,9 @@ type Sources struct {
 	Access func() access.Stats
 	// Moderation, when set, gives the reports and bans figures.
 	Moderation func() moderation.Stats
+	// Instance, when set (cluster mode), is the instance's id: every series
+	// carries it as the label "instance".
+	Instance string
 }
 
 // Metrics is the registry and the event metrics of one tandem server. Its
@@ -84,7 +87,11 @@ func New(src Sources) *Metrics {
 	for _, code := range knownErrorCodes() {
 		m.wsErrors.WithLabelValues(code) // export 0 before the first error, so rate() works
 	}
-	m.registry.MustRegister(
+	var reg prometheus.Registerer = m.registry
+	if src.Instance != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"instance": src.Instance}, m.registry)
+	}
+	reg.MustRegister(
 		m.waitSeconds, m.switchSeconds, m.stageSeconds, m.wsErrors,
 		newCollector(src),
 		collectors.NewGoCollector(),

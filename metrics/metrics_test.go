@@ -124,6 +124,29 @@ func TestServersKeepSeparateRegistries(t *testing.T) {
 	}
 }
 
+func TestEverySeriesNamesItsInstance(t *testing.T) {
+	m := New(Sources{Instance: "host-1a2b"})
+	m.ErrorSent("x")
+	if v := gathered(t, m, "tandem_websocket_errors_total", map[string]string{"code": "x", "instance": "host-1a2b"}); v != 1 {
+		t.Fatalf("the error counter with the instance label: %v, want 1", v)
+	}
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		for _, mt := range f.GetMetric() {
+			found := false
+			for _, l := range mt.GetLabel() {
+				found = found || (l.GetName() == "instance" && l.GetValue() == "host-1a2b")
+			}
+			if !found {
+				t.Fatalf("%s has a series without the instance label: %v", f.GetName(), mt.GetLabel())
+			}
+		}
+	}
+}
+
 // gathered returns the value of the named metric with exactly labels (a
 // histogram's sample count), or -1 if it is absent.
 func gathered(t *testing.T, m *Metrics, name string, labels map[string]string) float64 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tandemchat/tandem/access"
 	"github.com/tandemchat/tandem/api"
+	"github.com/tandemchat/tandem/cluster"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/metrics"
 	"github.com/tandemchat/tandem/moderation"
@@ -32,6 +33,7 @@ type Server struct {
 	turn    *turn.Server // nil when neither embedded nor external TURN is configured
 	hub     *signaling.Hub
 	mod     *moderation.Moderator // reports, bans, audit log
+	cluster *clusterNode          // cluster mode; nil for a single instance
 	guard   *access.Guard         // per-IP limits and access tokens on /ws
 	metrics *metrics.Metrics      // this server's Prometheus registry
 	http    *http.Server
@@ -55,7 +57,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 			s.closeParts()
 		}
 	}()
-	s.metrics = metrics.New(s.metricSources())
+	var instance string // the cluster's name for this process; "" for a single instance
+	if cfg.Cluster.Enabled() {
+		instance = cluster.NewInstanceID()
+	}
+	s.metrics = metrics.New(s.metricSources(instance))
 	if s.guard, err = access.New(accessConfig(cfg), log.With("component", "access")); err != nil {
 		return nil, fmt.Errorf("start access guard: %w", err)
 	}
@@ -81,6 +87,15 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	if s.mod, err = moderation.Open(moderationConfig(cfg), log.With("component", "moderation")); err != nil {
 		return nil, fmt.Errorf("start moderation: %w", err)
 	}
+	var shared *signaling.ClusterOptions
+	var media signaling.Media = sfuMedia{s.media}
+	if cfg.Cluster.Enabled() {
+		if s.cluster, err = newClusterNode(cfg.Cluster, instance, s.media, log.With("component", "cluster")); err != nil {
+			return nil, fmt.Errorf("start cluster: %w", err)
+		}
+		shared = s.cluster.hubOptions()
+		media = clusterMedia{sfuMedia{s.media}, s.cluster.media}
+	}
 	s.hub = signaling.NewHub(signaling.Options{
 		Config:         cfg.Signaling,
 		AllowedOrigins: cfg.HTTP.AllowedOrigins,
@@ -89,8 +104,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		Observer:       s.metrics,
 		MediaPerIP:     cfg.Limits.MediaPerIP,
 		Moderation:     s.mod,
-	}, sfuMedia{s.media}, log.With("component", "signaling"))
+		Cluster:        shared,
+	}, media, log.With("component", "signaling"))
 	s.mod.OnBan(func(moderation.Ban) { s.hub.EnforceBans() })
+	if s.cluster != nil {
+		s.cluster.start(s.hub)
+	}
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.HTTP.Addr)
@@ -115,6 +134,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 // routes is the one HTTP mux: the WebSocket, the API and the web client.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	var view api.ClusterView
+	if s.cluster != nil {
+		view = s.cluster
+	}
 	mux.Handle("GET /ws", s.guard.Wrap(withoutDeadlines(s.hub)))
 	api.New(api.Options{
 		Hub:         s.hub,
@@ -125,6 +148,7 @@ func (s *Server) routes() http.Handler {
 		Metrics:     s.metrics.Handler(),
 		Moderation:  s.mod,
 		AdminName:   s.cfg.Admin.TokenName,
+		Cluster:     view,
 	}, s.log.With("component", "api")).Register(mux)
 	mux.Handle("/", web.Handler())
 	return mux
@@ -132,12 +156,13 @@ func (s *Server) routes() http.Handler {
 
 // metricSources tells the metrics what to read at scrape time; the parts
 // are read through s, since they are built after the metrics.
-func (s *Server) metricSources() metrics.Sources {
+func (s *Server) metricSources(instance string) metrics.Sources {
 	return metrics.Sources{
-		Hub:    func() signaling.Stats { return s.hub.Stats() },
-		Media:  func() sfu.Stats { return s.media.Stats() },
-		TURN:   func() turn.Stats { return s.turn.Stats() }, // zeros when TURN is off
-		Access: func() access.Stats { return s.guard.Stats() },
+		Instance: instance,
+		Hub:      func() signaling.Stats { return s.hub.Stats() },
+		Media:    func() sfu.Stats { return s.media.Stats() },
+		TURN:     func() turn.Stats { return s.turn.Stats() }, // zeros when TURN is off
+		Access:   func() access.Stats { return s.guard.Stats() },
 		Moderation: func() moderation.Stats {
 			if s.mod == nil { // a scrape before start-up finished
 				return moderation.Stats{}
@@ -191,6 +216,14 @@ func (s *Server) Moderation() *moderation.Moderator { return s.mod }
 // Media is the SFU, for tests and embedding programs.
 func (s *Server) Media() *sfu.SFU { return s.media }
 
+// Instance is this instance's id in the cluster; "" for a single instance.
+func (s *Server) Instance() string {
+	if s.cluster == nil {
+		return ""
+	}
+	return s.cluster.id
+}
+
 // TURN is the TURN server, nil when TURN is off.
 func (s *Server) TURN() *turn.Server { return s.turn }
 
@@ -221,6 +254,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.hub.Close()
+		if s.cluster != nil { // right after the hub told the other instances its rooms ended (closeParts reports its error)
+			s.cluster.close()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err := s.http.Shutdown(ctx)
@@ -233,9 +269,13 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// closeParts closes the media and TURN servers, whichever were started.
+// closeParts closes the media and TURN servers and the cluster node,
+// whichever were started.
 func (s *Server) closeParts() error {
 	var err error
+	if s.cluster != nil { // closed already by Close, after the hub
+		err = errors.Join(err, s.cluster.close())
+	}
 	if s.turn != nil {
 		err = errors.Join(err, s.turn.Close())
 	}

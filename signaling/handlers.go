@@ -127,6 +127,10 @@ func (h *Hub) onChatMessage(s *Session, data json.RawMessage) *wireError {
 		return errNotInRoom
 	}
 	s.room.addChat(s.id, text, now)
+	if s.room.remote != nil {
+		h.tellRemote(s.room, s.id, remoteChat, remoteData{Text: text, SentAt: timestamp(now)})
+		return nil
+	}
 	s.room.other(s).enqueue(encode("chat_message", chatOutData{Text: text, SentAt: timestamp(now)}))
 	return nil
 }
@@ -143,6 +147,10 @@ func (h *Hub) onTyping(s *Session, data json.RawMessage) *wireError {
 	defer h.mu.Unlock()
 	if s.state != paired {
 		return errNotInRoom
+	}
+	if s.room.remote != nil {
+		h.tellRemote(s.room, s.id, remoteTyping, remoteData{Active: *d.Active})
+		return nil
 	}
 	s.room.other(s).queueTyping(*d.Active)
 	return nil

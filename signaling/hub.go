@@ -46,6 +46,10 @@ type Options struct {
 	Moderation Moderation
 	// Now is the clock of the message and find/next limits; nil means time.Now.
 	Now func() time.Time
+	// Cluster, when set, puts the hub in cluster mode (cluster.go): users are
+	// matched through the queue the instances share, and partners on other
+	// instances are reached through the bus.
+	Cluster *ClusterOptions
 }
 
 // Moderation is what the hub asks of the moderation rules (see package
@@ -90,6 +94,7 @@ type Hub struct {
 	sessions map[string]*Session
 	rooms    map[string]*Room
 	match    *Matchmaker
+	shared   *shared              // cluster mode; nil for a single instance
 	queuedAt map[string]time.Time // when each waiting user joined the queue
 	matches  uint64
 	banned   uint64 // connections refused at accept because of a ban
@@ -114,6 +119,9 @@ func NewHub(opts Options, media Media, log *slog.Logger) *Hub {
 		queuedAt: make(map[string]time.Time),
 	}
 	h.mediaSlots = newMediaQuota(opts.MediaPerIP)
+	if opts.Cluster != nil {
+		h.shared = newShared(*opts.Cluster)
+	}
 	if opts.Moderation != nil {
 		h.match.Apart = h.apartLocked
 	}
@@ -276,6 +284,9 @@ func (h *Hub) unregister(s *Session) {
 		delete(h.sessions, s.id)
 		h.leaveLocked(s, ReasonDisconnect)
 		h.match.Forget(s.id)
+		if h.shared != nil {
+			h.forgetSharedLocked(s.id)
+		}
 		s.log.Info("session ended")
 	}
 	h.mu.Unlock()
@@ -307,8 +318,9 @@ func (h *Hub) mediaFailed(s *Session, err error) {
 
 // videoPaused tells s and its partner that the video s receives was paused, because s's
 // downlink is too weak for it, or resumed: video_paused or video_resumed, with "weak" naming
-// whose link it is. The media side reports from its own goroutines, so a report may arrive
-// late: one that no longer matches the peer's state, or repeats what s was told, is dropped.
+// whose link it is (a partner on another instance hears it through that instance). The media
+// side reports from its own goroutines, so a report may arrive late: one that no longer
+// matches the peer's state, or repeats what s was told, is dropped.
 func (h *Hub) videoPaused(s *Session, paused bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -316,13 +328,22 @@ func (h *Hub) videoPaused(s *Session, paused bool) {
 		return
 	}
 	s.videoPaused = paused
-	typ := "video_resumed"
-	if paused {
-		typ = "video_paused"
-	}
+	typ := videoMessage(paused)
 	s.enqueue(encode(typ, videoPausedData{Weak: WeakSelf}))
-	s.room.other(s).enqueue(encode(typ, videoPausedData{Weak: WeakPartner}))
+	if s.room.remote != nil {
+		h.tellRemote(s.room, s.id, remoteVideo, remoteData{Active: paused})
+	} else {
+		s.room.other(s).enqueue(encode(typ, videoPausedData{Weak: WeakPartner}))
+	}
 	s.log.Info(strings.Replace(typ, "_", " ", 1), "room", s.room.ID)
+}
+
+// videoMessage is the message type telling of a video pause (true) or resume.
+func videoMessage(paused bool) string {
+	if paused {
+		return "video_paused"
+	}
+	return "video_resumed"
 }
 
 // clientIP is the remote address of r without its port.

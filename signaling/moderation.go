@@ -142,9 +142,10 @@ func (h *Hub) onBlockPartner(s *Session, _ json.RawMessage) *wireError {
 	if s.state != paired {
 		return errNotInRoom
 	}
-	other := s.room.other(s)
-	h.match.Block(s.id, other.id)
-	s.log.Info("partner blocked", "partner", other.id, "room", s.room.ID)
+	other := s.room.partnerID(s)
+	h.match.Block(s.id, other)
+	h.blockSharedLocked(s.id, other)
+	s.log.Info("partner blocked", "partner", other, "room", s.room.ID)
 	return h.nextLocked(s, ReasonNext)
 }
 
@@ -171,7 +172,8 @@ func (h *Hub) onReportPartner(s *Session, data json.RawMessage) *wireError {
 		return errNotInRoom
 	}
 	in := reportInput(s, *d.Reason, d.Comment, time.Now())
-	h.match.Block(s.id, s.room.other(s).id)
+	h.match.Block(s.id, in.Reported.UserID)
+	h.blockSharedLocked(s.id, in.Reported.UserID)
 	werr := h.nextLocked(s, ReasonNext)
 	h.mu.Unlock()
 
@@ -188,12 +190,18 @@ func (h *Hub) onReportPartner(s *Session, data json.RawMessage) *wireError {
 // reportInput gathers what a report of s's partner records: both users,
 // the room and its last chat lines. Called with Hub.mu held.
 func reportInput(s *Session, reason, comment string, now time.Time) moderation.ReportInput {
-	room, other := s.room, s.room.other(s)
+	room := s.room
+	var reported moderation.Client
+	if r := room.remote; r != nil {
+		reported = moderation.Client{UserID: r.id, IP: r.ip, Identity: r.identity, Interests: append([]string(nil), r.interests...)}
+	} else {
+		reported = clientOf(room.other(s))
+	}
 	return moderation.ReportInput{
 		Reason:       reason,
 		Comment:      comment,
 		Reporter:     clientOf(s),
-		Reported:     clientOf(other),
+		Reported:     reported,
 		RoomID:       room.ID,
 		RoomDuration: now.Sub(room.CreatedAt),
 		Chat:         append([]moderation.ChatLine(nil), room.chat...),

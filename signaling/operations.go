@@ -20,14 +20,28 @@ func (h *Hub) Stats() Stats {
 		TotalMatches:   h.matches,
 		RefusedBanned:  h.banned,
 		Draining:       h.draining,
+		Cluster:        h.clusterStateLocked(),
+	}
+}
+
+// clusterStateLocked is Stats.Cluster.
+func (h *Hub) clusterStateLocked() string {
+	switch {
+	case h.shared == nil:
+		return ""
+	case h.shared.down:
+		return ClusterLocalOnly
+	default:
+		return ClusterShared
 	}
 }
 
 // roomSnapshot is what is copied out under the lock to describe a room.
 type roomSnapshot struct {
-	room  *Room
-	ids   [2]string
-	peers [2]MediaPeer
+	room      *Room
+	ids       [2]string
+	instances [2]string // cluster mode only
+	peers     [2]MediaPeer
 }
 
 // Rooms describes every active room, oldest first, with media figures.
@@ -35,7 +49,7 @@ func (h *Hub) Rooms() []RoomInfo {
 	h.mu.Lock()
 	snaps := make([]roomSnapshot, 0, len(h.rooms))
 	for _, r := range h.rooms {
-		snaps = append(snaps, snapshotOf(r))
+		snaps = append(snaps, h.snapshotLocked(r))
 	}
 	h.mu.Unlock()
 	sort.Slice(snaps, func(i, j int) bool {
@@ -57,7 +71,7 @@ func (h *Hub) Room(id string) (RoomInfo, bool) {
 	r, ok := h.rooms[id]
 	var snap roomSnapshot
 	if ok {
-		snap = snapshotOf(r)
+		snap = h.snapshotLocked(r)
 	}
 	h.mu.Unlock()
 	if !ok {
@@ -66,17 +80,32 @@ func (h *Hub) Room(id string) (RoomInfo, bool) {
 	return snap.info(), true
 }
 
-func snapshotOf(r *Room) roomSnapshot {
-	return roomSnapshot{room: r, ids: [2]string{r.a.id, r.b.id}, peers: [2]MediaPeer{r.a.peer, r.b.peer}}
+// snapshotLocked copies what describes r. Called with Hub.mu held.
+func (h *Hub) snapshotLocked(r *Room) roomSnapshot {
+	var self string
+	if h.shared != nil {
+		self = h.shared.opts.Instance
+	}
+	if r.remote != nil { // the partner's figures are its instance's
+		return roomSnapshot{room: r, ids: [2]string{r.a.id, r.remote.id},
+			instances: [2]string{self, r.remote.instance}, peers: [2]MediaPeer{r.a.peer, nil}}
+	}
+	return roomSnapshot{room: r, ids: [2]string{r.a.id, r.b.id},
+		instances: [2]string{self, self}, peers: [2]MediaPeer{r.a.peer, r.b.peer}}
 }
 
 // info reads the peers' media statistics (outside the hub's lock).
 func (s roomSnapshot) info() RoomInfo {
 	ri := RoomInfo{ID: s.room.ID, CreatedAt: s.room.CreatedAt, Participants: make([]ParticipantInfo, 2)}
 	for i, p := range s.peers {
+		if p == nil {
+			ri.Participants[i] = ParticipantInfo{UserID: s.ids[i], Instance: s.instances[i]}
+			continue
+		}
 		st := p.Stats()
 		ri.Participants[i] = ParticipantInfo{
 			UserID:             s.ids[i],
+			Instance:           s.instances[i],
 			InboundBitrateBps:  st.InboundBitrateBps,
 			OutboundBitrateBps: st.OutboundBitrateBps,
 			PacketsIn:          st.PacketsIn,
@@ -165,4 +194,7 @@ func (h *Hub) Close() {
 		s.kill(websocket.CloseGoingAway, "server shutting down")
 	}
 	h.running.Wait()
+	if h.shared != nil {
+		h.closeOutbox()
+	}
 }

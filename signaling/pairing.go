@@ -6,29 +6,45 @@ import (
 	"github.com/google/uuid"
 )
 
+// newRoomID returns a new room id (unique across the instances of a cluster).
+func newRoomID() string { return uuid.NewString() }
+
 // This file holds the hub's matchmaking transitions. Every function here
 // must be called with Hub.mu held; none blocks (sends are queued, and
 // Media.Pair and Media.Unpair do no I/O), so the order of pairs and partings
 // seen by the media side is the order they happened in.
 
-// enqueueLocked puts s in the queue, or pairs it at once.
+// enqueueLocked puts s in the queue, or pairs it at once: the shared queue
+// in cluster mode (cluster.go), else (or while it is unreachable) the
+// local Matchmaker.
 func (h *Hub) enqueueLocked(s *Session) {
 	s.state = waiting
 	s.waitGen++
-	openNow := h.opts.InterestWait <= 0
+	s.lowTrust = false
 	if mod := h.opts.Moderation; mod != nil {
-		h.match.SetLowTrust(s.id, mod.LowTrust(s.ip, s.identity))
+		s.lowTrust = mod.LowTrust(s.ip, s.identity)
 	}
-	m, ok := h.match.Add(s.id, s.interests, s.parted, openNow)
-	if ok {
-		h.pairLocked(m)
-		return
-	}
+	open := h.opts.InterestWait <= 0 || len(s.interests) == 0
 	h.queuedAt[s.id] = time.Now()
+	if !h.sharedActiveLocked() || !h.queueSharedLocked(s, open) {
+		h.queueLocalLocked(s, open)
+	}
+	if s.state != waiting {
+		return // paired at once
+	}
 	s.enqueue(encode("waiting_for_partner", waitingData{Online: len(h.sessions)}))
-	if len(s.interests) > 0 && !openNow {
+	if !open {
 		gen := s.waitGen
 		s.openTimer = time.AfterFunc(h.opts.InterestWait, func() { h.openWaiting(s, gen) })
+	}
+}
+
+// queueLocalLocked puts s (waiting, in no queue) in the local Matchmaker,
+// or pairs it at once.
+func (h *Hub) queueLocalLocked(s *Session, open bool) {
+	h.match.SetLowTrust(s.id, s.lowTrust)
+	if m, ok := h.match.Add(s.id, s.interests, s.parted, open); ok {
+		h.pairLocked(m)
 	}
 }
 
@@ -40,6 +56,10 @@ func (h *Hub) openWaiting(s *Session, gen uint64) {
 		return
 	}
 	s.openTimer = nil
+	if s.sharedQueued {
+		h.openSharedLocked(s)
+		return
+	}
 	if m, ok := h.match.Open(s.id); ok {
 		h.pairLocked(m)
 	}
@@ -47,6 +67,10 @@ func (h *Hub) openWaiting(s *Session, gen uint64) {
 
 // dequeueLocked takes a waiting s out of the queue.
 func (h *Hub) dequeueLocked(s *Session) {
+	if s.sharedQueued {
+		s.sharedQueued = false
+		h.removeSharedLocked(s.id)
+	}
 	h.match.Remove(s.id)
 	delete(h.queuedAt, s.id)
 	if s.openTimer != nil {
@@ -69,7 +93,7 @@ func (h *Hub) pairLocked(m Match) {
 			h.dequeueLocked(s)
 		}
 	}
-	room := &Room{ID: uuid.NewString(), CreatedAt: now.UTC(), a: a, b: b}
+	room := &Room{ID: newRoomID(), CreatedAt: now.UTC(), a: a, b: b}
 	h.rooms[room.ID] = room
 	h.matches++
 	a.state, a.room, a.videoPaused = paired, room, false
@@ -96,7 +120,9 @@ func (h *Hub) waitedLocked(id string, now time.Time) time.Duration {
 // If by is one of them, only the other is told (with reason); if by is nil
 // the server ended it and both are told.
 func (h *Hub) endRoomLocked(room *Room, by *Session, reason string) {
-	h.media.Unpair(room.a.peer, room.b.peer)
+	if room.remote == nil {
+		h.media.Unpair(room.a.peer, room.b.peer)
+	}
 	h.closeRoomLocked(room, by, reason)
 }
 
@@ -108,10 +134,10 @@ func (h *Hub) nextLocked(s *Session, reason string) *wireError {
 	if s.state != paired {
 		return h.requeueLocked(s)
 	}
-	old := s.room.other(s)
+	old := s.room.other(s) // nil when the partner is on another instance
 	h.closeRoomLocked(s.room, s, reason)
 	werr := h.requeueLocked(s)
-	if s.state != paired {
+	if old != nil && (s.state != paired || s.room.remote != nil) {
 		h.media.Unpair(s.peer, old.peer)
 	}
 	return werr
@@ -120,6 +146,11 @@ func (h *Hub) nextLocked(s *Session, reason string) *wireError {
 // closeRoomLocked is endRoomLocked but for the media, which the caller
 // unpairs (or pairs anew).
 func (h *Hub) closeRoomLocked(room *Room, by *Session, reason string) {
+	if room.remote != nil {
+		h.tellRemote(room, room.a.id, remoteLeft, remoteData{Reason: reason})
+		h.closeRemoteRoomLocked(room, reason, room.a != by)
+		return
+	}
 	delete(h.rooms, room.ID)
 	a, b := room.a, room.b
 	a.state, a.room, a.parted = idle, nil, b.id

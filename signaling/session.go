@@ -64,6 +64,9 @@ type Session struct {
 	parted    string      // id of the partner this user last parted from
 	waitGen   uint64      // bumps on each enqueue, so a stale interest timer is ignored
 	openTimer *time.Timer // opens a waiting user with interests to anyone
+	lowTrust  bool        // in the low-trust pool for this wait
+	// sharedQueued: waiting in the cluster's shared queue (not the local Matchmaker).
+	sharedQueued bool
 	// videoPaused is what this user was last told of the video it receives in its room:
 	// paused because its downlink is weak (video_paused) or not. A new room starts false.
 	videoPaused bool

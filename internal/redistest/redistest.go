@@ -25,6 +25,8 @@ const Binary = "redis-server"
 type Server struct {
 	// Addr is its host:port on 127.0.0.1.
 	Addr string
+	path string
+	port int
 	cmd  *exec.Cmd
 	log  *testlog.Buffer
 }
@@ -38,16 +40,29 @@ func Start(t testing.TB) *Server {
 		t.Skipf("%s not installed (apt-get install redis-server): %v", Binary, err)
 	}
 	port := freePort(t)
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), log: &testlog.Buffer{}}
-	s.cmd = exec.Command(path, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), path: path, port: port, log: &testlog.Buffer{}}
+	s.run(t)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Restart starts the server again on the same port after Stop, empty (as
+// a Redis that keeps nothing on disk comes back), and waits until it answers.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	s.run(t)
+}
+
+func (s *Server) run(t testing.TB) {
+	t.Helper()
+	s.cmd = exec.Command(s.path, "--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
 		"--save", "", "--appendonly", "no", "--daemonize", "no")
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", Binary, err)
 	}
-	t.Cleanup(s.Stop)
 	s.waitReady(t)
-	return s
 }
 
 // Client returns a client of the server, closed when the test ends.

@@ -1,0 +1,160 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemchat/tandem/cluster"
+	"github.com/tandemchat/tandem/sfu"
+	"github.com/tandemchat/tandem/signaling"
+)
+
+// clusterNode is this instance's part of a cluster (cluster mode, when
+// cluster.redis_url is set): the Redis client, the shared queue the hub
+// matches through, the registry that keeps this instance known and buries
+// dead ones, and the bus whose messages go to the hub. Its goroutines run
+// from start until close.
+type clusterNode struct {
+	id       string
+	addr     string // the media bridge's advertised address
+	rdb      redis.UniversalClient
+	queue    *cluster.Queue
+	registry *cluster.Registry
+	bus      *cluster.Bus
+	bridge   *cluster.Bridge // the media bridge to the other instances
+	media    *bridgeMedia    // the media of pairs across instances, over bridge
+	log      *slog.Logger
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// healthEvery is how often the node checks that Redis answers, to tell the
+// hub to match locally or to rejoin the shared queue.
+const healthEvery = time.Second
+
+// newClusterNode connects to the cluster's Redis as instance id (nothing is
+// sent yet) and opens the media bridge, which carries media between media's SFU and the
+// other instances.
+func newClusterNode(cfg cluster.Config, id string, media *sfu.SFU, log *slog.Logger) (*clusterNode, error) {
+	rdb, err := cluster.NewRedis(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	log = log.With("instance", id)
+	bm := newBridgeMedia(media, log)
+	bridge, err := cluster.ListenBridge(cfg.Addr, id, cfg.Secret, bm, log)
+	if err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	bm.bridge = bridge
+	self := cluster.Instance{ID: id, BridgeAddr: cfg.Addr, StartedAt: time.Now().UTC()}
+	return &clusterNode{
+		id:       id,
+		addr:     cfg.Addr,
+		rdb:      rdb,
+		queue:    cluster.NewQueue(rdb, cluster.Prefix, id),
+		registry: cluster.NewRegistry(rdb, cluster.Prefix, self, cluster.HeartbeatTTL, log),
+		bus:      cluster.NewBus(rdb, cluster.Prefix, id, log),
+		bridge:   bridge,
+		media:    bm,
+		log:      log,
+	}, nil
+}
+
+// hubOptions is what the hub needs of the node.
+func (n *clusterNode) hubOptions() *signaling.ClusterOptions {
+	return &signaling.ClusterOptions{Instance: n.id, BridgeAddr: n.addr, Queue: n.queue, Bus: n.bus}
+}
+
+// start registers this instance and runs the heartbeat, the bus reader, the
+// health check and the view publisher (clusterview.go). An unreachable Redis does not stop start-up: the hub
+// matches locally until Redis answers.
+func (n *clusterNode) start(hub *signaling.Hub) {
+	n.registry.OnDead(n.buryInstance)
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	if err := n.registry.Register(ctx); err != nil {
+		n.log.Warn("cluster: Redis unreachable at start; matching on this instance only until it answers", "err", err)
+		hub.SetShared(false, err)
+	}
+	n.log.Info("cluster mode", "bridge", n.addr)
+	n.wg.Add(4)
+	go func() { defer n.wg.Done(); n.registry.Run(ctx) }()
+	go func() { defer n.wg.Done(); n.publishViews(ctx, hub) }()
+	go func() { defer n.wg.Done(); n.bus.Run(ctx, hub.HandleRemote) }()
+	go func() { defer n.wg.Done(); n.watchRedis(ctx, hub) }()
+}
+
+// watchRedis tells the hub whether Redis answers, every healthEvery.
+func (n *clusterNode) watchRedis(ctx context.Context, hub *signaling.Hub) {
+	tick := time.NewTicker(healthEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			pctx, cancel := context.WithTimeout(ctx, healthEvery)
+			err := n.rdb.Ping(pctx).Err()
+			cancel()
+			if ctx.Err() == nil {
+				hub.SetShared(err == nil, err)
+			}
+		}
+	}
+}
+
+// buryInstance cleans up after an instance that died (the registry calls
+// it on exactly one survivor): its users leave the shared queue, and every
+// live instance (this one too) is told, so that their partners get
+// partner_left "disconnect".
+func (n *clusterNode) buryInstance(dead string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	removed, err := n.queue.RemoveInstance(ctx, dead)
+	if err != nil {
+		n.log.Warn("cluster: dead instance's queue entries not removed", "dead", dead, "err", err)
+	}
+	live, err := n.registry.Instances(ctx)
+	if err != nil {
+		n.log.Warn("cluster: live instances not listed; the dead one's partners are not told", "dead", dead, "err", err)
+		return
+	}
+	data, _ := json.Marshal(map[string]string{"instance": dead})
+	for _, in := range live {
+		m := cluster.Message{Type: signaling.RemoteInstanceDied, Data: data}
+		if err := n.bus.Send(ctx, in.ID, m); err != nil {
+			n.log.Warn("cluster: instance not told of a death", "dead", dead, "to", in.ID, "err", err)
+		}
+	}
+	n.log.Warn("cluster: buried a dead instance", "dead", dead, "queued", removed, "told", len(live))
+}
+
+// close stops the goroutines, deregisters this instance (a clean stop is
+// not a death) and closes the Redis client. Only the first call counts.
+func (n *clusterNode) close() error {
+	n.closeOnce.Do(func() {
+		if n.cancel != nil {
+			n.cancel()
+		}
+		n.wg.Wait()
+		if err := n.rdb.Close(); err != nil {
+			n.closeErr = fmt.Errorf("close redis client: %w", err)
+		}
+		if err := n.bridge.Close(); err != nil {
+			n.closeErr = errors.Join(n.closeErr, fmt.Errorf("close media bridge: %w", err))
+		}
+	})
+	return n.closeErr
+}

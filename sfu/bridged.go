@@ -1,0 +1,129 @@
+package sfu
+
+import (
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// A bridged peer stands for a partner held by another instance of a cluster.
+// It is a Peer without a PeerConnection, so Pair and Unpair treat it like any
+// partner: the local peer's up tracks forward into its downTracks (rewritten
+// as for a client, keyframe gate included), whose packets go out over the
+// cluster's media bridge; the partner's packets arrive through Deliver and
+// are forwarded into the local peer's downTracks exactly like a local
+// partner's. Its keyframe requests go to the partner's instance.
+
+// BridgeOut is where a bridged peer sends: the packets for the partner's
+// instance, and keyframe requests for the partner. Its methods are called
+// on forwarding goroutines: they must not block and should not allocate.
+type BridgeOut interface {
+	// SendRTP sends one marshalled RTP packet (video or audio) to the partner.
+	SendRTP(video bool, pkt []byte)
+	// RequestKeyframe asks the partner's instance for a keyframe from the partner.
+	RequestKeyframe()
+}
+
+// BridgedPeer is a partner on another instance. Deliver is called by the
+// bridge's one read goroutine; Close by its owner, once.
+type BridgedPeer struct {
+	*Peer
+	pkt  rtp.Packet // Deliver's, on the bridge's read goroutine only
+	stop chan struct{}
+	done chan struct{}
+}
+
+// NewBridgedPeer returns a peer standing for the partner id held by another
+// instance, sending through out. It runs one goroutine (keyframe requests)
+// until Close.
+func (s *SFU) NewBridgedPeer(id string, out BridgeOut) *BridgedPeer {
+	p := s.NewPeer(id, PeerEvents{})
+	for kind, d := range p.down {
+		w := &bridgeWriter{out: out, video: kind == kindVideo}
+		d.binding.Store(&trackBinding{ssrc: uint32(kind + 1), payloadType: 96, writer: w})
+	}
+	b := &BridgedPeer{Peer: p, stop: make(chan struct{}), done: make(chan struct{})}
+	go b.relayKeyframeRequests(out)
+	return b
+}
+
+// relayKeyframeRequests sends the keyframe requests made of this peer (by the
+// local partner's downTrack, or its client's PLI) to the partner's instance.
+func (b *BridgedPeer) relayKeyframeRequests(out BridgeOut) {
+	defer close(b.done)
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-b.keyframeReq:
+			out.RequestKeyframe()
+		}
+	}
+}
+
+// Deliver takes one RTP packet the partner sent (over the bridge) and
+// forwards it to the local partner like a local client's packet. pkt is
+// used only during the call.
+func (b *BridgedPeer) Deliver(video bool, pkt []byte) {
+	if err := b.pkt.Unmarshal(pkt); err != nil {
+		return
+	}
+	kind := kindAudio
+	if video {
+		kind = kindVideo
+	}
+	up := b.up[kind].Load()
+	if up == nil || up.ssrc != b.pkt.SSRC {
+		up = newUpTrack(b.Peer, kind, b.pkt.SSRC)
+		up.start()
+	}
+	up.handle(&b.pkt, len(pkt), time.Now().UnixNano())
+}
+
+// Close parts the peer from its local partner and ends its goroutine.
+func (b *BridgedPeer) Close() {
+	b.Peer.Close()
+	close(b.stop)
+	<-b.done
+}
+
+// RequestKeyframe asks p's client for a keyframe now (for a partner on
+// another instance, whose downTrack waits for one).
+func (p *Peer) RequestKeyframe() { p.requestKeyframe(true) }
+
+// bridgeWriter is a bridged peer's downTrack writer: it marshals each
+// rewritten packet into its buffer and hands it to the bridge.
+type bridgeWriter struct {
+	out   BridgeOut
+	video bool
+	mu    sync.Mutex // writes may come from the old and the new source around a switch
+	buf   [1500]byte
+}
+
+// WriteRTP implements webrtc.TrackLocalWriter.
+func (w *bridgeWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := h.MarshalTo(w.buf[:])
+	if err != nil {
+		return 0, err
+	}
+	if n+len(payload) > len(w.buf) {
+		return 0, nil // larger than the bridge carries: dropped
+	}
+	n += copy(w.buf[n:], payload)
+	w.out.SendRTP(w.video, w.buf[:n])
+	return n, nil
+}
+
+// Write implements webrtc.TrackLocalWriter for a marshalled packet.
+func (w *bridgeWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.out.SendRTP(w.video, b)
+	return len(b), nil
+}
+
+var _ webrtc.TrackLocalWriter = (*bridgeWriter)(nil)
