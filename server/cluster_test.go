@@ -22,13 +22,13 @@ const clusterSecret = "the cluster secret of the server tests"
 
 // startInstance starts a tandem instance in cluster mode on the Redis r,
 // its media bridge on a free UDP port of 127.0.0.1.
-func startInstance(t *testing.T, r *redistest.Server) *livetest.Server {
+func startInstance(t testing.TB, r *redistest.Server) *livetest.Server {
 	t.Helper()
 	return startInstanceWith(t, r, nil)
 }
 
 // startInstanceWith is startInstance with the configuration changed by edit.
-func startInstanceWith(t *testing.T, r *redistest.Server, edit func(*config.Config)) *livetest.Server {
+func startInstanceWith(t testing.TB, r *redistest.Server, edit func(*config.Config)) *livetest.Server {
 	t.Helper()
 	return livetest.Start(t, func(c *config.Config) {
 		c.Cluster = cluster.Config{RedisURL: "redis://" + r.Addr, Addr: freeUDPAddr(t), Secret: clusterSecret}
@@ -39,7 +39,7 @@ func startInstanceWith(t *testing.T, r *redistest.Server, edit func(*config.Conf
 }
 
 // freeUDPAddr returns a UDP address of 127.0.0.1 that was free a moment ago.
-func freeUDPAddr(t *testing.T) string {
+func freeUDPAddr(t testing.TB) string {
 	t.Helper()
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
