@@ -3,7 +3,6 @@
 package transport
 
 import (
-	"encoding/binary"
 	"io"
 	"net"
 	"net/netip"
@@ -24,7 +23,7 @@ const steadyEnv = "TANDEM_TEST_STEADY_TARGETS"
 
 // The media one simulated client sends, as cmd/tandem-load's clients do: a 1.5 Mbit/s video
 // frame every 1/30 s in packets of at most 1,112 bytes, sent back to back, and an 80-byte
-// audio packet every 20 ms. Each packet carries its send time at bytes 4 to 12.
+// audio packet every 20 ms.
 const (
 	steadyFrameBytes = 1_500_000 / 8 / 30
 	steadyMaxPacket  = 1100 + 12
@@ -76,10 +75,7 @@ func sendSteadily(conn *net.UDPConn, to netip.AddrPort, stop *atomic.Bool) {
 	defer audio.Stop()
 	buf := make([]byte, steadyMaxPacket)
 	buf[0] = 0x80 // RTP's version bits: not junk that a poller would drop before its taker
-	send := func(size int) {
-		binary.BigEndian.PutUint64(buf[4:], uint64(time.Now().UnixNano()))
-		_, _ = conn.WriteToUDPAddrPort(buf[:size], to)
-	}
+	send := func(size int) { _, _ = conn.WriteToUDPAddrPort(buf[:size], to) }
 	for !stop.Load() {
 		select {
 		case <-audio.C:
@@ -124,29 +120,42 @@ func startSteadySenders(b *testing.B, targets []*polledConn) func() {
 	}
 }
 
-// delayLog is a packetTaker that records how long ago each datagram it takes was sent, from
-// the send time at bytes 4 to 12, and then spends forwardCost as the SFU would. It runs on
-// the poller's goroutine; record switches the recording on and off.
+// delayLog records the delays its sockets' takers measure; record switches the recording on
+// and off.
 type delayLog struct {
 	record atomic.Bool
 	mu     sync.Mutex
 	delays []time.Duration
 }
 
-func (l *delayLog) takeFrom(b []byte, _ netip.AddrPort, _ *scratch) bool {
+// stampTaker is the packetTaker of one socket of delayLog: it records how long ago the kernel
+// received the datagram just read from fd (SIOCGSTAMPNS: the receive time of the socket's last
+// datagram, so the sender's own scheduling is not counted), then spends forwardCost as the SFU
+// would. It runs on the poller's goroutine.
+type stampTaker struct {
+	log *delayLog
+	fd  atomic.Int32 // set once the socket is open
+}
+
+// siocgstampns is SIOCGSTAMPNS of linux/sockios.h.
+const siocgstampns = 0x8907
+
+func (t *stampTaker) takeFrom([]byte, netip.AddrPort, *scratch) bool {
 	now := time.Now()
-	if len(b) >= 12 && l.record.Load() {
-		l.mu.Lock()
-		l.delays = append(l.delays, now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(b[4:12])))))
-		l.mu.Unlock()
+	var ts syscall.Timespec
+	_, _, errno := syscall.RawSyscall(syscall.SYS_IOCTL, uintptr(t.fd.Load()), siocgstampns, uintptr(unsafe.Pointer(&ts)))
+	if errno == 0 && t.log.record.Load() { // the first datagram has no stamp: it turns stamping on
+		t.log.mu.Lock()
+		t.log.delays = append(t.log.delays, now.Sub(time.Unix(ts.Unix())))
+		t.log.mu.Unlock()
 	}
 	for time.Since(now) < forwardCost {
 	}
 	return true
 }
 
-// BenchmarkPollerDelaySteady reports how long media waits between its send and the poller
-// handing it to the fast path (p50 and p99 in microseconds) under a call's steady traffic: 2
+// BenchmarkPollerDelaySteady reports how long media waits between its arrival in the kernel
+// and the poller handing it to the fast path (p50 and p99 in microseconds) under a call's steady traffic: 2
 // clients (one pair, about 460 packets/s) or 80 (40 pairs, about 18,400 packets/s), each on a
 // socket of one poller, sending from a process of their own. It also reports the benchmark
 // process's CPU per packet (forwardCost of it is the taker's spinning) and how often the
@@ -172,11 +181,13 @@ func steadyDelays(b *testing.B, clients int, window time.Duration) {
 	log := &delayLog{delays: make([]time.Duration, 0, 200_000)}
 	var targets []*polledConn
 	for range clients {
-		c, err := listenPolled(p, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, log)
+		taker := &stampTaker{log: log}
+		c, err := listenPolled(p, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, taker)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer c.Close()
+		taker.fd.Store(int32(c.fd))
 		targets = append(targets, c)
 	}
 	defer startSteadySenders(b, targets)()
