@@ -131,6 +131,9 @@ func run(o options) error {
 		forwarded = fwd1 - fwd0
 		fmt.Printf("forwarded packets/s (server):     %.0f\n", float64(forwarded)/elapsed.Seconds())
 	}
+	p50, n := res.transit.percentile(50)
+	p99, _ := res.transit.percentile(99)
+	fmt.Printf("media transit sender->receiver: n=%d p50=%s p99=%s\n", n, p50, p99)
 	res.mu.Lock()
 	fmt.Printf("switch latency next_partner->keyframe: n=%d p50=%s p95=%s\n", len(res.switches),
 		percentile(res.switches, 50).Round(time.Millisecond), percentile(res.switches, 95).Round(time.Millisecond))

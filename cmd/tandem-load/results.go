@@ -18,6 +18,7 @@ type results struct {
 	packets atomic.Uint64 // RTP packets received by all users
 	pairs   atomic.Uint64 // partner_found messages
 	errors  atomic.Uint64
+	transit transits // send -> receive of every media packet
 
 	mu         sync.Mutex
 	switches   []time.Duration // next_partner sent -> first keyframe of the new partner
@@ -51,6 +52,7 @@ func (r *results) reset() {
 	r.switches, r.signaling = nil, nil
 	r.mu.Unlock()
 	r.packets.Store(0)
+	r.transit.reset()
 }
 
 // percentile returns the p-th percentile (0..100) of ds, or 0 for none.

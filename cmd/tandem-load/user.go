@@ -185,6 +185,9 @@ func (u *user) next() {
 // onPacket runs on the media client's track goroutines for every received packet.
 func (u *user) onPacket(p synth.Packet) {
 	u.res.packets.Add(1)
+	if !p.SentAt.IsZero() {
+		u.res.transit.add(p.At.Sub(p.SentAt))
+	}
 	if p.Kind != webrtc.RTPCodecTypeVideo || p.Source == 0 {
 		return
 	}

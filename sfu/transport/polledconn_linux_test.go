@@ -265,7 +265,7 @@ func TestForPionKeepsWhatICEAndDTLSReadAndDropsTheRest(t *testing.T) {
 }
 
 // TestQuietPollerSleepsUntilADatagramArrives checks that a poller whose sockets are quiet
-// stops ticking and sleeps in the kernel, that a datagram wakes it and is read, and that
+// stops polling and sleeps in the kernel, that a datagram wakes it and is read, and that
 // closing a sleeping poller ends its goroutine.
 func TestQuietPollerSleepsUntilADatagramArrives(t *testing.T) {
 	p, err := newPoller()
@@ -276,7 +276,7 @@ func TestQuietPollerSleepsUntilADatagramArrives(t *testing.T) {
 	a, b := listenTestPolled(t, p, in), listenTestPolled(t, p, in)
 	waitUntil(t, "the quiet poller sleeps", func() bool { return p.sleeps.Load() == 1 })
 	polls := p.polls.Load()
-	quiet := time.NewTimer(50 * time.Millisecond) // 50 ticks, were it ticking
+	quiet := time.NewTimer(50 * time.Millisecond) // thousands of polls, were it polling
 	<-quiet.C
 	if n := p.polls.Load() - polls; n != 0 {
 		t.Fatalf("a sleeping poller polled %d times in 50 ms", n)

@@ -12,21 +12,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
-// pollInterval is how often a busy poller reads its sockets. It is also the most a packet
-// waits in its socket before the SFU sees it.
-const pollInterval = time.Millisecond
-
 // A poll reads its ready sockets in rounds: each round reads up to readQuantum datagrams from
-// every socket that still has some, so a socket with a normal call's few datagrams a
-// millisecond is read in full in the first round, whatever floods its neighbours; a flooded
+// every socket that still has some, so a socket with a normal call's few datagrams since the
+// last poll is read in full in the first round, whatever floods its neighbours; a flooded
 // socket only gets more in later rounds. A poll stops after maxReadsPerPoll datagrams (the
-// rest waits in the sockets for the next poll), which bounds how long it can keep the next
-// one waiting. The muxed port's socket carries every peer: 1024 a millisecond is about a
-// million packets a second.
+// rest waits in the sockets for the next poll, which follows at once), which bounds how long
+// it can keep the sockets it has not reached yet waiting. The muxed port's socket carries
+// every peer: a poll reads about a millisecond of a million packets a second.
 const (
 	readQuantum     = 8
 	maxReadsPerPoll = 1024
@@ -35,16 +30,17 @@ const (
 var errPollerClosed = errors.New("poller closed")
 
 // poller reads a share of the peers' IPv4 UDP sockets (polledConn) on one goroutine, from an
-// epoll set of its own: every pollInterval while they have data, and after a poll that found
-// none, only when one is readable (it sleeps), so quiet sockets cost no CPU.
+// epoll set of its own: it polls again as soon as a poll has read something, and after a poll
+// that found nothing it sleeps until a socket is readable, so quiet sockets cost no CPU and a
+// packet waits for no clock.
 //
-// Why not the Go runtime's network poller: it wakes a sleeping thread and a goroutine for
-// nearly every packet, and under load those wake-ups cost as much CPU as everything the SFU
-// does with the packet (docs/performance.md). Reading every socket that has data once per
-// millisecond turns thousands of wake-ups a second into a thousand, at the price of up to a
-// millisecond of delay, well inside what a video call's jitter buffer absorbs. The sockets
-// are created here, never registered with the runtime's poller, so their packets do not wake
-// it either.
+// Why not the Go runtime's network poller, a goroutine per socket: it wakes a sleeping thread
+// and a goroutine for nearly every packet, and under load those wake-ups cost as much CPU as
+// everything the SFU does with the packet (docs/performance.md). One goroutine for many
+// sockets wakes once for whatever arrived while it slept, and while it works through a poll
+// the next packets gather for the next one: the busier the sockets, the bigger the batches,
+// without a tick that would hold every packet for up to its period. The sockets are created
+// here, never registered with the runtime's poller, so their packets do not wake it either.
 //
 // The goroutine runs while the poller has sockets and ends when the last one closes (or the
 // poller does); it owns buf and scratch. mu guards conns, running and closed. A sleeping
@@ -111,7 +107,7 @@ func newPoller() (*poller, error) {
 // wake pipe in the poller's set.
 //
 // The poller's set is not registered with the runtime itself: every datagram would then wake
-// the runtime while the goroutine ticks. The alarm holds it one-shot (EPOLLONESHOT): sleep
+// the runtime while the goroutine polls. The alarm holds it one-shot (EPOLLONESHOT): sleep
 // arms it, the first readable socket fires it, and it stays silent until armed again.
 func (p *poller) initSleep() error {
 	alarm, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -210,23 +206,20 @@ func (p *poller) close() error {
 	return p.closeFDs()
 }
 
-// run polls every pollInterval while polls find data; after a poll that found none it sleeps
-// until a socket is readable. A packet that wakes it is read at once; the ticks then resume.
+// run polls while polls find data, and after a poll that found none sleeps until a socket
+// is readable. Between two polls that read something it only yields the processor.
 func (p *poller) run() {
 	defer p.wg.Done()
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
 	for {
 		read, goOn := p.poll()
 		if !goOn {
 			return
 		}
-		if read > 0 {
-			<-tick.C
-			continue
+		if read == 0 {
+			p.sleep()
+		} else {
+			runtime.Gosched() // the goroutines the poll woke (Pion's readers of its queues) run
 		}
-		p.sleep()
-		tick.Reset(pollInterval)
 	}
 }
 
@@ -265,7 +258,7 @@ func (p *poller) poll() (read int, goOn bool) {
 	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(p.epfd),
 		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
 	if errno != 0 {
-		n = 0 // EINTR: the next tick polls again
+		n = 0 // EINTR: the poll reads nothing; the sleep that follows returns at once
 	}
 	ready := p.ready[:0]
 	p.mu.Lock()

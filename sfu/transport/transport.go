@@ -136,9 +136,10 @@ func (t *Transport) Close() error {
 	return errors.Join(errs...)
 }
 
-// pollerSockets is how many sockets a poller takes before new ones go to the next. Every
-// poller with sockets wakes a thousand times a second, and one goroutine reads 64 busy pairs
-// with ease, so sockets are packed onto as few pollers as the load needs.
+// pollerSockets is how many sockets a poller takes before new ones go to the next. A poller
+// wakes for whatever its sockets received while it slept, so the fewer pollers share the
+// traffic, the more each wake-up reads; one goroutine reads 64 busy pairs with ease, so
+// sockets are packed onto as few pollers as the load needs.
 const pollerSockets = 128
 
 // nextPoller returns the poller for a new socket: the first with room, else the least loaded;
