@@ -111,10 +111,12 @@ func TestVideoPausesUnderTheFloorAndResumesWithAKeyframe(t *testing.T) {
 		t.Fatalf("%d video packets forwarded while paused (a few may be in flight)", n-videoBefore)
 	}
 
+	// Nothing is forwarded while paused (the packets in flight at the pause arrived while the
+	// audio above did), so the first video packet after this count is the resumed video's.
 	keyReqs := a.client.KeyframeRequests()
+	resumedAt := len(from(b.client.Packets(), video, a.client.Source()))
 	b.sendEstimate(t, 1_000_000)
 	b.waitPaused(t, false)
-	resumedAt := len(from(b.client.Packets(), video, a.client.Source()))
 	b.waitPackets(t, video, a, resumedAt+5)
 	if first := from(b.client.Packets(), video, a.client.Source())[resumedAt]; !first.Keyframe {
 		t.Fatal("video resumed with a packet that does not start a keyframe")
