@@ -45,7 +45,7 @@ func newCollector(src Sources) *collector {
 		nacks:        d("nacks_received_total", "NACK packets received from clients."),
 		retransmits:  d("retransmissions_total", "Packets resent from the SFU's cache in answer to NACKs."),
 		refusedResends: d("retransmissions_refused_total",
-			"Packets NACKs asked for that the SFU did not resend: duplicate (resent under 100 ms before), over_budget (the receiver's retransmission budget was spent).", "cause"),
+			"Packets NACKs asked for that the SFU did not resend: duplicate (resent under half the client's round trip before, 100 ms while unknown), over_budget (the receiver's retransmission budget was spent).", "cause"),
 		refusedRemotes: d("ice_remote_refused_total",
 			"Client ICE addresses in refused ranges (private, loopback, link-local, ... not holding a media address) the SFU ignored: candidate (trickled or in an offer), datagram (a would-be peer-reflexive source).", "kind"),
 		fastPath:     d("fast_path_packets_total", "Client RTP and RTCP packets the SFU decrypted on the socket's read goroutine instead of through Pion's receive pipeline."),

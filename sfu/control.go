@@ -9,8 +9,8 @@ import (
 )
 
 // startControlLocked starts the peer's control goroutine: it sends keyframe requests (PLIs),
-// NACKs for missing video packets and the congestion control feedback (every
-// feedbackInterval), the sender and receiver reports and the bitrate cap (every
+// NACKs for missing video packets (when a gap opens, and every feedbackInterval) and the
+// congestion control feedback (every feedbackInterval), the sender and receiver reports and the bitrate cap (every
 // reportInterval, and the cap whenever the partner's estimate changes) to the client, runs
 // the video pause's trials (bitrate.go), and turns connection-state changes into OnFailed. It runs until done is closed.
 // Called with p.mu held.
@@ -48,6 +48,8 @@ func (p *Peer) control(pc *webrtc.PeerConnection, rx *receiver, done <-chan stru
 			p.sendCap(pc)
 		case <-p.capReq:
 			p.sendCap(pc)
+		case <-p.nackReq:
+			nackSeqs = p.sendNACKs(pc, nackSeqs)
 		case <-feedback.C:
 			nackSeqs = p.sendNACKs(pc, nackSeqs)
 			rx.sendTWCC(pc)

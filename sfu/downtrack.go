@@ -260,7 +260,7 @@ func (d *downTrack) handleRTCP(pkt rtcp.Packet) {
 }
 
 // retransmit resends the packets a NACK asks for that are still cached, each at most once per
-// resendInterval and within the cache's credit, on the RTX stream if the client negotiated
+// resend gap (half the client's round trip) and within the cache's credit, on the RTX stream if the client negotiated
 // one; refusals are counted by cause. buf must hold rtxOSNLen+maxCachedPayload bytes.
 func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf []byte) {
 	b := d.binding.Load()
@@ -269,12 +269,13 @@ func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack, h *rtp.Header, buf
 	}
 	counters := &d.peer.sfu.counters
 	now := cacheNow()
+	gap := resendGap(math.Float64frombits(d.peer.stats.rttBits.Load()))
 	ext := extScratches.Get().(*extScratch)
 	defer extScratches.Put(ext)
 	var resent, dup, over, rtx uint64
 	for _, pair := range nack.Nacks {
 		pair.Range(func(seq uint16) bool {
-			payload, r := d.cache.load(seq, now, h, buf[rtxOSNLen:])
+			payload, r := d.cache.load(seq, now, gap, h, buf[rtxOSNLen:])
 			switch r {
 			case duplicate:
 				dup++

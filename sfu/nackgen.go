@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -10,10 +11,14 @@ import (
 // NACK generation toward the clients (the client → server leg), done by the SFU instead of
 // Pion's nack generator interceptor for the same reason as the reports (reports.go): the up
 // track already sees every packet, and the interceptor's wrapping cost CPU on every packet.
-// Missing packets are asked for every feedbackInterval (control.go).
+// Missing packets are asked for at once when a gap opens (at most once per nackSpacing per
+// peer) and again every feedbackInterval (control.go).
 const (
 	nackWindow   = 512 // sequence numbers remembered per up track
 	nackMaxTries = 3   // NACKs per missing packet before giving up
+	// nackSpacing bounds the immediate NACKs: a client whose every packet opens a gap gets
+	// at most one a nackSpacing.
+	nackSpacing = 10 * time.Millisecond
 )
 
 // nackGenerator remembers which of an up track's newest nackWindow sequence numbers arrived
@@ -28,16 +33,18 @@ type nackGenerator struct {
 	tries    [nackWindow]uint8
 }
 
-// packet records the arrival of seq. Zero allocations; work proportional to the gap it opens.
-func (g *nackGenerator) packet(seq uint16) {
+// packet records the arrival of seq and reports whether it opened a gap (packets before it
+// are missing). Zero allocations; work proportional to the gap it opens.
+func (g *nackGenerator) packet(seq uint16) (gap bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.started {
 		g.started, g.newest, g.span = true, seq, 1
 		g.reset(seq, true)
-		return
+		return false
 	}
 	diff := int(int16(seq - g.newest))
+	gap = diff > 1 && diff < nackWindow
 	switch {
 	case diff > 0:
 		if diff >= nackWindow {
@@ -54,6 +61,7 @@ func (g *nackGenerator) packet(seq uint16) {
 	case diff > -g.span: // a late packet inside the window: no longer missing
 		g.received[seq%nackWindow/64] |= 1 << (seq % 64)
 	}
+	return gap
 }
 
 // reset starts slot seq afresh: arrived or missing, not asked for yet.
@@ -87,6 +95,19 @@ func (g *nackGenerator) missing(dst []uint16) (seqs []uint16, lost int) {
 		}
 	}
 	return dst, lost
+}
+
+// requestNACK asks the control goroutine to send the client a NACK now (a gap just opened), at
+// most once per nackSpacing. It never blocks.
+func (p *Peer) requestNACK(now int64) {
+	last := p.lastNACK.Load()
+	if now-last < int64(nackSpacing) || !p.lastNACK.CompareAndSwap(last, now) {
+		return
+	}
+	select {
+	case p.nackReq <- struct{}{}:
+	default:
+	}
 }
 
 // sendNACKs asks the client again for the video packets its up track is missing. A packet

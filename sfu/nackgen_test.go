@@ -63,3 +63,15 @@ func TestNACKGeneratorPacketDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%.1f allocations per packet, want 0", allocs)
 	}
 }
+
+func TestNACKGeneratorReportsTheGapsItOpens(t *testing.T) {
+	var g nackGenerator
+	for _, c := range []struct {
+		seq uint16
+		gap bool
+	}{{10, false}, {11, false}, {14, true}, {12, false}, {13, false}, {15, false}, {15 + nackWindow, false}} {
+		if got := g.packet(c.seq); got != c.gap {
+			t.Errorf("packet(%d) gap %v, want %v", c.seq, got, c.gap)
+		}
+	}
+}

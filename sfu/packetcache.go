@@ -15,10 +15,25 @@ const packetCacheSize = 256
 // maxCachedPayload is the largest payload cached; Pion's receive MTU bounds what we forward.
 const maxCachedPayload = 1460
 
-// resendInterval is how long after resending a packet the cache refuses to resend it again.
-// A browser repeats a NACK only after about one round trip; a NACK that names the same packet
-// sooner (or many times over in one NACK) is a duplicate, not a second loss.
-const resendInterval = 100 * time.Millisecond
+// resendInterval is how long after resending a packet the cache refuses to resend it again
+// while the client's round-trip time is unknown; once it is known, half of it, at least
+// minResendInterval (resendGap). A browser repeats a NACK about one round trip after the
+// last, so a repeat that comes sooner than half of one after the resend (or the same packet
+// named many times over in one NACK) is a duplicate, not a second loss; the next repeat is a
+// lost retransmission, answered again.
+const (
+	resendInterval    = 100 * time.Millisecond
+	minResendInterval = 5 * time.Millisecond
+)
+
+// resendGap is the interval between two resends of a packet for a client whose round-trip
+// time is rttMs (0: unknown).
+func resendGap(rttMs float64) time.Duration {
+	if rttMs <= 0 {
+		return resendInterval
+	}
+	return min(max(time.Duration(rttMs*float64(time.Millisecond)/2), minResendInterval), resendInterval)
+}
 
 // maxRetransmitCredit caps the payload bytes a downTrack may resend in a burst. Every packet
 // stored earns half its payload size in credit, so a client can never make the server resend
@@ -31,7 +46,7 @@ type loadResult int
 const (
 	loaded     loadResult = iota // copied out: resend it
 	notCached                    // never cached or already overwritten
-	duplicate                    // resent less than resendInterval ago
+	duplicate                    // resent less than the resend gap ago
 	overBudget                   // the retransmit credit cannot pay for it
 )
 
@@ -86,9 +101,9 @@ func (c *packetCache) store(h *rtp.Header, payload []byte) {
 }
 
 // load copies the packet with sequence number seq into h and buf (which must hold
-// maxCachedPayload bytes) if it may be resent at now (a cacheNow reading), and returns its
-// payload; otherwise it says why not.
-func (c *packetCache) load(seq uint16, now time.Duration, h *rtp.Header, buf []byte) ([]byte, loadResult) {
+// maxCachedPayload bytes) if it may be resent at now (a cacheNow reading), gap after its last
+// resend, and returns its payload; otherwise it says why not.
+func (c *packetCache) load(seq uint16, now, gap time.Duration, h *rtp.Header, buf []byte) ([]byte, loadResult) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.slots == nil {
@@ -98,7 +113,7 @@ func (c *packetCache) load(seq uint16, now time.Duration, h *rtp.Header, buf []b
 	switch {
 	case !s.valid || s.header.SequenceNumber != seq:
 		return nil, notCached
-	case s.resentAt != 0 && now-s.resentAt < resendInterval:
+	case s.resentAt != 0 && now-s.resentAt < gap:
 		return nil, duplicate
 	case c.credit < s.size:
 		return nil, overBudget

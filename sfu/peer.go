@@ -56,6 +56,8 @@ type Peer struct {
 
 	keyframeReq chan struct{} // capacity 1: ask the control goroutine for a PLI
 	capReq      chan struct{} // capacity 1: ask the control goroutine to send the bitrate cap
+	nackReq     chan struct{} // capacity 1: ask the control goroutine for NACKs now
+	lastNACK    atomic.Int64  // unix nanos of the last immediate NACK asked for
 	downlink    downlink      // the client's downlink estimate; video paused under the floor
 	stateChange chan struct{} // capacity 1: connState changed
 	connState   atomic.Int32  // latest webrtc.PeerConnectionState
@@ -88,6 +90,7 @@ func (s *SFU) NewPeer(id string, ev PeerEvents) *Peer {
 		ev:          ev,
 		keyframeReq: make(chan struct{}, 1),
 		capReq:      make(chan struct{}, 1),
+		nackReq:     make(chan struct{}, 1),
 		stateChange: make(chan struct{}, 1),
 	}
 	p.down[kindAudio] = newDownTrack(p, kindAudio, s.codec.capability(kindAudio))

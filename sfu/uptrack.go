@@ -67,8 +67,8 @@ func (u *upTrack) run(track *webrtc.TrackRemote, rx *receiver) {
 func (u *upTrack) handle(pkt *rtp.Packet, size int, now int64) {
 	u.countLoss(pkt.SequenceNumber)
 	u.rx.packet(pkt.SequenceNumber, pkt.Timestamp, now)
-	if u.kind == kindVideo {
-		u.nacks.packet(pkt.SequenceNumber)
+	if u.kind == kindVideo && u.nacks.packet(pkt.SequenceNumber) {
+		u.peer.requestNACK(now) // a gap opened: ask at once, as a browser does
 	}
 	u.peer.stats.packetsIn.Add(1)
 	u.peer.stats.in.add(now, size)
