@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -101,23 +100,7 @@ func allowEveryCPU() {
 // startSteadySenders starts a process that sends a client's media to each of targets, and
 // returns a function that stops it.
 func startSteadySenders(b *testing.B, targets []*polledConn) func() {
-	var addrs []string
-	for _, c := range targets {
-		addrs = append(addrs, addrPort(c).String())
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSteadySenderProcess$")
-	cmd.Env = append(os.Environ(), steadyEnv+"="+strings.Join(addrs, ","))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	return func() {
-		_ = stdin.Close()
-		_ = cmd.Wait()
-	}
+	return startSender(b, "TestSteadySenderProcess", steadyEnv, targets)
 }
 
 // delayLog records the delays its sockets' takers measure; record switches the recording on

@@ -138,12 +138,20 @@ func startFlood(b *testing.B, targets []*polledConn) func() {
 	if len(targets) == 0 {
 		return func() {}
 	}
+	return startSender(b, "TestFloodProcess", floodEnv, targets, "nice", "-n", "19")
+}
+
+// startSender runs this test binary's test named test as a process of its own (prefixed by
+// the command in prefix, if any), telling it targets' addresses in the variable env, and
+// returns a function that stops it (by closing its stdin) and waits for it.
+func startSender(b *testing.B, test, env string, targets []*polledConn, prefix ...string) func() {
 	var addrs []string
 	for _, c := range targets {
 		addrs = append(addrs, addrPort(c).String())
 	}
-	cmd := exec.Command("nice", "-n", "19", os.Args[0], "-test.run=^TestFloodProcess$")
-	cmd.Env = append(os.Environ(), floodEnv+"="+strings.Join(addrs, ","))
+	args := append(prefix, os.Args[0], "-test.run=^"+test+"$")
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), env+"="+strings.Join(addrs, ","))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
