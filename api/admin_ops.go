@@ -54,8 +54,13 @@ func (a *API) disconnectUser(w http.ResponseWriter, r *http.Request) {
 }
 
 // drain stops new matches (see signaling.Hub.Drain); /readyz turns 503.
-// Calling it again changes nothing.
+// Calling it again changes nothing. In a cluster, ?instance=ID drains that
+// instance, whichever instance the request reached.
 func (a *API) drain(w http.ResponseWriter, r *http.Request) {
+	if id := r.URL.Query().Get("instance"); id != "" && id != a.opts.Instance {
+		a.drainElsewhere(w, r, id)
+		return
+	}
 	a.opts.Hub.Drain()
 	a.log.Info("admin: draining started", "remote", r.RemoteAddr)
 	a.audit("drain", "")

@@ -32,6 +32,8 @@ type Options struct {
 	// Cluster, in cluster mode, makes /api/stats and /api/rooms answer for
 	// every instance (cluster.go); nil for a single instance.
 	Cluster ClusterView
+	// Instance is this instance's id in a cluster ("" for a single instance).
+	Instance string
 }
 
 // API holds the handlers. Safe for concurrent use.

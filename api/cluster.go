@@ -142,3 +142,22 @@ func (a *API) roomElsewhere(w http.ResponseWriter, r *http.Request, id string) (
 	}
 	return false, true
 }
+
+// drainElsewhere passes a drain to the live instance id, or answers 404.
+func (a *API) drainElsewhere(w http.ResponseWriter, r *http.Request, id string) {
+	if a.opts.Cluster == nil {
+		httpError(w, http.StatusNotFound, "no instance with that id: this server is not in a cluster")
+		return
+	}
+	views, ok := a.clusterViews(w, r)
+	if !ok {
+		return
+	}
+	for _, v := range views {
+		if v.Instance == id {
+			a.forward(w, r, signaling.RemoteDrain, id)
+			return
+		}
+	}
+	httpError(w, http.StatusNotFound, "no live instance with that id")
+}

@@ -374,3 +374,42 @@ func TestClusterAdminOperationsReachTheOtherInstance(t *testing.T) {
 		t.Fatalf("ending an unknown room: %d, want 404", code)
 	}
 }
+
+func TestClusterDrainOfOneInstanceFromAnother(t *testing.T) {
+	const token = "the admin token of the drain test"
+	r := redistest.Start(t)
+	withToken := func(c *config.Config) { c.Admin.Token = token }
+	a, b := startInstanceWith(t, r, withToken), startInstanceWith(t, r, withToken)
+
+	if code, body := b.Do(t, "POST", "/api/admin/drain?instance=no-such-instance", token); code != 404 {
+		t.Fatalf("drain of an unknown instance: %d %s, want 404", code, body)
+	}
+	// Asked of b, for a: accepted once b sees a (views are published each second).
+	deadline := time.Now().Add(livetest.WaitFor)
+	for {
+		code, body := b.Do(t, "POST", "/api/admin/drain?instance="+a.Instance(), token)
+		if code == 202 {
+			break
+		}
+		if code != 404 || time.Now().After(deadline) {
+			t.Fatalf("drain of the other instance: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond) // polling until a's view is published, with a deadline
+	}
+	for !a.Hub().Draining() {
+		if time.Now().After(deadline) {
+			t.Fatal("the instance named in the drain is not draining")
+		}
+		time.Sleep(10 * time.Millisecond) // polling for the bus message, with a deadline
+	}
+	if code, _ := a.Do(t, "GET", "/readyz", ""); code != 503 {
+		t.Fatalf("/readyz of the drained instance: %d, want 503", code)
+	}
+	if b.Hub().Draining() {
+		t.Fatal("the instance that passed the drain on drains too")
+	}
+	// Naming itself, an instance drains at once.
+	if code, body := b.Do(t, "POST", "/api/admin/drain?instance="+b.Instance(), token); code != 200 || !b.Hub().Draining() {
+		t.Fatalf("drain of the instance asked: %d %s", code, body)
+	}
+}

@@ -149,6 +149,7 @@ func (s *Server) routes() http.Handler {
 		Moderation:  s.mod,
 		AdminName:   s.cfg.Admin.TokenName,
 		Cluster:     view,
+		Instance:    s.Instance(),
 	}, s.log.With("component", "api")).Register(mux)
 	mux.Handle("/", web.Handler())
 	return mux

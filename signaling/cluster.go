@@ -148,6 +148,9 @@ const (
 	// the one holding it acts, the others find nothing.
 	RemoteEndRoom    = "end_room"
 	RemoteDisconnect = "disconnect"
+	// RemoteDrain carries an operator's drain of the instance To (Hub.Drain)
+	// to the other instances: that instance drains, the others ignore it.
+	RemoteDrain = "drain"
 )
 
 // sharedActiveLocked reports whether matching goes through the shared queue.
@@ -375,6 +378,11 @@ func (h *Hub) HandleRemote(m cluster.Message) {
 		return
 	case RemoteDisconnect:
 		h.Disconnect(m.To)
+		return
+	case RemoteDrain:
+		if m.To == h.shared.opts.Instance {
+			h.Drain()
+		}
 		return
 	}
 	h.mu.Lock()
