@@ -14,6 +14,11 @@
 // cluster secret for its direction, replays refused, nothing allocated per
 // packet (bridge.go).
 //
+// The moderation record the instances share (reports, bans, audit log, and
+// the channel telling each instance of the others' changes) is not here but
+// in package moderation/redisstore, under the same prefix, since this
+// package imports nothing of tandem's.
+//
 // Cluster mode is on when Config.RedisURL is set (config.go). The server
 // then matches every user through the Queue (signaling's hub, in its
 // cluster.go: a pair of one instance is paired there, a pair across two gets

@@ -12,6 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandemchat/tandem/cluster"
+	"github.com/tandemchat/tandem/moderation"
+	"github.com/tandemchat/tandem/moderation/redisstore"
 	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/signaling"
 )
@@ -28,8 +30,9 @@ type clusterNode struct {
 	queue    *cluster.Queue
 	registry *cluster.Registry
 	bus      *cluster.Bus
-	bridge   *cluster.Bridge // the media bridge to the other instances
-	media    *bridgeMedia    // the media of pairs across instances, over bridge
+	modStore *redisstore.Store // the moderation store all instances share
+	bridge   *cluster.Bridge   // the media bridge to the other instances
+	media    *bridgeMedia      // the media of pairs across instances, over bridge
 	log      *slog.Logger
 
 	cancel    context.CancelFunc
@@ -66,6 +69,7 @@ func newClusterNode(cfg cluster.Config, id string, media *sfu.SFU, log *slog.Log
 		queue:    cluster.NewQueue(rdb, cluster.Prefix, id),
 		registry: cluster.NewRegistry(rdb, cluster.Prefix, self, cluster.HeartbeatTTL, log),
 		bus:      cluster.NewBus(rdb, cluster.Prefix, id, log),
+		modStore: redisstore.New(rdb, cluster.Prefix, id),
 		bridge:   bridge,
 		media:    bm,
 		log:      log,
@@ -78,9 +82,12 @@ func (n *clusterNode) hubOptions() *signaling.ClusterOptions {
 }
 
 // start registers this instance and runs the heartbeat, the bus reader, the
-// health check and the view publisher (clusterview.go). An unreachable Redis does not stop start-up: the hub
-// matches locally until Redis answers.
-func (n *clusterNode) start(hub *signaling.Hub) {
+// health check, the view publisher (clusterview.go) and the watcher that
+// keeps mod's view of the shared moderation store in step with the other
+// instances' changes (bans, unbans, reports). An unreachable Redis does not
+// stop start-up: the hub matches locally until Redis answers, and mod reads
+// the shared store when it does.
+func (n *clusterNode) start(hub *signaling.Hub, mod *moderation.Moderator) {
 	n.registry.OnDead(n.buryInstance)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
@@ -89,7 +96,8 @@ func (n *clusterNode) start(hub *signaling.Hub) {
 		hub.SetShared(false, err)
 	}
 	n.log.Info("cluster mode", "bridge", n.addr)
-	n.wg.Add(4)
+	n.wg.Add(5)
+	go func() { defer n.wg.Done(); n.modStore.Watch(ctx, mod.Apply, mod.Reload, n.log) }()
 	go func() { defer n.wg.Done(); n.registry.Run(ctx) }()
 	go func() { defer n.wg.Done(); n.publishViews(ctx, hub) }()
 	go func() { defer n.wg.Done(); n.bus.Run(ctx, hub.HandleRemote) }()
