@@ -1,8 +1,9 @@
 // Package cluster lets several tandem instances share one crowd through
 // Redis. It owns what the instances share: the waiting queue (Queue: the same
 // pairing rules as signaling's in-memory Matchmaker, first come, first
-// served, a shared interest first, no immediate re-pair, blocks, the
-// low-trust pool, made atomic by a Lua script, so a user waiting on one
+// served, a shared interest first, no immediate re-pair, blocks, users one
+// of whom reported the other kept apart in every visit, the low-trust pool,
+// made atomic by a Lua script, so a user waiting on one
 // instance can be paired with a user on another), the registry of live
 // instances (Registry: a heartbeat key per instance, and one survivor told
 // of each instance that died), and the bus that carries messages about a

@@ -76,9 +76,11 @@ func newClusterNode(cfg cluster.Config, id string, media *sfu.SFU, log *slog.Log
 	}, nil
 }
 
-// hubOptions is what the hub needs of the node.
-func (n *clusterNode) hubOptions() *signaling.ClusterOptions {
-	return &signaling.ClusterOptions{Instance: n.id, BridgeAddr: n.addr, Queue: n.queue, Bus: n.bus}
+// hubOptions is what the hub needs of the node; two clients one of whom
+// reported the other are kept apart in the shared queue for apartFor (the
+// reports' retention).
+func (n *clusterNode) hubOptions(apartFor time.Duration) *signaling.ClusterOptions {
+	return &signaling.ClusterOptions{Instance: n.id, BridgeAddr: n.addr, Queue: n.queue, Bus: n.bus, ApartFor: apartFor}
 }
 
 // start registers this instance and runs the heartbeat, the bus reader, the

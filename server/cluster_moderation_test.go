@@ -146,3 +146,31 @@ func TestClusterReportsOfAllInstancesCountTowardOneBan(t *testing.T) {
 	livetest.ExpectBannedAtDial(t, b.WSURL, "198.51.100.9")
 	livetest.ExpectBannedAtDial(t, a.WSURL, "198.51.100.9")
 }
+
+// TestClusterAReportedPairIsNeverMatchedAgainOnAnyInstance: y, on one
+// instance, reports x, on the other; in their next visits (new WebSockets,
+// x on the first instance now, y on the second) the two wait side by side in
+// the shared queue, never paired, while strangers meet either of them.
+func TestClusterAReportedPairIsNeverMatchedAgainOnAnyInstance(t *testing.T) {
+	r := redistest.Start(t)
+	a, b := moderationInstance(t, r), moderationInstance(t, r)
+	x := dialFrom(t, b, "203.0.113.9")
+	reportFrom(t, a, "203.0.113.1", x)
+	x.Close()
+
+	x = dialFrom(t, a, "203.0.113.9")  // x's next visit, on the other instance
+	y := dialFrom(t, b, "203.0.113.1") // the reporter's next visit
+	x.Send("find_partner", nil)
+	x.Expect("waiting_for_partner")
+	y.Send("find_partner", nil)
+	y.Expect("waiting_for_partner") // alone with x: still not paired
+	if n := queueLen(t, r); n != 2 {
+		t.Fatalf("%d waiting in the shared queue, want x and y", n)
+	}
+	stranger := dialFrom(t, b, "192.0.2.50")
+	stranger.Send("find_partner", nil)
+	sameRoom(t, stranger, x) // the one who waited longest, across instances
+	other := dialFrom(t, a, "192.0.2.51")
+	other.Send("find_partner", nil)
+	sameRoom(t, other, y)
+}

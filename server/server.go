@@ -90,7 +90,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		if s.cluster, err = newClusterNode(cfg.Cluster, instance, s.media, log.With("component", "cluster")); err != nil {
 			return nil, fmt.Errorf("start cluster: %w", err)
 		}
-		shared = s.cluster.hubOptions()
+		shared = s.cluster.hubOptions(cfg.Moderation.Retention)
 		media = clusterMedia{sfuMedia{s.media}, s.cluster.media}
 	}
 	if s.mod, err = openModeration(cfg, s.cluster, log.With("component", "moderation")); err != nil {
