@@ -142,3 +142,18 @@ func TestAMissedChangeIsReadOnReconnect(t *testing.T) {
 	}
 	eventually(t, "b reloads the store when it subscribes again", func() bool { return banned(b, "192.0.2.5") && b.toldOf("192.0.2.5") })
 }
+
+// TestAnInstanceStartedWithoutRedisReadsTheStoreWhenItAnswers: the shared
+// Moderator starts while Redis is down (start-up is not refused), and keeps
+// out a client banned by another instance once Redis is back.
+func TestAnInstanceStartedWithoutRedisReadsTheStoreWhenItAnswers(t *testing.T) {
+	r := redistest.Start(t)
+	r.Stop()
+	b := startInstance(t, r, "b")
+	r.Restart(t)
+	a := newStore(t, r, "a")
+	if err := a.PutBan(moderation.Ban{Target: "192.0.2.6", Until: time.Now().Add(time.Hour), By: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b follows the store once Redis answers", func() bool { return banned(b, "192.0.2.6") })
+}
