@@ -85,10 +85,6 @@ func (m *Moderator) Apply(c Change) {
 // watcher calls it whenever it (re)connects, since changes made while it
 // was away were not told. Safe for concurrent use.
 func (m *Moderator) Reload() error {
-	bans, err := m.store.Bans()
-	if err != nil {
-		return fmt.Errorf("reload bans: %w", err)
-	}
 	counts, apart, err := m.readReports()
 	if err != nil {
 		return fmt.Errorf("reload reports: %w", err)
@@ -96,6 +92,13 @@ func (m *Moderator) Reload() error {
 	m.rep.setReports(counts)
 	m.apart.replace(apart)
 
+	// A ban decided here meanwhile must not be overwritten by an older read.
+	m.banMu.Lock()
+	defer m.banMu.Unlock()
+	bans, err := m.store.Bans()
+	if err != nil {
+		return fmt.Errorf("reload bans: %w", err)
+	}
 	now := m.cfg.now()
 	fresh := make(map[string]Ban, len(bans))
 	for _, b := range bans {
