@@ -12,6 +12,9 @@ const maxTracked = 200_000
 type reputation struct {
 	mu      sync.Mutex
 	clients map[string]*standing
+	// pending counts, with a shared store, the calls made here and not yet
+	// added to the cluster's counts (ShareCalls); nil without one.
+	pending map[string]int
 }
 
 type standing struct{ calls, reports int }
@@ -60,6 +63,9 @@ func (r *reputation) setReports(counts map[string]int) {
 func (r *reputation) called(key string) {
 	r.mu.Lock()
 	r.get(key).calls++
+	if r.pending != nil && (len(r.pending) < maxTracked || r.pending[key] > 0) {
+		r.pending[key]++
+	}
 	r.mu.Unlock()
 }
 

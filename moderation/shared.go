@@ -32,6 +32,7 @@ func NewShared(cfg Config, store Store, log *slog.Logger) (*Moderator, error) {
 		return nil, fmt.Errorf("moderation: %w", err)
 	}
 	m := newModerator(cfg, store, log)
+	m.shareCalls()
 	m.loadStatic()
 	if err := m.Reload(); err != nil {
 		log.Warn("shared moderation store unreadable at start; loading it when it answers", "err", err)

@@ -84,9 +84,10 @@ func (n *clusterNode) hubOptions(apartFor time.Duration) *signaling.ClusterOptio
 }
 
 // start registers this instance and runs the heartbeat, the bus reader, the
-// health check, the view publisher (clusterview.go) and the watcher that
+// health check, the view publisher (clusterview.go), the watcher that
 // keeps mod's view of the shared moderation store in step with the other
-// instances' changes (bans, unbans, reports). An unreachable Redis does not
+// instances' changes (bans, unbans, reports) and the exchange of call
+// counts behind the low-trust pool. An unreachable Redis does not
 // stop start-up: the hub matches locally until Redis answers, and mod reads
 // the shared store when it does.
 func (n *clusterNode) start(hub *signaling.Hub, mod *moderation.Moderator) {
@@ -98,12 +99,34 @@ func (n *clusterNode) start(hub *signaling.Hub, mod *moderation.Moderator) {
 		hub.SetShared(false, err)
 	}
 	n.log.Info("cluster mode", "bridge", n.addr)
-	n.wg.Add(5)
+	n.wg.Add(6)
 	go func() { defer n.wg.Done(); n.modStore.Watch(ctx, mod.Apply, mod.Reload, n.log) }()
+	go func() { defer n.wg.Done(); n.shareCalls(ctx, mod) }()
 	go func() { defer n.wg.Done(); n.registry.Run(ctx) }()
 	go func() { defer n.wg.Done(); n.publishViews(ctx, hub) }()
 	go func() { defer n.wg.Done(); n.bus.Run(ctx, hub.HandleRemote) }()
 	go func() { defer n.wg.Done(); n.watchRedis(ctx, hub) }()
+}
+
+// shareCallsEvery is how often this instance adds its users' calls to the
+// cluster's counts, for the low-trust pool.
+const shareCallsEvery = 5 * time.Second
+
+// shareCalls exchanges call counts with the shared moderation store every
+// shareCallsEvery, until ctx ends (moderation.Moderator.ShareCalls).
+func (n *clusterNode) shareCalls(ctx context.Context, mod *moderation.Moderator) {
+	tick := time.NewTicker(shareCallsEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := mod.ShareCalls(n.modStore.CountCalls); err != nil && ctx.Err() == nil {
+				n.log.Debug("cluster: call counts not shared; trying again", "err", err)
+			}
+		}
+	}
 }
 
 // watchRedis tells the hub whether Redis answers, every healthEvery.

@@ -2,7 +2,8 @@
 // share (cluster mode): reports, ban records and the audit log in Redis,
 // and a pub/sub channel on which every write is told to the other
 // instances, so that each Moderator's in-memory view (ban index,
-// reputation, apartness) follows the others' (Watch).
+// reputation, apartness) follows the others' (Watch); and the cluster's
+// counts of calls per client, behind the low-trust pool (CountCalls).
 //
 // Every key lives under the prefix it is given (the cluster's hash tag,
 // "{tandem}"), so a Redis Cluster keeps them in one slot. It imports
@@ -37,6 +38,7 @@ const opTimeout = 5 * time.Second
 //	P:mod:bans            hash: ban target -> ban record JSON
 //	P:mod:audit:seq       the last audit entry number
 //	P:mod:audit           sorted set of audit entry JSONs by number
+//	P:mod:calls:YYYYMMDD  hash: subject key -> calls made that day (CountCalls)
 //
 // and the channel P:mod:changes, on which each write is published.
 type Store struct {

@@ -24,10 +24,19 @@ type instance struct {
 
 func startInstance(t *testing.T, r *redistest.Server, origin string) *instance {
 	t.Helper()
+	return startInstanceWith(t, r, origin, nil)
+}
+
+// startInstanceWith is startInstance with the rules changed by edit.
+func startInstanceWith(t *testing.T, r *redistest.Server, origin string, edit func(*moderation.Config)) *instance {
+	t.Helper()
 	log, _ := testlog.NewLogger(t, origin+" log", slog.LevelDebug)
 	cfg := moderation.DefaultConfig()
 	cfg.DataDir = "unused"
 	cfg.LowTrustPercent = 0
+	if edit != nil {
+		edit(&cfg)
+	}
 	in := &instance{store: newStore(t, r, origin)}
 	m, err := moderation.NewShared(cfg, in.store, log)
 	if err != nil {
@@ -156,4 +165,35 @@ func TestAnInstanceStartedWithoutRedisReadsTheStoreWhenItAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "b follows the store once Redis answers", func() bool { return banned(b, "192.0.2.6") })
+}
+
+// TestTheLowTrustPoolWeighsTheCallsOfEveryInstance: x made three calls on a
+// and one on b, and was reported once. Alone, b would reckon one report in
+// one call (100 %, the pool); once the instances share their counts, b
+// reckons one in four (25 %, under the 50 % of the rule).
+func TestTheLowTrustPoolWeighsTheCallsOfEveryInstance(t *testing.T) {
+	r := redistest.Start(t)
+	edit := func(c *moderation.Config) { c.LowTrustPercent, c.LowTrustMinReports = 50, 1 }
+	a, b := startInstanceWith(t, r, "a", edit), startInstanceWith(t, r, "b", edit)
+	for range 3 {
+		a.CallMade("192.0.2.20", "")
+	}
+	b.CallMade("192.0.2.20", "")
+	fileReport(t, a, "198.51.100.1", "192.0.2.20")
+	eventually(t, "b counts the report filed on a", func() bool { return b.LowTrust("192.0.2.20", "") })
+
+	for _, in := range []*instance{a, b} {
+		if err := in.ShareCalls(in.store.CountCalls); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.LowTrust("192.0.2.20", "") || a.LowTrust("192.0.2.20", "") {
+		t.Fatal("one report in four calls over two instances: still in the low-trust pool")
+	}
+	if err := b.ShareCalls(b.store.CountCalls); err != nil { // nothing new: the totals stay
+		t.Fatal(err)
+	}
+	if b.LowTrust("192.0.2.20", "") {
+		t.Fatal("a second exchange lost the cluster's calls")
+	}
 }
