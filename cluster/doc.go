@@ -1,8 +1,9 @@
 // Package cluster lets several tandem instances share one crowd through
 // Redis. It owns what the instances share: the waiting queue (Queue: the same
 // pairing rules as signaling's in-memory Matchmaker, first come, first
-// served, a shared interest first, no immediate re-pair, blocks, the
-// low-trust pool, made atomic by a Lua script, so a user waiting on one
+// served, a shared interest first, no immediate re-pair, blocks, users one
+// of whom reported the other kept apart in every visit, the low-trust pool,
+// made atomic by a Lua script, so a user waiting on one
 // instance can be paired with a user on another), the registry of live
 // instances (Registry: a heartbeat key per instance, and one survivor told
 // of each instance that died), and the bus that carries messages about a
@@ -13,6 +14,11 @@
 // each datagram sealed with AES-256-GCM under a key derived from the
 // cluster secret for its direction, replays refused, nothing allocated per
 // packet (bridge.go).
+//
+// The moderation record the instances share (reports, bans, audit log, and
+// the channel telling each instance of the others' changes) is not here but
+// in package moderation/redisstore, under the same prefix, since this
+// package imports nothing of tandem's.
 //
 // Cluster mode is on when Config.RedisURL is set (config.go). The server
 // then matches every user through the Queue (signaling's hub, in its

@@ -46,6 +46,10 @@ type Ticket struct {
 	// Info is the instance's own description of its user, handed as it is
 	// to the instance that takes it (Match.PartnerInfo).
 	Info string
+	// Subject is who the user is for moderation (its identity, or its
+	// address key), "" for none: the queue never pairs two subjects that
+	// KeepApart named, in this visit or a later one.
+	Subject string
 }
 
 // Match is a pair the queue made: the user whose call made it, and the
@@ -81,7 +85,7 @@ func (q *Queue) Add(ctx context.Context, t Ticket) (Match, bool, error) {
 	if pool == "" {
 		pool = PoolNormal
 	}
-	args := []any{"add", t.ID, q.instance, t.Avoid, string(pool), flag(t.Open), t.Info}
+	args := []any{"add", t.ID, q.instance, t.Avoid, string(pool), flag(t.Open), t.Info, t.Subject}
 	for _, tag := range t.Interests {
 		args = append(args, tag)
 	}
@@ -148,6 +152,35 @@ func (q *Queue) Block(ctx context.Context, a, b string) error {
 	}
 	return nil
 }
+
+// KeepApart makes sure the users of subjects a and b (Ticket.Subject) are
+// never paired, in any visit, for ttl (0: DefaultApartFor): one reported
+// the other. Each further KeepApart of a subject extends its ttl.
+func (q *Queue) KeepApart(ctx context.Context, a, b string, ttl time.Duration) error {
+	if a == "" || b == "" || a == b {
+		return nil
+	}
+	if ttl <= 0 {
+		ttl = DefaultApartFor
+	}
+	_, err := q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, q.apartKey(a), b)
+		p.SAdd(ctx, q.apartKey(b), a)
+		p.Expire(ctx, q.apartKey(a), ttl)
+		p.Expire(ctx, q.apartKey(b), ttl)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("queue keep apart %s %s: %w", a, b, err)
+	}
+	return nil
+}
+
+// DefaultApartFor is how long KeepApart keeps two subjects apart unless told:
+// as long as moderation keeps reports by default.
+const DefaultApartFor = 30 * 24 * time.Hour
+
+func (q *Queue) apartKey(subject string) string { return q.prefix + ":apart:" + subject }
 
 // Forget drops id's blocks when its visit ends.
 func (q *Queue) Forget(ctx context.Context, id string) error {

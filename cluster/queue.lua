@@ -1,17 +1,21 @@
 -- The cluster's waiting queue, run atomically by Redis (see queue.go).
 -- KEYS[1] is the key prefix (a hash tag such as "{tandem}", so every key of
 -- the queue lives in one slot of a Redis Cluster). ARGV[1] is the operation:
---   add ID INSTANCE AVOID POOL OPEN INFO TAG... -> a match, or nil (queued)
+--   add ID INSTANCE AVOID POOL OPEN INFO SUBJECT TAG... -> a match, or nil (queued)
 --   open ID                                 -> a match, or nil
 --   remove ID                               -> 1 if ID was waiting, else 0
 --   remove_instance INSTANCE                -> how many were removed
 -- A match is {partner id, partner's instance, partner's info, common tag...};
--- INFO is the instance's own description of its user, kept as it is.
+-- INFO is the instance's own description of its user, kept as it is; SUBJECT
+-- is who the user is for moderation (its identity or address key, "" for
+-- none): two subjects kept apart (P:apart:SUBJECT, Queue.KeepApart) are never
+-- paired, whatever their visits.
 --
--- Keys: P:t:ID (hash: inst, avoid, pool, tags as JSON, open, seq, info), P:all
+-- Keys: P:t:ID (hash: inst, avoid, pool, tags as JSON, open, seq, info, subj), P:all
 -- (every waiting ID by seq), P:open:POOL and P:tag:POOL:TAG (who may be
 -- taken, by seq), P:inst:INSTANCE (set of its waiting IDs), P:seq,
--- P:blocks:ID (set: never pair with).
+-- P:blocks:ID (set: never pair with), P:apart:SUBJECT (set of subjects: never
+-- pair with, in any visit).
 
 local p = KEYS[1]
 local SCAN = 200 -- candidates looked at per list, which bounds the script's time
@@ -21,17 +25,23 @@ local function openKey(pool) return p .. ':open:' .. pool end
 local function tagKey(pool, tag) return p .. ':tag:' .. pool .. ':' .. tag end
 
 local function load(id)
-  local v = redis.call('HMGET', tkey(id), 'inst', 'avoid', 'pool', 'tags', 'open', 'seq', 'info')
+  local v = redis.call('HMGET', tkey(id), 'inst', 'avoid', 'pool', 'tags', 'open', 'seq', 'info', 'subj')
   if not v[1] then return nil end
   return { id = id, inst = v[1], avoid = v[2], pool = v[3], tags = cjson.decode(v[4]),
-           open = v[5] == '1', seq = tonumber(v[6]), info = v[7] or '' }
+           open = v[5] == '1', seq = tonumber(v[6]), info = v[7] or '', subj = v[8] or '' }
 end
 
 local function parted(t, c) return t.avoid == c.id or c.avoid == t.id end
 
+-- barred: t and c must never be paired (a block of this visit, or one
+-- reported the other, in any visit).
+local function barred(t, c)
+  if redis.call('SISMEMBER', p .. ':blocks:' .. t.id, c.id) == 1 then return true end
+  return t.subj ~= '' and c.subj ~= '' and redis.call('SISMEMBER', p .. ':apart:' .. t.subj, c.subj) == 1
+end
+
 local function mayPair(t, c)
-  return c.id ~= t.id and c.pool == t.pool and not parted(t, c)
-    and redis.call('SISMEMBER', p .. ':blocks:' .. t.id, c.id) == 0
+  return c.id ~= t.id and c.pool == t.pool and not parted(t, c) and not barred(t, c)
 end
 
 -- pick returns the oldest ticket of the list at key that t may be paired with.
@@ -65,7 +75,7 @@ end
 local function enqueue(t, open)
   local seq = redis.call('INCR', p .. ':seq')
   redis.call('HSET', tkey(t.id), 'inst', t.inst, 'avoid', t.avoid, 'pool', t.pool,
-    'tags', cjson.encode(t.tags), 'open', open and '1' or '0', 'seq', seq, 'info', t.info)
+    'tags', cjson.encode(t.tags), 'open', open and '1' or '0', 'seq', seq, 'info', t.info, 'subj', t.subj)
   redis.call('ZADD', p .. ':all', seq, t.id)
   if open then redis.call('ZADD', openKey(t.pool), seq, t.id) end
   for _, tag in ipairs(t.tags) do redis.call('ZADD', tagKey(t.pool, tag), seq, t.id) end
@@ -95,7 +105,7 @@ local function onlyParted(t, open)
   if redis.call('ZCARD', p .. ':all') ~= 1 then return nil end
   local c = load(redis.call('ZRANGE', p .. ':all', 0, 0)[1])
   if not c or c.id == t.id or c.pool ~= t.pool or not parted(t, c) then return nil end
-  if redis.call('SISMEMBER', p .. ':blocks:' .. t.id, c.id) == 1 then return nil end
+  if barred(t, c) then return nil end
   if #common(t, c) > 0 or (open and c.open) then return c end
   return nil
 end
@@ -111,8 +121,8 @@ end
 
 local op = ARGV[1]
 if op == 'add' then
-  local t = { id = ARGV[2], inst = ARGV[3], avoid = ARGV[4], pool = ARGV[5], info = ARGV[7], tags = {} }
-  for i = 8, #ARGV do t.tags[#t.tags + 1] = ARGV[i] end
+  local t = { id = ARGV[2], inst = ARGV[3], avoid = ARGV[4], pool = ARGV[5], info = ARGV[7], subj = ARGV[8], tags = {} }
+  for i = 9, #ARGV do t.tags[#t.tags + 1] = ARGV[i] end
   if redis.call('EXISTS', tkey(t.id)) == 1 then return redis.error_reply('already waiting') end
   return match(t, ARGV[6] == '1' or #t.tags == 0)
 elseif op == 'open' then

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tandemchat/tandem/internal/redistest"
 )
@@ -184,4 +185,34 @@ func TestQueuePairsEachUserOnceUnderConcurrency(t *testing.T) {
 func (tk Ticket) withInterests(tags ...string) Ticket {
 	tk.Interests = tags
 	return tk
+}
+
+// TestQueueKeepsApartSubjectsWhoReportedEachOtherInAnyVisit: users whose
+// subjects were kept apart (one reported the other) are never paired, as the
+// only two waiting, on different instances, in new visits (new user ids), nor
+// after an interest wait; users of other subjects, or with none, are.
+func TestQueueKeepsApartSubjectsWhoReportedEachOtherInAnyVisit(t *testing.T) {
+	qs := newQueues(t, "x", "y")
+	ctx := context.Background()
+	if err := qs[0].KeepApart(ctx, "203.0.113.1", "identity:mallory", 0); err != nil {
+		t.Fatal(err)
+	}
+	mustQueue(t, qs[0], Ticket{ID: "visit1", Subject: "identity:mallory", Avoid: "r1"})
+	mustQueue(t, qs[1], Ticket{ID: "r1", Subject: "203.0.113.1", Avoid: "visit1"}) // even as the parted pair alone
+	if ok, err := qs[0].Remove(ctx, "r1"); err != nil || !ok {
+		t.Fatalf("remove r1: %v %v", ok, err)
+	}
+	mustQueue(t, qs[1], Ticket{ID: "r2", Subject: "203.0.113.1"})              // nor in another visit
+	mustPair(t, qs[0], Ticket{ID: "other", Subject: "198.51.100.7"}, "visit1") // the oldest, for someone else
+	mustPair(t, qs[0], Ticket{ID: "nobody"}, "r2")
+
+	mustQueue(t, qs[0], Ticket{ID: "visit2", Subject: "identity:mallory"}.withInterests("chess"))
+	mustQueue(t, qs[1], Ticket{ID: "r3", Subject: "203.0.113.1"}.withInterests("chess"))
+	if m, ok, err := qs[1].Open(ctx, "r3"); err != nil || ok {
+		t.Fatalf("r3 opened: paired %v with %q (%v), want still queued", ok, m.Partner, err)
+	}
+	n, err := qs[0].rdb.TTL(ctx, qs[0].apartKey("identity:mallory")).Result()
+	if err != nil || n < DefaultApartFor-time.Minute {
+		t.Fatalf("apart for %v (%v), want %v", n, err, DefaultApartFor)
+	}
 }

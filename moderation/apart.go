@@ -30,6 +30,13 @@ func (a *apartness) add(x, y string) {
 	}
 }
 
+// replace takes the pairs of fresh (which nobody else uses) instead of its own.
+func (a *apartness) replace(fresh *apartness) {
+	a.mu.Lock()
+	a.pairs = fresh.pairs
+	a.mu.Unlock()
+}
+
 // apart reports whether x and y are kept apart.
 func (a *apartness) apart(x, y string) bool {
 	a.mu.RLock()

@@ -62,25 +62,35 @@ func New(cfg Config, store Store, log *slog.Logger) (*Moderator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("moderation: %w", err)
 	}
-	m := &Moderator{
-		cfg: cfg, log: log, store: store, rep: newReputation(), apart: newApartness(),
-		index: newBanIndex(), records: map[string]Ban{}, stop: make(chan struct{}),
-	}
+	m := newModerator(cfg, store, log)
 	if err := m.expire(); err != nil {
 		return nil, err
 	}
 	if err := m.loadBans(); err != nil {
 		return nil, err
 	}
+	m.loadStatic()
 	if err := m.loadReputation(); err != nil {
 		return nil, err
 	}
-	m.janitor.Add(1)
-	go m.runJanitor(time.Hour)
+	m.startJanitor()
 	return m, nil
 }
 
-// loadBans fills the index from the store and the static bans.
+func newModerator(cfg Config, store Store, log *slog.Logger) *Moderator {
+	return &Moderator{
+		cfg: cfg, log: log, store: store, rep: newReputation(), apart: newApartness(),
+		index: newBanIndex(), records: map[string]Ban{}, stop: make(chan struct{}),
+	}
+}
+
+// startJanitor starts the retention janitor, which Close stops.
+func (m *Moderator) startJanitor() {
+	m.janitor.Add(1)
+	go m.runJanitor(janitorEvery)
+}
+
+// loadBans fills the index from the store.
 func (m *Moderator) loadBans() error {
 	bans, err := m.store.Bans()
 	if err != nil {
@@ -94,15 +104,21 @@ func (m *Moderator) loadBans() error {
 		m.records[b.Target] = b
 		m.reindexLocked(t)
 	}
+	m.log.Info("moderation store open", "dir", m.cfg.DataDir, "bans", len(bans), "staticBans", len(m.cfg.StaticBans))
+	return nil
+}
+
+// loadStatic puts the configuration's bans in the index.
+func (m *Moderator) loadStatic() {
 	forever := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, s := range m.cfg.StaticBans {
 		t, _ := ParseTarget(s) // checked by Validate
 		b := Ban{Target: t.String(), Reason: "banned by the operator", Until: forever, By: ByConfig}
 		m.static = append(m.static, b)
 		m.index.put(t, b)
 	}
-	m.log.Info("moderation store open", "dir", m.cfg.DataDir, "bans", len(bans), "staticBans", len(m.cfg.StaticBans))
-	return nil
 }
 
 // reindexLocked puts in the index what keeps t out now: its stored record,

@@ -12,6 +12,9 @@ const maxTracked = 200_000
 type reputation struct {
 	mu      sync.Mutex
 	clients map[string]*standing
+	// pending counts, with a shared store, the calls made here and not yet
+	// added to the cluster's counts (ShareCalls); nil without one.
+	pending map[string]int
 }
 
 type standing struct{ calls, reports int }
@@ -44,9 +47,25 @@ func (r *reputation) reported(key string) {
 	r.mu.Unlock()
 }
 
+// setReports replaces every client's count of reports received with
+// counts (the calls counted stay).
+func (r *reputation) setReports(counts map[string]int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.clients {
+		s.reports = 0
+	}
+	for key, n := range counts {
+		r.get(key).reports = n
+	}
+}
+
 func (r *reputation) called(key string) {
 	r.mu.Lock()
 	r.get(key).calls++
+	if r.pending != nil && (len(r.pending) < maxTracked || r.pending[key] > 0) {
+		r.pending[key]++
+	}
 	r.mu.Unlock()
 }
 
@@ -62,18 +81,31 @@ func (r *reputation) low(key string, percent, minReports int) bool {
 // loadReputation counts the stored reports about each client, and keeps
 // apart the clients of each stored report.
 func (m *Moderator) loadReputation() error {
+	counts, apart, err := m.readReports()
+	if err != nil {
+		return err
+	}
+	m.rep.setReports(counts)
+	m.apart.replace(apart)
+	return nil
+}
+
+// readReports counts the stored reports about each client (by subject key)
+// and lists the pairs they keep apart, reading the store a page at a time.
+func (m *Moderator) readReports() (map[string]int, *apartness, error) {
+	counts, apart := map[string]int{}, newApartness()
 	before := ""
 	for {
 		page, err := m.store.Reports(ReportFilter{Before: before, Limit: 1000})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		for _, r := range page {
-			m.rep.reported(r.TargetKey)
-			m.apart.add(reporterSubject(r), r.TargetKey)
+			counts[r.TargetKey]++
+			apart.add(reporterSubject(r), r.TargetKey)
 		}
 		if len(page) < 1000 {
-			return nil
+			return counts, apart, nil
 		}
 		before = page[len(page)-1].ID
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandemchat/tandem/cluster"
+	"github.com/tandemchat/tandem/moderation"
+	"github.com/tandemchat/tandem/moderation/redisstore"
 	"github.com/tandemchat/tandem/sfu"
 	"github.com/tandemchat/tandem/signaling"
 )
@@ -28,8 +30,9 @@ type clusterNode struct {
 	queue    *cluster.Queue
 	registry *cluster.Registry
 	bus      *cluster.Bus
-	bridge   *cluster.Bridge // the media bridge to the other instances
-	media    *bridgeMedia    // the media of pairs across instances, over bridge
+	modStore *redisstore.Store // the moderation store all instances share
+	bridge   *cluster.Bridge   // the media bridge to the other instances
+	media    *bridgeMedia      // the media of pairs across instances, over bridge
 	log      *slog.Logger
 
 	cancel    context.CancelFunc
@@ -66,21 +69,28 @@ func newClusterNode(cfg cluster.Config, id string, media *sfu.SFU, log *slog.Log
 		queue:    cluster.NewQueue(rdb, cluster.Prefix, id),
 		registry: cluster.NewRegistry(rdb, cluster.Prefix, self, cluster.HeartbeatTTL, log),
 		bus:      cluster.NewBus(rdb, cluster.Prefix, id, log),
+		modStore: redisstore.New(rdb, cluster.Prefix, id),
 		bridge:   bridge,
 		media:    bm,
 		log:      log,
 	}, nil
 }
 
-// hubOptions is what the hub needs of the node.
-func (n *clusterNode) hubOptions() *signaling.ClusterOptions {
-	return &signaling.ClusterOptions{Instance: n.id, BridgeAddr: n.addr, Queue: n.queue, Bus: n.bus}
+// hubOptions is what the hub needs of the node; two clients one of whom
+// reported the other are kept apart in the shared queue for apartFor (the
+// reports' retention).
+func (n *clusterNode) hubOptions(apartFor time.Duration) *signaling.ClusterOptions {
+	return &signaling.ClusterOptions{Instance: n.id, BridgeAddr: n.addr, Queue: n.queue, Bus: n.bus, ApartFor: apartFor}
 }
 
 // start registers this instance and runs the heartbeat, the bus reader, the
-// health check and the view publisher (clusterview.go). An unreachable Redis does not stop start-up: the hub
-// matches locally until Redis answers.
-func (n *clusterNode) start(hub *signaling.Hub) {
+// health check, the view publisher (clusterview.go), the watcher that
+// keeps mod's view of the shared moderation store in step with the other
+// instances' changes (bans, unbans, reports) and the exchange of call
+// counts behind the low-trust pool. An unreachable Redis does not
+// stop start-up: the hub matches locally until Redis answers, and mod reads
+// the shared store when it does.
+func (n *clusterNode) start(hub *signaling.Hub, mod *moderation.Moderator) {
 	n.registry.OnDead(n.buryInstance)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
@@ -89,11 +99,34 @@ func (n *clusterNode) start(hub *signaling.Hub) {
 		hub.SetShared(false, err)
 	}
 	n.log.Info("cluster mode", "bridge", n.addr)
-	n.wg.Add(4)
+	n.wg.Add(6)
+	go func() { defer n.wg.Done(); n.modStore.Watch(ctx, mod.Apply, mod.Reload, n.log) }()
+	go func() { defer n.wg.Done(); n.shareCalls(ctx, mod) }()
 	go func() { defer n.wg.Done(); n.registry.Run(ctx) }()
 	go func() { defer n.wg.Done(); n.publishViews(ctx, hub) }()
 	go func() { defer n.wg.Done(); n.bus.Run(ctx, hub.HandleRemote) }()
 	go func() { defer n.wg.Done(); n.watchRedis(ctx, hub) }()
+}
+
+// shareCallsEvery is how often this instance adds its users' calls to the
+// cluster's counts, for the low-trust pool.
+const shareCallsEvery = 5 * time.Second
+
+// shareCalls exchanges call counts with the shared moderation store every
+// shareCallsEvery, until ctx ends (moderation.Moderator.ShareCalls).
+func (n *clusterNode) shareCalls(ctx context.Context, mod *moderation.Moderator) {
+	tick := time.NewTicker(shareCallsEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := mod.ShareCalls(n.modStore.CountCalls); err != nil && ctx.Err() == nil {
+				n.log.Debug("cluster: call counts not shared; trying again", "err", err)
+			}
+		}
+	}
 }
 
 // watchRedis tells the hub whether Redis answers, every healthEvery.

@@ -84,17 +84,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 			return nil, fmt.Errorf("start turn: %w", err)
 		}
 	}
-	if s.mod, err = moderation.Open(moderationConfig(cfg), log.With("component", "moderation")); err != nil {
-		return nil, fmt.Errorf("start moderation: %w", err)
-	}
 	var shared *signaling.ClusterOptions
 	var media signaling.Media = sfuMedia{s.media}
 	if cfg.Cluster.Enabled() {
 		if s.cluster, err = newClusterNode(cfg.Cluster, instance, s.media, log.With("component", "cluster")); err != nil {
 			return nil, fmt.Errorf("start cluster: %w", err)
 		}
-		shared = s.cluster.hubOptions()
+		shared = s.cluster.hubOptions(cfg.Moderation.Retention)
 		media = clusterMedia{sfuMedia{s.media}, s.cluster.media}
+	}
+	if s.mod, err = openModeration(cfg, s.cluster, log.With("component", "moderation")); err != nil {
+		return nil, fmt.Errorf("start moderation: %w", err)
 	}
 	s.hub = signaling.NewHub(signaling.Options{
 		Config:         cfg.Signaling,
@@ -108,7 +108,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	}, media, log.With("component", "signaling"))
 	s.mod.OnBan(func(moderation.Ban) { s.hub.EnforceBans() })
 	if s.cluster != nil {
-		s.cluster.start(s.hub)
+		s.cluster.start(s.hub, s.mod)
 	}
 
 	var lc net.ListenConfig

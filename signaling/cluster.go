@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem/cluster"
+	"github.com/tandemchat/tandem/moderation"
 )
 
 // This file is the hub's cluster mode: the waiting queue shared with the
@@ -25,6 +26,9 @@ type SharedQueue interface {
 	Remove(ctx context.Context, id string) (bool, error)
 	Block(ctx context.Context, a, b string) error
 	Forget(ctx context.Context, id string) error
+	// KeepApart makes sure clients of subjects a and b (Ticket.Subject) are
+	// never paired, in any visit, for ttl.
+	KeepApart(ctx context.Context, a, b string, ttl time.Duration) error
 }
 
 // Messenger carries a message to the instance holding a user (cluster.Bus).
@@ -42,6 +46,10 @@ type ClusterOptions struct {
 	BridgeAddr string
 	Queue      SharedQueue
 	Bus        Messenger
+	// ApartFor is how long the shared queue keeps apart two clients one of
+	// whom reported the other (moderation's retention); 0 is the queue's
+	// default.
+	ApartFor time.Duration
 }
 
 // RemoteMedia is what the hub's Media offers in cluster mode: the media of a
@@ -247,6 +255,9 @@ func (h *Hub) queueSharedLocked(s *Session, open bool) bool {
 			QueuedAt: h.queuedAt[s.id].UnixMilli(), Bridge: h.shared.opts.BridgeAddr}))}
 	if s.lowTrust {
 		t.Pool = cluster.PoolLowTrust
+	}
+	if mod := h.opts.Moderation; mod != nil {
+		t.Subject = mod.Subject(s.ip, s.identity)
 	}
 	for tries := 0; tries < 5; tries++ {
 		ctx, cancel := sharedCtx()
@@ -465,6 +476,23 @@ func (h *Hub) forgetSharedLocked(id string) {
 			h.log.Warn("cluster: blocks not forgotten", "user", id, "err", err)
 		}
 	})
+}
+
+// keepApartShared records in the shared queue that the two clients of a
+// stored report are never paired again, in later visits too, whatever
+// instance they arrive on (the Matchmaker asks Moderation.Apart instead).
+// Called on the reporter's reader goroutine, without Hub.mu; a failure is
+// logged (the two are kept apart all the same while the queue is down, by
+// the Matchmaker).
+func (h *Hub) keepApartShared(r moderation.Report) {
+	if h.shared == nil {
+		return
+	}
+	ctx, cancel := sharedCtx()
+	defer cancel()
+	if err := h.shared.opts.Queue.KeepApart(ctx, r.ReporterSubject, r.TargetKey, h.shared.opts.ApartFor); err != nil {
+		h.log.Warn("cluster: reporter and reported not kept apart in the shared queue", "report", r.ID, "err", err)
+	}
 }
 
 // blockSharedLocked records in the shared store that a and b are never to

@@ -68,6 +68,10 @@ type Moderation interface {
 	// Apart reports whether two clients must never be paired: one reported
 	// the other, in this visit or an earlier one.
 	Apart(ipA, identityA, ipB, identityB string) bool
+	// Subject is the key the rules know a client by (a report's TargetKey
+	// and ReporterSubject), which the shared queue keeps apart in cluster
+	// mode.
+	Subject(ip, identity string) string
 }
 
 // Observer is told what the hub does, for metrics. Its methods may be

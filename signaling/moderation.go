@@ -182,6 +182,7 @@ func (h *Hub) onReportPartner(s *Session, data json.RawMessage) *wireError {
 		s.log.Error("report not stored", "err", err, "reported", in.Reported.UserID)
 		return errReportFailed
 	}
+	h.keepApartShared(report)
 	s.log.Info("partner reported", "report", report.ID, "reported", in.Reported.UserID, "reason", report.Reason)
 	s.enqueue(encode("report_received", reportReceivedData{ReportID: report.ID}))
 	return werr
