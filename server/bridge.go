@@ -18,7 +18,10 @@ import (
 //
 // A bridged datagram's stream id names a user and what it carries: the
 // user's key (userKey) with its two low bits 0 for the user's audio, 1 for
-// its video, 2 for a request that the user send a keyframe.
+// its video, 2 for a request that the user send a keyframe, 3 for feedback
+// from the user's instance about its partner's media (a REMB with the cap
+// the user's downlink puts on the partner's sender), after the partner's key
+// (8 bytes) so that feedback meant for an earlier partner is dropped.
 //
 // PairRemote and UnpairRemote are called with the hub's mutex held and do no
 // I/O; HandleBridged runs on the bridge's read goroutine.
@@ -37,6 +40,7 @@ const (
 	streamAudio    = 0
 	streamVideo    = 1
 	streamKeyframe = 2
+	streamFeedback = 3
 	streamKindMask = 3
 )
 
@@ -66,7 +70,7 @@ func (m *bridgeMedia) PairRemote(local signaling.MediaPeer, remoteID, instance, 
 		return
 	}
 	m.UnpairRemote(local)
-	out := &bridgeOut{link: link, self: userKey(lp.ID()), partner: userKey(remoteID), log: m.log}
+	out := &bridgeOut{link: link, self: userKey(lp.ID()), partner: userKey(remoteID)}
 	bp := m.sfu.NewBridgedPeer(remoteID, out)
 	m.mu.Lock()
 	m.remote[out.partner] = bp
@@ -110,14 +114,35 @@ func (m *bridgeMedia) HandleBridged(_ string, stream uint64, pkt []byte) {
 		if p != nil {
 			p.RequestKeyframe()
 		}
+	case streamFeedback:
+		m.handleFeedback(key, pkt)
 	}
 }
 
-// bridgeOut sends one pair's media and keyframe requests to the partner's instance.
+// handleFeedback hands feedback from the instance of the user key (about the
+// media of the local user named in its first 8 bytes) to the bridged peer
+// standing for that user, if the two are still partners.
+func (m *bridgeMedia) handleFeedback(key uint64, pkt []byte) {
+	if len(pkt) < 8 {
+		return
+	}
+	m.mu.RLock()
+	bp := m.remote[key]
+	m.mu.RUnlock()
+	if bp == nil {
+		return
+	}
+	if lp := bp.Partner(); lp == nil || userKey(lp.ID()) != binary.BigEndian.Uint64(pkt[:8]) {
+		return // about an earlier partner's media
+	}
+	bp.HandleFeedback(pkt[8:])
+}
+
+// bridgeOut sends one pair's media, keyframe requests and feedback to the
+// partner's instance.
 type bridgeOut struct {
 	link          *cluster.BridgePeer
 	self, partner uint64 // the users' keys
-	log           *slog.Logger
 }
 
 func (o *bridgeOut) SendRTP(video bool, pkt []byte) {
@@ -130,6 +155,16 @@ func (o *bridgeOut) SendRTP(video bool, pkt []byte) {
 
 func (o *bridgeOut) RequestKeyframe() {
 	_ = o.link.Send(o.partner|streamKeyframe, nil)
+}
+
+func (o *bridgeOut) SendFeedback(pkt []byte) {
+	var buf [8 + cluster.MaxBridgedPacket]byte
+	if len(pkt) > len(buf)-8 {
+		return
+	}
+	binary.BigEndian.PutUint64(buf[:8], o.partner)
+	n := 8 + copy(buf[8:], pkt)
+	_ = o.link.Send(o.self|streamFeedback, buf[:n])
 }
 
 // clusterMedia is the SFU as signaling's Media in cluster mode: sfuMedia,

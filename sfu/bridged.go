@@ -15,19 +15,29 @@ import (
 // cluster's media bridge; the partner's packets arrive through Deliver and
 // are forwarded into the local peer's downTracks exactly like a local
 // partner's. Its keyframe requests go to the partner's instance.
+//
+// The bitrate feedback crosses the bridge (bridgefeedback.go): the
+// receiving instance sends the cap its user's downlink puts on the partner's
+// sender, which the sending instance passes on to its client as a REMB.
 
 // BridgeOut is where a bridged peer sends: the packets for the partner's
-// instance, and keyframe requests for the partner. Its methods are called
-// on forwarding goroutines: they must not block and should not allocate.
+// instance, keyframe requests and feedback for the partner. Its methods are
+// called on forwarding goroutines and the bridged peer's own: they must not
+// block and should not allocate.
 type BridgeOut interface {
 	// SendRTP sends one marshalled RTP packet (video or audio) to the partner.
 	SendRTP(video bool, pkt []byte)
 	// RequestKeyframe asks the partner's instance for a keyframe from the partner.
 	RequestKeyframe()
+	// SendFeedback sends the partner's instance one marshalled RTCP packet about
+	// the partner's media: the bitrate cap as a REMB. The other
+	// instance hands it to HandleFeedback of its bridged peer for this
+	// instance's user.
+	SendFeedback(pkt []byte)
 }
 
-// BridgedPeer is a partner on another instance. Deliver is called by the
-// bridge's one read goroutine; Close by its owner, once.
+// BridgedPeer is a partner on another instance. Deliver and HandleFeedback
+// are called by the bridge's one read goroutine; Close by its owner, once.
 type BridgedPeer struct {
 	*Peer
 	pkt  rtp.Packet // Deliver's, on the bridge's read goroutine only
@@ -36,29 +46,39 @@ type BridgedPeer struct {
 }
 
 // NewBridgedPeer returns a peer standing for the partner id held by another
-// instance, sending through out. It runs one goroutine (keyframe requests)
-// until Close.
+// instance, sending through out. It runs one goroutine (keyframe requests
+// and the bitrate cap toward the partner's instance) until Close.
 func (s *SFU) NewBridgedPeer(id string, out BridgeOut) *BridgedPeer {
 	p := s.NewPeer(id, PeerEvents{})
+	p.remoteCap = new(remoteCap)
 	for kind, d := range p.down {
 		w := &bridgeWriter{out: out, video: kind == kindVideo}
 		d.binding.Store(&trackBinding{ssrc: uint32(kind + 1), payloadType: 96, writer: w})
 	}
 	b := &BridgedPeer{Peer: p, stop: make(chan struct{}), done: make(chan struct{})}
-	go b.relayKeyframeRequests(out)
+	go b.run(out)
 	return b
 }
 
-// relayKeyframeRequests sends the keyframe requests made of this peer (by the
-// local partner's downTrack, or its client's PLI) to the partner's instance.
-func (b *BridgedPeer) relayKeyframeRequests(out BridgeOut) {
+// run is the bridged peer's goroutine, its counterpart of a client peer's
+// control goroutine: it sends the keyframe requests made of this peer (by
+// the local partner's downTrack, or its client's PLI) and the cap the local
+// partner's downlink puts on the partner's sender (when it changes, and
+// every reportInterval).
+func (b *BridgedPeer) run(out BridgeOut) {
 	defer close(b.done)
+	reports := time.NewTicker(reportInterval)
+	defer reports.Stop()
 	for {
 		select {
 		case <-b.stop:
 			return
 		case <-b.keyframeReq:
 			out.RequestKeyframe()
+		case <-b.capReq:
+			b.sendBridgeCap(out)
+		case <-reports.C:
+			b.sendBridgeCap(out)
 		}
 	}
 }
