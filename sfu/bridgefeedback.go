@@ -8,9 +8,13 @@ import (
 )
 
 // Feedback over the media bridge (see bridged.go). The instance that receives a partner's
-// media over the bridge sends the partner's instance the cap its user's downlink puts on the
-// partner's sender; the partner's instance passes it on to its user's client as a REMB, at
-// once and every reportInterval, exactly as a local partner's estimate. The downlink state (estimate, pause, trials) lives only on the
+// media over the bridge acts toward the partner's instance as the server acts toward a
+// client that sends: it NACKs the video packets its bridged peer's up track misses, and it
+// sends the cap its user's downlink puts on the partner's sender. The partner's instance acts
+// as the server does toward a receiving client: it answers the NACKs from the cache of what
+// it sent over the bridge (the bridged peer's video downTrack), and it passes the cap on to
+// its user's client as a REMB, at once and every reportInterval, exactly as a local
+// partner's estimate. The downlink state (estimate, pause, trials) lives only on the
 // receiver's instance; the sender's instance only applies the cap it is sent.
 
 // remoteCap is a bridged peer's copy of the cap its instance put on the local partner's
@@ -49,8 +53,8 @@ func (p *Peer) partnerCap(now, floor int64) int64 {
 }
 
 // HandleFeedback takes one RTCP packet the partner's instance sent about the media of this
-// instance's user (BridgeOut.SendFeedback on the other side): a REMB caps the local partner's
-// sender at once.
+// instance's user (BridgeOut.SendFeedback on the other side): a NACK is answered from the
+// cache of the video sent over the bridge, a REMB caps the local partner's sender at once.
 // Called on the bridge's read goroutine; undecodable packets are dropped.
 func (b *BridgedPeer) HandleFeedback(pkt []byte) {
 	pkts, err := rtcp.Unmarshal(pkt)
@@ -59,6 +63,8 @@ func (b *BridgedPeer) HandleFeedback(pkt []byte) {
 	}
 	for _, pk := range pkts {
 		switch pk := pk.(type) {
+		case *rtcp.TransportLayerNack:
+			b.routeRTCP(pk) // the bridged video downTrack's cache answers, over the bridge
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			bps := float64(pk.Bitrate)
 			if !(bps >= 1) {
@@ -70,6 +76,22 @@ func (b *BridgedPeer) HandleFeedback(pkt []byte) {
 			}
 		}
 	}
+}
+
+// sendBridgeNACKs asks the partner's instance again for the video packets lost on the
+// bridge, as sendNACKs asks a client. Called on the bridged peer's goroutine; seqs is its
+// reused scratch slice, returned for reuse.
+func (b *BridgedPeer) sendBridgeNACKs(out BridgeOut, seqs []uint16) []uint16 {
+	nack, seqs := b.pendingNACK(seqs)
+	if nack == nil {
+		return seqs
+	}
+	raw, err := nack.Marshal()
+	if err != nil {
+		return seqs
+	}
+	out.SendFeedback(raw)
+	return seqs
 }
 
 // sendBridgeCap sends the partner's instance the cap the local partner's downlink puts on
