@@ -152,7 +152,7 @@ func (m *bridgeMedia) handleFeedback(key uint64, pkt []byte) {
 // packet pkt is to be lost, every loseVideo-th packet newer than the newest
 // one seen before. Retransmissions (and reordered packets) always pass.
 func (m *bridgeMedia) lose(pkt []byte) bool {
-	every := uint64(m.loseVideo.Load())
+	every := m.loseVideo.Load()
 	if len(pkt) < 4 || every == 0 {
 		return false
 	}
