@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tandemchat/tandem/cluster"
 	"github.com/tandemchat/tandem/sfu"
@@ -18,7 +19,11 @@ import (
 //
 // A bridged datagram's stream id names a user and what it carries: the
 // user's key (userKey) with its two low bits 0 for the user's audio, 1 for
-// its video, 2 for a request that the user send a keyframe.
+// its video, 2 for a request that the user send a keyframe, 3 for feedback
+// from the user's instance about its partner's media (an RTCP NACK for
+// video lost on the bridge, or a REMB with the cap the user's downlink puts
+// on the partner's sender), after the partner's key (8 bytes) so that
+// feedback meant for an earlier partner is dropped.
 //
 // PairRemote and UnpairRemote are called with the hub's mutex held and do no
 // I/O; HandleBridged runs on the bridge's read goroutine.
@@ -31,12 +36,21 @@ type bridgeMedia struct {
 	remote  map[uint64]*sfu.BridgedPeer    // by the partner's key: where its media arrives
 	local   map[uint64]*sfu.Peer           // by the local user's key: whom a keyframe request is for
 	pairing map[*sfu.Peer]*sfu.BridgedPeer // the local peer's bridged partner
+
+	// loseVideo, if above 0, makes the bridge lose every loseVideo-th new
+	// video packet this instance sends (retransmissions pass): a test hook
+	// standing for a lossy network between instances, for tests with one
+	// bridged video stream (export_test.go). See lose.
+	loseVideo  atomic.Uint64
+	videoSent  atomic.Uint64 // new video packets counted by lose
+	loseNewest atomic.Uint32 // the newest sequence number lose saw, | 1<<16 once set
 }
 
 const (
 	streamAudio    = 0
 	streamVideo    = 1
 	streamKeyframe = 2
+	streamFeedback = 3
 	streamKindMask = 3
 )
 
@@ -66,7 +80,7 @@ func (m *bridgeMedia) PairRemote(local signaling.MediaPeer, remoteID, instance, 
 		return
 	}
 	m.UnpairRemote(local)
-	out := &bridgeOut{link: link, self: userKey(lp.ID()), partner: userKey(remoteID), log: m.log}
+	out := &bridgeOut{m: m, link: link, self: userKey(lp.ID()), partner: userKey(remoteID)}
 	bp := m.sfu.NewBridgedPeer(remoteID, out)
 	m.mu.Lock()
 	m.remote[out.partner] = bp
@@ -110,26 +124,78 @@ func (m *bridgeMedia) HandleBridged(_ string, stream uint64, pkt []byte) {
 		if p != nil {
 			p.RequestKeyframe()
 		}
+	case streamFeedback:
+		m.handleFeedback(key, pkt)
 	}
 }
 
-// bridgeOut sends one pair's media and keyframe requests to the partner's instance.
+// handleFeedback hands feedback from the instance of the user key (about the
+// media of the local user named in its first 8 bytes) to the bridged peer
+// standing for that user, if the two are still partners.
+func (m *bridgeMedia) handleFeedback(key uint64, pkt []byte) {
+	if len(pkt) < 8 {
+		return
+	}
+	m.mu.RLock()
+	bp := m.remote[key]
+	m.mu.RUnlock()
+	if bp == nil {
+		return
+	}
+	if lp := bp.Partner(); lp == nil || userKey(lp.ID()) != binary.BigEndian.Uint64(pkt[:8]) {
+		return // about an earlier partner's media
+	}
+	bp.HandleFeedback(pkt[8:])
+}
+
+// lose is the test hook's loss (loseVideo): it reports whether the video
+// packet pkt is to be lost, every loseVideo-th packet newer than the newest
+// one seen before. Retransmissions (and reordered packets) always pass.
+func (m *bridgeMedia) lose(pkt []byte) bool {
+	every := m.loseVideo.Load()
+	if len(pkt) < 4 || every == 0 {
+		return false
+	}
+	seq := binary.BigEndian.Uint16(pkt[2:4])
+	newest := m.loseNewest.Load()
+	if newest != 0 && int16(seq-uint16(newest)) <= 0 {
+		return false
+	}
+	m.loseNewest.Store(uint32(seq) | 1<<16)
+	return m.videoSent.Add(1)%every == 0
+}
+
+// bridgeOut sends one pair's media, keyframe requests and feedback to the
+// partner's instance.
 type bridgeOut struct {
+	m             *bridgeMedia
 	link          *cluster.BridgePeer
 	self, partner uint64 // the users' keys
-	log           *slog.Logger
 }
 
 func (o *bridgeOut) SendRTP(video bool, pkt []byte) {
 	kind := uint64(streamAudio)
 	if video {
 		kind = streamVideo
+		if o.m.loseVideo.Load() > 0 && o.m.lose(pkt) {
+			return
+		}
 	}
 	_ = o.link.Send(o.self|kind, pkt) // a lost datagram is a lost packet
 }
 
 func (o *bridgeOut) RequestKeyframe() {
 	_ = o.link.Send(o.partner|streamKeyframe, nil)
+}
+
+func (o *bridgeOut) SendFeedback(pkt []byte) {
+	var buf [8 + cluster.MaxBridgedPacket]byte
+	if len(pkt) > len(buf)-8 {
+		return
+	}
+	binary.BigEndian.PutUint64(buf[:8], o.partner)
+	n := 8 + copy(buf[8:], pkt)
+	_ = o.link.Send(o.self|streamFeedback, buf[:n])
 }
 
 // clusterMedia is the SFU as signaling's Media in cluster mode: sfuMedia,

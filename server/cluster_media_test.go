@@ -34,25 +34,32 @@ func videoOf(u *livetest.MediaUser) []synth.Packet {
 }
 
 // pairAcrossInstances starts two instances on one Redis with a media user on
-// each (ua with source 1 on a, ub with source 2 on the other), pairs them and
-// waits until each gets the other's media.
-func pairAcrossInstances(t *testing.T) (a *livetest.Server, ua, ub *livetest.MediaUser) {
+// each (ua with source 1 on a, ub with source 2 on b), pairs them and waits
+// until each gets the other's media.
+func pairAcrossInstances(t *testing.T) (a, b *livetest.Server, ua, ub *livetest.MediaUser) {
 	t.Helper()
 	r := redistest.Start(t)
-	a, b := startInstance(t, r), startInstance(t, r)
+	a, b = startInstance(t, r), startInstance(t, r)
 	ua, ub = mediaUser(t, a, 1), mediaUser(t, b, 2)
+	pairUsers(t, ua, ub)
+	return a, b, ua, ub
+}
+
+// pairUsers pairs ua and ub (ua waits first) and waits until each gets the
+// other's media.
+func pairUsers(t *testing.T, ua, ub *livetest.MediaUser) {
+	t.Helper()
 	ua.WS.Send("find_partner", nil)
 	ua.WaitFor(t, "waiting_for_partner")
 	ub.WS.Send("find_partner", nil)
 	ub.WaitFor(t, "partner_found")
 	ua.WaitFor(t, "partner_found")
-	waitPackets(t, ub, 1, 30) // a's media crossed to b
-	waitPackets(t, ua, 2, 30) // and b's to a
-	return a, ua, ub
+	waitPackets(t, ub, ua.Media.Source(), 30) // a's media crossed to b
+	waitPackets(t, ua, ub.Media.Source(), 30) // and b's to a
 }
 
 func TestClusterMediaAcrossInstances(t *testing.T) {
-	a, _, ub := pairAcrossInstances(t)
+	a, _, _, ub := pairAcrossInstances(t)
 
 	// Next across instances: b leaves a for c, who waits on a's instance.
 	uc := mediaUser(t, a, 3)
@@ -127,7 +134,7 @@ func TestClusterInstancesLeaveNoGoroutinesBehind(t *testing.T) {
 // receives; b hears its own link is weak, a on the other instance that its
 // partner's is.
 func TestClusterVideoPauseReachesThePartnerOnAnotherInstance(t *testing.T) {
-	_, ua, ub := pairAcrossInstances(t)
+	_, _, ua, ub := pairAcrossInstances(t)
 
 	ssrc := videoOf(ub)[0].SSRC
 	remb := []rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: 20_000, SSRCs: []uint32{ssrc}}}
@@ -143,4 +150,6 @@ func TestClusterVideoPauseReachesThePartnerOnAnotherInstance(t *testing.T) {
 	if weak.Weak != "partner" {
 		t.Fatalf("a told %q, want partner", weak.Weak)
 	}
+	// and a's sender, on the other instance, is held at the floor meanwhile.
+	waitCap(t, ua, 100_000)
 }

@@ -212,7 +212,7 @@ func (p *Peer) sendCap(pc *webrtc.PeerConnection) {
 	if len(ssrcs) == 0 {
 		return
 	}
-	bps := q.downlink.capFor(time.Now().UnixNano(), p.sfu.cfg.VideoFloor)
+	bps := q.partnerCap(time.Now().UnixNano(), p.sfu.cfg.VideoFloor)
 	remb := &rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: float32(bps), SSRCs: ssrcs}
 	if err := p.writeRTCP(pc, []rtcp.Packet{remb}); err != nil {
 		p.sfu.log.Debug("send remb", "peer", p.id, "err", err)

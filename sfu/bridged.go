@@ -15,19 +15,34 @@ import (
 // cluster's media bridge; the partner's packets arrive through Deliver and
 // are forwarded into the local peer's downTracks exactly like a local
 // partner's. Its keyframe requests go to the partner's instance.
+//
+// Feedback crosses the bridge as it would between a client and the server,
+// each instance doing the part it would do for a client (bridgefeedback.go):
+// the receiving instance NACKs the video packets lost on the bridge (its
+// bridged peer's up track counts the bridged sequence numbers like a
+// client's), and the sending instance answers from its bridged peer's video
+// cache; the receiving instance sends the cap its user's downlink puts on
+// the partner's sender, which the sending instance passes on to its client
+// as a REMB.
 
 // BridgeOut is where a bridged peer sends: the packets for the partner's
-// instance, and keyframe requests for the partner. Its methods are called
-// on forwarding goroutines: they must not block and should not allocate.
+// instance, keyframe requests and feedback for the partner. Its methods are
+// called on forwarding goroutines and the bridged peer's own: they must not
+// block and should not allocate.
 type BridgeOut interface {
 	// SendRTP sends one marshalled RTP packet (video or audio) to the partner.
 	SendRTP(video bool, pkt []byte)
 	// RequestKeyframe asks the partner's instance for a keyframe from the partner.
 	RequestKeyframe()
+	// SendFeedback sends the partner's instance one marshalled RTCP packet about
+	// the partner's media: a NACK, or the bitrate cap as a REMB. The other
+	// instance hands it to HandleFeedback of its bridged peer for this
+	// instance's user.
+	SendFeedback(pkt []byte)
 }
 
-// BridgedPeer is a partner on another instance. Deliver is called by the
-// bridge's one read goroutine; Close by its owner, once.
+// BridgedPeer is a partner on another instance. Deliver and HandleFeedback
+// are called by the bridge's one read goroutine; Close by its owner, once.
 type BridgedPeer struct {
 	*Peer
 	pkt  rtp.Packet // Deliver's, on the bridge's read goroutine only
@@ -36,29 +51,47 @@ type BridgedPeer struct {
 }
 
 // NewBridgedPeer returns a peer standing for the partner id held by another
-// instance, sending through out. It runs one goroutine (keyframe requests)
-// until Close.
+// instance, sending through out. It runs one goroutine (keyframe requests,
+// NACKs and the bitrate cap toward the partner's instance) until Close.
 func (s *SFU) NewBridgedPeer(id string, out BridgeOut) *BridgedPeer {
 	p := s.NewPeer(id, PeerEvents{})
+	p.remoteCap = new(remoteCap)
 	for kind, d := range p.down {
 		w := &bridgeWriter{out: out, video: kind == kindVideo}
 		d.binding.Store(&trackBinding{ssrc: uint32(kind + 1), payloadType: 96, writer: w})
 	}
 	b := &BridgedPeer{Peer: p, stop: make(chan struct{}), done: make(chan struct{})}
-	go b.relayKeyframeRequests(out)
+	go b.run(out)
 	return b
 }
 
-// relayKeyframeRequests sends the keyframe requests made of this peer (by the
-// local partner's downTrack, or its client's PLI) to the partner's instance.
-func (b *BridgedPeer) relayKeyframeRequests(out BridgeOut) {
+// run is the bridged peer's goroutine, its counterpart of a client peer's
+// control goroutine: it sends the keyframe requests made of this peer (by
+// the local partner's downTrack, or its client's PLI), NACKs for the video
+// packets lost on the bridge (when a gap opens, and every feedbackInterval)
+// and the cap the local partner's downlink puts on the partner's sender
+// (when it changes, and every reportInterval).
+func (b *BridgedPeer) run(out BridgeOut) {
 	defer close(b.done)
+	reports := time.NewTicker(reportInterval)
+	defer reports.Stop()
+	feedback := time.NewTicker(feedbackInterval)
+	defer feedback.Stop()
+	var seqs []uint16
 	for {
 		select {
 		case <-b.stop:
 			return
 		case <-b.keyframeReq:
 			out.RequestKeyframe()
+		case <-b.nackReq:
+			seqs = b.sendBridgeNACKs(out, seqs)
+		case <-feedback.C:
+			seqs = b.sendBridgeNACKs(out, seqs)
+		case <-b.capReq:
+			b.sendBridgeCap(out)
+		case <-reports.C:
+			b.sendBridgeCap(out)
 		}
 	}
 }
@@ -94,34 +127,38 @@ func (b *BridgedPeer) Close() {
 func (p *Peer) RequestKeyframe() { p.requestKeyframe(true) }
 
 // bridgeWriter is a bridged peer's downTrack writer: it marshals each
-// rewritten packet into its buffer and hands it to the bridge.
+// rewritten packet into a pooled buffer and hands it to the bridge. Writes
+// may come from the old and the new source around a switch, and
+// retransmissions from the bridge's read goroutine; no lock is held across
+// the bridge's write.
 type bridgeWriter struct {
 	out   BridgeOut
 	video bool
-	mu    sync.Mutex // writes may come from the old and the new source around a switch
-	buf   [1500]byte
 }
+
+// bridgeBuf is one marshalled packet on its way to the bridge.
+type bridgeBuf [1500]byte
+
+var bridgeBufs = sync.Pool{New: func() any { return new(bridgeBuf) }}
 
 // WriteRTP implements webrtc.TrackLocalWriter.
 func (w *bridgeWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n, err := h.MarshalTo(w.buf[:])
+	buf := bridgeBufs.Get().(*bridgeBuf)
+	defer bridgeBufs.Put(buf)
+	n, err := h.MarshalTo(buf[:])
 	if err != nil {
 		return 0, err
 	}
-	if n+len(payload) > len(w.buf) {
+	if n+len(payload) > len(buf) {
 		return 0, nil // larger than the bridge carries: dropped
 	}
-	n += copy(w.buf[n:], payload)
-	w.out.SendRTP(w.video, w.buf[:n])
+	n += copy(buf[n:], payload)
+	w.out.SendRTP(w.video, buf[:n])
 	return n, nil
 }
 
 // Write implements webrtc.TrackLocalWriter for a marshalled packet.
 func (w *bridgeWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.out.SendRTP(w.video, b)
 	return len(b), nil
 }

@@ -110,15 +110,29 @@ func (p *Peer) requestNACK(now int64) {
 	}
 }
 
-// sendNACKs asks the client again for the video packets its up track is missing. A packet
-// still missing after its last NACK cannot be repaired in time: the client is asked for a
-// keyframe (throttled), so its partner's picture recovers without waiting for the partner's
-// own PLI. Called by the control goroutine every feedbackInterval; seqs is its reused scratch
-// slice, returned for reuse.
+// sendNACKs asks the client again for the video packets its up track is missing (see
+// pendingNACK). Called by the control goroutine every feedbackInterval and when a gap opens;
+// seqs is its reused scratch slice, returned for reuse.
 func (p *Peer) sendNACKs(pc *webrtc.PeerConnection, seqs []uint16) []uint16 {
+	nack, seqs := p.pendingNACK(seqs)
+	if nack == nil {
+		return seqs
+	}
+	if err := p.writeRTCP(pc, []rtcp.Packet{nack}); err != nil {
+		p.sfu.log.Debug("send nack", "peer", p.id, "err", err)
+	}
+	return seqs
+}
+
+// pendingNACK returns the NACK for the video packets p's up track is missing, or nil if none
+// is to be asked for now. A packet still missing after its last NACK cannot be repaired in
+// time: the sender is asked for a keyframe (throttled), so its partner's picture recovers
+// without waiting for the partner's own PLI. seqs is the caller's reused scratch slice,
+// returned for reuse.
+func (p *Peer) pendingNACK(seqs []uint16) (*rtcp.TransportLayerNack, []uint16) {
 	up := p.up[kindVideo].Load()
 	if up == nil {
-		return seqs
+		return nil, seqs
 	}
 	seqs, lost := up.nacks.missing(seqs[:0])
 	if lost > 0 {
@@ -128,16 +142,12 @@ func (p *Peer) sendNACKs(pc *webrtc.PeerConnection, seqs []uint16) []uint16 {
 		}
 	}
 	if len(seqs) == 0 {
-		return seqs
+		return nil, seqs
 	}
 	var sender uint32
 	if b := p.down[kindVideo].binding.Load(); b != nil {
 		sender = b.ssrc
 	}
-	nack := &rtcp.TransportLayerNack{SenderSSRC: sender, MediaSSRC: up.ssrc,
-		Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}
-	if err := p.writeRTCP(pc, []rtcp.Packet{nack}); err != nil {
-		p.sfu.log.Debug("send nack", "peer", p.id, "err", err)
-	}
-	return seqs
+	return &rtcp.TransportLayerNack{SenderSSRC: sender, MediaSSRC: up.ssrc,
+		Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}, seqs
 }

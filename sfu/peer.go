@@ -59,6 +59,10 @@ type Peer struct {
 	nackReq     chan struct{} // capacity 1: ask the control goroutine for NACKs now
 	lastNACK    atomic.Int64  // unix nanos of the last immediate NACK asked for
 	downlink    downlink      // the client's downlink estimate; video paused under the floor
+	// remoteCap is a bridged peer's (bridged.go): the cap its instance sent for the local
+	// partner's sender, used instead of downlink's. Nil for a client's peer; set before the
+	// peer is shared.
+	remoteCap   *remoteCap
 	stateChange chan struct{} // capacity 1: connState changed
 	connState   atomic.Int32  // latest webrtc.PeerConnectionState
 	lastPLI     atomic.Int64  // unix nanos of the last PLI we asked for
