@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
+	"time"
 )
 
 // fakeMedia is a Media without an SFU, for the hub's unit tests: it records
@@ -47,6 +49,25 @@ func (m *fakeMedia) callsSince(n int) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return strings.Join(m.calls[min(n, len(m.calls)):], "; ")
+}
+
+// expectCallsSince waits until the calls recorded after the first n are
+// want. The hub makes them under its mutex, but the clients' writers may
+// deliver the messages queued in the same step before the last call is
+// made, so a test that has its messages waits for the calls too.
+func (m *fakeMedia) expectCallsSince(t *testing.T, n int, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := m.callsSince(n)
+		if got == want {
+			return
+		}
+		if !strings.HasPrefix(want, got) || time.Now().After(deadline) {
+			t.Fatalf("media calls %q, want %q", got, want)
+		}
+		time.Sleep(time.Millisecond) // polling the recorded calls, with a deadline
+	}
 }
 
 func (m *fakeMedia) callCount() int {

@@ -17,17 +17,13 @@ func TestNextWithSomeoneWaitingIsOnePairCall(t *testing.T) {
 	b.expectPartnerLeft(ReasonNext)
 	a.expect("partner_found")
 	c.expect("partner_found")
-	if got, want := h.media.callsSince(before), "pair "+a.id+" "+c.id; got != want {
-		t.Fatalf("media calls for a Next with c waiting: %q, want %q", got, want)
-	}
+	h.media.expectCallsSince(t, before, "pair "+a.id+" "+c.id) // a Next with c waiting
 
 	before = h.media.callCount()
 	c.send("next_partner", nil) // nobody else waits (b is idle): c waits
 	a.expectPartnerLeft(ReasonNext)
 	c.expect("waiting_for_partner")
-	if got, want := h.media.callsSince(before), "unpair "+c.id+" "+a.id; got != want {
-		t.Fatalf("media calls for a Next with nobody waiting: %q, want %q", got, want)
-	}
+	h.media.expectCallsSince(t, before, "unpair "+c.id+" "+a.id) // a Next with nobody waiting
 }
 
 // TestMediaFailureReachesThePartnerWithoutAnSFU drives a media failure
