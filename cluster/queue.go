@@ -140,17 +140,23 @@ func (q *Queue) Len(ctx context.Context) (int, error) {
 
 // Block makes sure a and b are never paired (until Forget of either).
 func (q *Queue) Block(ctx context.Context, a, b string) error {
-	_, err := q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SAdd(ctx, q.blocksKey(a), b)
-		p.SAdd(ctx, q.blocksKey(b), a)
-		p.Expire(ctx, q.blocksKey(a), blockTTL)
-		p.Expire(ctx, q.blocksKey(b), blockTTL)
-		return nil
-	})
-	if err != nil {
+	if err := q.addEachOther(ctx, q.blocksKey, a, b, blockTTL); err != nil {
 		return fmt.Errorf("queue block %s %s: %w", a, b, err)
 	}
 	return nil
+}
+
+// addEachOther adds b to a's set and a to b's (the sets keyOf names),
+// both kept for ttl from now, in one transaction.
+func (q *Queue) addEachOther(ctx context.Context, keyOf func(string) string, a, b string, ttl time.Duration) error {
+	_, err := q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, keyOf(a), b)
+		p.SAdd(ctx, keyOf(b), a)
+		p.Expire(ctx, keyOf(a), ttl)
+		p.Expire(ctx, keyOf(b), ttl)
+		return nil
+	})
+	return err
 }
 
 // KeepApart makes sure the users of subjects a and b (Ticket.Subject) are
@@ -163,14 +169,7 @@ func (q *Queue) KeepApart(ctx context.Context, a, b string, ttl time.Duration) e
 	if ttl <= 0 {
 		ttl = DefaultApartFor
 	}
-	_, err := q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SAdd(ctx, q.apartKey(a), b)
-		p.SAdd(ctx, q.apartKey(b), a)
-		p.Expire(ctx, q.apartKey(a), ttl)
-		p.Expire(ctx, q.apartKey(b), ttl)
-		return nil
-	})
-	if err != nil {
+	if err := q.addEachOther(ctx, q.apartKey, a, b, ttl); err != nil {
 		return fmt.Errorf("queue keep apart %s %s: %w", a, b, err)
 	}
 	return nil

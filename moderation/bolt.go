@@ -183,7 +183,7 @@ func (s *BoltStore) Reports(f ReportFilter) ([]Report, error) {
 			if !f.Since.IsZero() && r.Time.Before(f.Since) {
 				break // older ones are older still
 			}
-			if f.matches(r) {
+			if f.Matches(r) {
 				out = append(out, r)
 			}
 		}
@@ -195,8 +195,9 @@ func (s *BoltStore) Reports(f ReportFilter) ([]Report, error) {
 	return out, nil
 }
 
-// matches checks every field of f but Since, Before and Limit.
-func (f ReportFilter) matches(r Report) bool {
+// Matches checks every field of f but Since, Before and Limit, which a
+// Store applies as it walks its reports.
+func (f ReportFilter) Matches(r Report) bool {
 	switch {
 	case f.Reason != "" && r.Reason != f.Reason,
 		f.Status != "" && r.Status != f.Status,

@@ -115,37 +115,37 @@ const shareCallsEvery = 5 * time.Second
 // shareCalls exchanges call counts with the shared moderation store every
 // shareCallsEvery, until ctx ends (moderation.Moderator.ShareCalls).
 func (n *clusterNode) shareCalls(ctx context.Context, mod *moderation.Moderator) {
-	tick := time.NewTicker(shareCallsEvery)
+	every(ctx, shareCallsEvery, func() {
+		if err := mod.ShareCalls(n.modStore.CountCalls); err != nil && ctx.Err() == nil {
+			n.log.Debug("cluster: call counts not shared; trying again", "err", err)
+		}
+	})
+}
+
+// every calls f each period until ctx ends.
+func every(ctx context.Context, period time.Duration, f func()) {
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if err := mod.ShareCalls(n.modStore.CountCalls); err != nil && ctx.Err() == nil {
-				n.log.Debug("cluster: call counts not shared; trying again", "err", err)
-			}
+			f()
 		}
 	}
 }
 
 // watchRedis tells the hub whether Redis answers, every healthEvery.
 func (n *clusterNode) watchRedis(ctx context.Context, hub *signaling.Hub) {
-	tick := time.NewTicker(healthEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			pctx, cancel := context.WithTimeout(ctx, healthEvery)
-			err := n.rdb.Ping(pctx).Err()
-			cancel()
-			if ctx.Err() == nil {
-				hub.SetShared(err == nil, err)
-			}
+	every(ctx, healthEvery, func() {
+		pctx, cancel := context.WithTimeout(ctx, healthEvery)
+		err := n.rdb.Ping(pctx).Err()
+		cancel()
+		if ctx.Err() == nil {
+			hub.SetShared(err == nil, err)
 		}
-	}
+	})
 }
 
 // buryInstance cleans up after an instance that died (the registry calls

@@ -117,7 +117,7 @@ func (s *Store) Reports(f moderation.ReportFilter) ([]moderation.Report, error) 
 			if !f.Since.IsZero() && r.Time.Before(f.Since) {
 				return out, nil // older ones are older still
 			}
-			if matches(f, r) {
+			if f.Matches(r) {
 				out = append(out, r)
 				if len(out) == limit {
 					break
@@ -160,20 +160,6 @@ func (s *Store) reportBatch(cx context.Context, max string, offset int64) ([]mod
 		out = append(out, r)
 	}
 	return out, len(ids), nil
-}
-
-// matches checks every field of f but Since, Before and Limit, as the
-// embedded store does.
-func matches(f moderation.ReportFilter, r moderation.Report) bool {
-	switch {
-	case f.Reason != "" && r.Reason != f.Reason,
-		f.Status != "" && r.Status != f.Status,
-		f.UserID != "" && r.Reporter.UserID != f.UserID && r.Reported.UserID != f.UserID,
-		f.IP != "" && r.Reporter.IP != f.IP && r.Reported.IP != f.IP,
-		!f.Until.IsZero() && !r.Time.Before(f.Until):
-		return false
-	}
-	return true
 }
 
 // Reporters implements moderation.Store.
