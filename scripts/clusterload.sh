@@ -17,7 +17,9 @@
 # prints the share of packets that came over the bridge). CLUSTERLOAD_PIN=1
 # runs both instances on core 0 with GOMAXPROCS=1 and the load generator on
 # core 1, as docs/performance.md's load runs do. CLUSTERLOAD_BRIDGE_PORTS
-# (default 39146,39147) are the two bridges' UDP ports on 127.0.0.1.
+# (default 39146,39147) are the two bridges' UDP ports on 127.0.0.1;
+# CLUSTERLOAD_TANDEM (default bin/tandem) is the server binary, to compare
+# builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +30,8 @@ duration=${LOAD_DURATION:-30s}
 warmup=${LOAD_WARMUP:-8s}
 rounds=${CLUSTERLOAD_ROUNDS:-1}
 IFS=, read -r bridge_a bridge_b <<<"${CLUSTERLOAD_BRIDGE_PORTS:-39146,39147}"
-for bin in bin/tandem bin/tandem-load; do
+tandem=${CLUSTERLOAD_TANDEM:-bin/tandem}
+for bin in "$tandem" bin/tandem-load; do
   [ -x "$bin" ] || { echo "clusterload: $bin missing; run make build" >&2; exit 1; }
 done
 command -v redis-server >/dev/null || { echo "clusterload: redis-server not installed" >&2; exit 1; }
@@ -75,7 +78,7 @@ start_instance() {
     TANDEM_SESSIONS_PER_IP=$((4 * pairs + 10)) TANDEM_MEDIA_PER_IP=$((4 * pairs + 10)) \
     TANDEM_CONNECTIONS_PER_MINUTE=$((8 * pairs + 60)) \
     TANDEM_LOG_LEVEL=warn \
-    "${server_pin[@]}" bin/tandem >"$work/$1.stdout" 2>"$work/$1.stderr" &
+    "${server_pin[@]}" "$tandem" >"$work/$1.stdout" 2>"$work/$1.stderr" &
   printf -v "$1" %s $!
 }
 
@@ -102,7 +105,7 @@ start_instance a "$bridge_a" 40000-40499
 start_instance b "$bridge_b" 40500-40999
 url_a=$(url_of a)
 url_b=$(url_of b)
-echo "clusterload: $(bin/tandem -version); Redis on 127.0.0.1:$redis_port; A $url_a (pid $a), B $url_b (pid $b)"
+echo "clusterload: $("$tandem" -version); Redis on 127.0.0.1:$redis_port; A $url_a (pid $a), B $url_b (pid $b)"
 
 # run_load KIND URLS runs the load tool once and keeps its output in
 # $work/KIND.N.

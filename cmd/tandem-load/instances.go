@@ -10,9 +10,9 @@ import (
 
 // Several instances of a cluster: -url names each instance's WebSocket URL (repeated or
 // comma-separated) and users are spread over them round robin, user i (from 0) on instance
-// i mod n. The users connect one after the other and the cluster's queue pairs the oldest
-// waiting user first, so the two users of each first pairing are consecutive and sit on
-// different instances: with two or more URLs every first pair is bridged. After a Next the
+// i mod n. The users connect in pairs, the next pair once this one has met (waitPaired), so
+// the two users of each first pairing are consecutive and sit on different instances: with
+// two or more URLs every first pair is bridged. After a Next the
 // queue pairs whoever waits, on either instance, so with -next some pairs become local; the
 // tool counts, from the source every synthetic packet carries, how many packets came from a
 // partner on another instance.

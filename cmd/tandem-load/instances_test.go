@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"io"
 	"slices"
@@ -67,7 +68,7 @@ func TestUsersSpreadRoundRobinWithFirstPartnersApart(t *testing.T) {
 
 func TestPacketsFromAPartnerOnAnotherInstanceCountAsBridged(t *testing.T) {
 	res := &results{}
-	u := &user{id: 3, instances: 2, res: res} // instance 0
+	u := &user{id: 3, instances: 2, res: res}  // instance 0
 	for _, src := range []uint32{4, 6, 5, 0} { // instance 1, 1, 0, unknown
 		u.onPacket(synth.Packet{Kind: webrtc.RTPCodecTypeAudio, Source: src})
 	}
@@ -120,5 +121,23 @@ func TestReportDividesByEachCount(t *testing.T) {
 	if strings.Contains(out.String(), "another instance") || !strings.Contains(out.String(), "forwarded packets/s (server):     5000\n") ||
 		strings.Contains(out.String(), "CPU") {
 		t.Errorf("one server, no -pid:\n%s", out.String())
+	}
+}
+
+func TestWaitPairedWaitsForBothUsersFirstPartner(t *testing.T) {
+	newUser := func(id uint32) *user {
+		return &user{id: id, res: &results{}, firstPartner: make(chan struct{})}
+	}
+	a, b := newUser(1), newUser(2)
+	a.handle(message{Type: "partner_found"})
+	if waitPaired(context.Background(), a, b, 50*time.Millisecond) {
+		t.Fatal("paired while b has had no partner")
+	}
+	done := make(chan bool)
+	go func() { done <- waitPaired(context.Background(), a, b, 10*time.Second) }()
+	b.handle(message{Type: "partner_found"})
+	b.handle(message{Type: "partner_found"}) // a second partner later changes nothing
+	if !<-done {
+		t.Fatal("not paired once both had a partner")
 	}
 }

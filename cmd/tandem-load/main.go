@@ -163,9 +163,9 @@ func run(o options) error {
 	return nil
 }
 
-// connectUsers dials 2*pairs users one after the other, 20 ms apart, spread round robin over
-// the instances (instanceOf): each user's find_partner reaches the queue before the next
-// user's, so consecutive users become the first partners.
+// connectUsers dials 2*pairs users one after the other, spread round robin over the
+// instances (instanceOf), each pair once the one before it is paired (waitPaired), so users
+// 2k+1 and 2k+2 become the first partners.
 func connectUsers(ctx context.Context, o options, res *results) ([]*user, error) {
 	var users []*user
 	for i := range 2 * o.pairs {
@@ -179,11 +179,36 @@ func connectUsers(ctx context.Context, o options, res *results) ([]*user, error)
 		if err := u.start(); err != nil {
 			return users, err
 		}
+		if i%2 == 1 && !waitPaired(ctx, users[i-1], u, 10*time.Second) {
+			if ctx.Err() != nil {
+				return users, ctx.Err()
+			}
+			fmt.Printf("users %d and %d not paired within 10 s; going on\n", id-1, id)
+		}
 		if !sleep(ctx, 20*time.Millisecond) {
 			return users, ctx.Err()
 		}
 	}
 	return users, nil
+}
+
+// waitPaired waits until both users have had a partner, or for at most d. Users connect in
+// pairs, the next pair only once this one is paired: with nobody else waiting, a and b can
+// only meet each other, whatever instance each is on and however slowly each instance
+// answers.
+func waitPaired(ctx context.Context, a, b *user, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for _, u := range []*user{a, b} {
+		select {
+		case <-u.firstPartner:
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // nextLoop sends next_partner every period. All initiators switch within the same 200 ms, so

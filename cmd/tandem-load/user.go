@@ -34,7 +34,10 @@ type user struct {
 	writeMu sync.Mutex
 
 	lastSource atomic.Uint32 // source of the newest video packet received
-	inRoom     atomic.Bool
+	// firstPartner is closed at the first partner_found.
+	firstPartner chan struct{}
+	pairedOnce   sync.Once
+	inRoom       atomic.Bool
 
 	mu        sync.Mutex
 	nextAt    time.Time // when next_partner was sent; zero if no switch is being measured
@@ -47,7 +50,7 @@ type user struct {
 // dial connects a user's WebSocket and creates its media client; instances is how many
 // instances the users are spread over.
 func dial(ctx context.Context, wsURL string, id uint32, instances, bitrate, fps int, res *results) (*user, error) {
-	u := &user{id: id, instances: instances, res: res}
+	u := &user{id: id, instances: instances, res: res, firstPartner: make(chan struct{})}
 	origin, err := originOf(wsURL)
 	if err != nil {
 		return nil, err
@@ -137,6 +140,7 @@ func (u *user) handle(msg message) {
 			u.res.errors.Add(1)
 		}
 	case "partner_found":
+		u.pairedOnce.Do(func() { close(u.firstPartner) })
 		u.inRoom.Store(true)
 		u.res.pairs.Add(1)
 		u.mu.Lock()
