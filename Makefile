@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzModerationHandlers -fuzztime $(FUZZTIME) ./signaling
 	$(GO) test -run '^$$' -fuzz FuzzInboundTake -fuzztime $(FUZZTIME) ./sfu/transport
 	$(GO) test -run '^$$' -fuzz FuzzRTCPRouter -fuzztime $(FUZZTIME) ./sfu
+	$(GO) test -run '^$$' -fuzz FuzzBridgeRecords -fuzztime $(FUZZTIME) ./cluster
 
 # A short load run against a server on loopback (scripts/load.sh; LOAD_PAIRS,
 # LOAD_BITRATE, LOAD_NEXT and LOAD_DURATION change it).

@@ -26,8 +26,9 @@ import (
 // with AES-256-GCM (nonce: 4 zero bytes and the counter; the header as
 // additional data) one or more records, each a stream id (8 bytes), the
 // packet's length (2 bytes) and the packet, and GCM's 16-byte tag (several
-// packets to the same instance share a datagram: bridgebatch.go). Instance ids are new with each process, so a direction's key is new
-// with each pair of processes and a counter from 1 never repeats a nonce.
+// packets to the same instance share a datagram: bridgebatch.go). Instance
+// ids are new with each process, so a direction's key is new with each pair
+// of processes and a counter from 1 never repeats a nonce.
 // The receiver drops what does not open, and counters it has seen or that
 // are more than a window behind (replays).
 
@@ -180,7 +181,8 @@ func (s ownSocket) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 // Addr is the address the bridge listens on.
 func (b *Bridge) Addr() netip.AddrPort { return b.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
 
-// Dropped counts the datagrams the bridge refused.
+// Dropped counts the datagrams the bridge refused, and authentic ones with a
+// record cut short (whose records before it were delivered).
 func (b *Bridge) Dropped() uint64 { return b.dropped.Load() }
 
 // AddPeer sets up the link to instance id, whose bridge listens on addr, and

@@ -21,7 +21,8 @@ import (
 // its video, 2 for a request that the user send a keyframe.
 //
 // PairRemote and UnpairRemote are called with the hub's mutex held and do no
-// I/O; HandleBridged runs on the bridge's read goroutine.
+// I/O; HandleBridged runs on the one goroutine that reads the bridge's
+// socket (an SFU poller's, cluster.BridgeListener).
 type bridgeMedia struct {
 	sfu    *sfu.SFU
 	bridge *cluster.Bridge // set once the bridge listens
