@@ -6,7 +6,7 @@ TSC     := $(TSC_DIR)/node_modules/.bin/tsc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 VERSION_FLAG := -X main.version=$(VERSION)
 
-.PHONY: run build test vet typecheck-web test-deps bench fuzz load netbench nextbench clean
+.PHONY: run build test vet typecheck-web test-deps bench fuzz load clusterload netbench nextbench clean
 
 # Builds, then replaces the recipe's shell with the server (exec), so Ctrl-C
 # and a SIGTERM to make reach the server itself, which shuts down gracefully
@@ -47,11 +47,19 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzModerationHandlers -fuzztime $(FUZZTIME) ./signaling
 	$(GO) test -run '^$$' -fuzz FuzzInboundTake -fuzztime $(FUZZTIME) ./sfu/transport
 	$(GO) test -run '^$$' -fuzz FuzzRTCPRouter -fuzztime $(FUZZTIME) ./sfu
+	$(GO) test -run '^$$' -fuzz FuzzBridgeRecords -fuzztime $(FUZZTIME) ./cluster
 
 # A short load run against a server on loopback (scripts/load.sh; LOAD_PAIRS,
 # LOAD_BITRATE, LOAD_NEXT and LOAD_DURATION change it).
 load: build
 	scripts/load.sh
+
+# Bridged against local forwarding: redis-server and two instances in cluster
+# mode on loopback, the load once with every user on one instance and once
+# with partners on different instances (scripts/clusterload.sh; the LOAD_*
+# variables and CLUSTERLOAD_ROUNDS, CLUSTERLOAD_PIN change it).
+clusterload: build
+	scripts/clusterload.sh
 
 # Calls under impaired links in network namespaces, through tandem and peer to
 # peer, as a table (internal/netbench; root; several minutes).

@@ -24,58 +24,77 @@ import (
 // A datagram: version (1 byte), the sender's tag (8 bytes: the start of the
 // SHA-256 of its instance id), a counter (8 bytes, big-endian), then sealed
 // with AES-256-GCM (nonce: 4 zero bytes and the counter; the header as
-// additional data) the stream id (8 bytes) and the packet, and GCM's 16-byte
-// tag. Instance ids are new with each process, so a direction's key is new
-// with each pair of processes and a counter from 1 never repeats a nonce.
+// additional data) one or more records, each a stream id (8 bytes), the
+// packet's length (2 bytes) and the packet, and GCM's 16-byte tag (several
+// packets to the same instance share a datagram: bridgebatch.go). Instance
+// ids are new with each process, so a direction's key is new with each pair
+// of processes and a counter from 1 never repeats a nonce.
 // The receiver drops what does not open, and counters it has seen or that
 // are more than a window behind (replays).
 
 const (
-	bridgeVersion   = 1
+	bridgeVersion   = 2
 	bridgeHeaderLen = 1 + 8 + 8
 	streamIDLen     = 8
-	// bridgeOverhead is what the bridge adds to a packet.
-	bridgeOverhead = bridgeHeaderLen + streamIDLen + 16
+	// bridgeOverhead is what the bridge adds to a packet sent alone.
+	bridgeOverhead = bridgeHeaderLen + recordHeaderLen + gcmTagLen
 	// MaxBridgedPacket is the largest packet the bridge carries.
 	MaxBridgedPacket = 1500
 	replayWindow     = 64
 )
 
 // BridgeSink takes the packets that arrive over the bridge. HandleBridged is
-// called on the bridge's read goroutine, one packet at a time; pkt is valid
-// only during the call.
+// called on the goroutine that reads the bridge's socket (the bridge's own,
+// or the BridgeListener's), one packet at a time; pkt is valid only during
+// the call, and HandleBridged must not block.
 type BridgeSink interface {
 	HandleBridged(from string, stream uint64, pkt []byte)
 }
 
+// BridgeSocket is the bridge's UDP socket. WriteToAddrPort is called from
+// any goroutine and must not allocate.
+type BridgeSocket interface {
+	WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	LocalAddr() net.Addr
+	Close() error
+}
+
+// BridgeListener opens the bridge's socket on addr and reads it on a
+// goroutine of its own, handing each datagram to deliver, one at a time (d is
+// valid only during the call). The server's listener is the SFU's pollers
+// (sfu.SFU.ListenDatagrams), which read the bridge in the same polls as the
+// clients' sockets: no wake-up of a goroutine per datagram, and no wait for
+// the runtime's network poller while the pollers keep the processor busy.
+type BridgeListener func(addr netip.AddrPort, deliver func(d []byte, from netip.AddrPort)) (BridgeSocket, error)
+
 // Bridge is this instance's end of the media bridge. Send (on a BridgePeer)
 // is safe for concurrent use and allocates nothing; AddPeer and RemovePeer
-// may be called at any time. The read goroutine is owned by the Bridge and
-// ends with Close.
+// may be called at any time. Without a BridgeListener the Bridge reads its
+// socket on a goroutine of its own, which ends with Close.
 type Bridge struct {
 	self   string
 	tag    uint64 // instanceTag(self)
 	secret []byte
-	conn   *net.UDPConn
+	conn   BridgeSocket
 	sink   BridgeSink
 	log    *slog.Logger
 
 	mu    sync.Mutex                             // serialises AddPeer and RemovePeer
 	peers atomic.Pointer[map[uint64]*BridgePeer] // by sender tag; replaced, never changed
 
-	dropped atomic.Uint64 // datagrams that did not open, replays, unknown senders
-	done    chan struct{}
-	bufs    sync.Pool // *sendScratch for Send
-	nonce   [12]byte  // open's, used by the read goroutine only
+	dropped   atomic.Uint64 // datagrams that did not open, replays, unknown senders
+	datagrams atomic.Uint64 // datagrams opened
+	done      chan struct{} // closed when the read goroutine ends (at once if it has none)
+
+	batches     sync.Pool        // *bridgeBatch, for Send
+	flushes     chan *BridgePeer // peers whose open datagram waits for the flusher
+	stop        chan struct{}    // closed by Close
+	flusherDone chan struct{}
+
+	nonce [12]byte // open's, used by the socket's reader only
 }
 
-// sendScratch is one Send's buffers (a pointer to them goes to the AEAD, an
-// interface, so they live on the heap, pooled).
-type sendScratch struct {
-	buf   [bridgeBufLen]byte
-	nonce [12]byte
-}
-
+// bridgeBufLen is the length of a datagram of one packet of the largest size.
 const bridgeBufLen = MaxBridgedPacket + bridgeOverhead
 
 // BridgePeer is the link to one other instance.
@@ -86,38 +105,84 @@ type BridgePeer struct {
 	recv  cipher.AEAD // the peer to this instance
 	count atomic.Uint64
 	b     *Bridge
+	limit int // the largest datagram to addr (datagramLimit)
 
-	// Used by the read goroutine only.
+	outMu  sync.Mutex
+	open   *bridgeBatch   // the datagram Send fills; nil until the next Send
+	full   []*bridgeBatch // filled before open, waiting for the flusher in order
+	spare  []*bridgeBatch // full's next backing array, handed back by the flusher
+	queued bool           // the peer waits in the flusher's queue
+
+	// Used by the socket's reader only.
 	highest uint64
 	seen    uint64 // bit i: highest-i was seen
 }
 
-// ListenBridge opens the bridge of instance self on addr (host:port); secret
-// is the cluster secret every instance shares.
+// ListenBridge opens the bridge of instance self on addr (host:port) and
+// reads it on a goroutine of its own; secret is the cluster secret every
+// instance shares.
 func ListenBridge(addr, self, secret string, sink BridgeSink, log *slog.Logger) (*Bridge, error) {
+	return ListenBridgeWith(nil, addr, self, secret, sink, log)
+}
+
+// ListenBridgeWith is ListenBridge with the socket opened and read by
+// listen, if it can (addr an IP address and port, and listen without an
+// error); otherwise, or with listen nil, the bridge reads its own socket.
+func ListenBridgeWith(listen BridgeListener, addr, self, secret string, sink BridgeSink, log *slog.Logger) (*Bridge, error) {
 	if len(secret) < 16 {
 		return nil, errors.New("media bridge: the cluster secret must be at least 16 characters")
 	}
+	b := &Bridge{self: self, tag: instanceTag(self), secret: []byte(secret), sink: sink, log: log,
+		done: make(chan struct{}), flushes: make(chan *BridgePeer, flushQueue),
+		stop: make(chan struct{}), flusherDone: make(chan struct{})}
+	b.batches.New = func() any { return new(bridgeBatch) }
+	empty := map[uint64]*BridgePeer{}
+	b.peers.Store(&empty)
+	if err := b.listen(listen, addr); err != nil {
+		return nil, err
+	}
+	go b.flusher()
+	return b, nil
+}
+
+// listen opens the bridge's socket, with listen if it can, else its own read
+// by a goroutine of the bridge's.
+func (b *Bridge) listen(listen BridgeListener, addr string) error {
+	if listen != nil {
+		ap, err := netip.ParseAddrPort(addr)
+		if err == nil {
+			if b.conn, err = listen(ap, b.deliver); err == nil {
+				close(b.done) // no read goroutine of the bridge's own
+				return nil
+			}
+		}
+		b.log.Info("media bridge read on a goroutine of its own", "addr", addr, "reason", err)
+	}
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("media bridge address %q: %w", addr, err)
+		return fmt.Errorf("media bridge address %q: %w", addr, err)
 	}
 	conn, err := net.ListenUDP("udp", ua)
 	if err != nil {
-		return nil, fmt.Errorf("media bridge: %w", err)
+		return fmt.Errorf("media bridge: %w", err)
 	}
-	b := &Bridge{self: self, tag: instanceTag(self), secret: []byte(secret), conn: conn, sink: sink, log: log, done: make(chan struct{})}
-	b.bufs.New = func() any { return new(sendScratch) }
-	empty := map[uint64]*BridgePeer{}
-	b.peers.Store(&empty)
-	go b.read()
-	return b, nil
+	b.conn = ownSocket{conn}
+	go b.read(conn)
+	return nil
+}
+
+// ownSocket is the bridge's socket when it reads it itself.
+type ownSocket struct{ *net.UDPConn }
+
+func (s ownSocket) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	return s.WriteToUDPAddrPort(b, addr)
 }
 
 // Addr is the address the bridge listens on.
 func (b *Bridge) Addr() netip.AddrPort { return b.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
 
-// Dropped counts the datagrams the bridge refused.
+// Dropped counts the datagrams the bridge refused, and authentic ones with a
+// record cut short (whose records before it were delivered).
 func (b *Bridge) Dropped() uint64 { return b.dropped.Load() }
 
 // AddPeer sets up the link to instance id, whose bridge listens on addr, and
@@ -137,7 +202,7 @@ func (b *Bridge) AddPeer(id string, addr netip.AddrPort) (*BridgePeer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &BridgePeer{id: id, addr: addr, send: send, recv: recv, b: b}
+	p := &BridgePeer{id: id, addr: addr, send: send, recv: recv, b: b, limit: datagramLimit(addr)}
 	next := make(map[uint64]*BridgePeer, len(old)+1)
 	for k, v := range old {
 		next[k] = v
@@ -174,38 +239,15 @@ func (b *Bridge) aead(from, to string) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// Send seals pkt for stream and writes it to the peer. It allocates
-// nothing and takes no lock.
-func (p *BridgePeer) Send(stream uint64, pkt []byte) error {
-	if len(pkt) > MaxBridgedPacket {
-		return fmt.Errorf("media bridge: a %d-byte packet is over %d", len(pkt), MaxBridgedPacket)
-	}
-	s := p.b.bufs.Get().(*sendScratch)
-	defer p.b.bufs.Put(s)
-	n := p.seal(s.buf[:], &s.nonce, stream, pkt)
-	_, err := p.b.conn.WriteToUDPAddrPort(s.buf[:n], p.addr)
-	return err
-}
+// deliver is the BridgeListener's callback: one datagram, opened in place.
+func (b *Bridge) deliver(d []byte, _ netip.AddrPort) { b.open(d) }
 
-// seal writes the datagram for pkt into buf and returns its length.
-func (p *BridgePeer) seal(buf []byte, nonce *[12]byte, stream uint64, pkt []byte) int {
-	count := p.count.Add(1)
-	buf[0] = bridgeVersion
-	binary.BigEndian.PutUint64(buf[1:9], p.b.tag)
-	binary.BigEndian.PutUint64(buf[9:17], count)
-	binary.BigEndian.PutUint64(buf[17:25], stream)
-	n := copy(buf[25:], pkt)
-	binary.BigEndian.PutUint64(nonce[4:], count)
-	sealed := p.send.Seal(buf[17:17], nonce[:], buf[17:25+n], buf[:bridgeHeaderLen])
-	return bridgeHeaderLen + len(sealed)
-}
-
-// read is the bridge's read goroutine.
-func (b *Bridge) read() {
+// read is the bridge's read goroutine when it reads its own socket.
+func (b *Bridge) read(conn *net.UDPConn) {
 	defer close(b.done)
-	var buf [bridgeBufLen + 1]byte
+	var buf [maxDatagram + 1]byte
 	for {
-		n, _, err := b.conn.ReadFromUDPAddrPort(buf[:])
+		n, _, err := conn.ReadFromUDPAddrPort(buf[:])
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -219,7 +261,7 @@ func (b *Bridge) read() {
 
 // open checks and decrypts one datagram in place and hands it to the sink.
 func (b *Bridge) open(d []byte) {
-	if len(d) < bridgeOverhead || len(d) > bridgeBufLen || d[0] != bridgeVersion {
+	if len(d) < bridgeHeaderLen+gcmTagLen || len(d) > maxDatagram || d[0] != bridgeVersion {
 		b.dropped.Add(1)
 		return
 	}
@@ -236,11 +278,14 @@ func (b *Bridge) open(d []byte) {
 		return
 	}
 	p.mark(count)
-	b.sink.HandleBridged(p.id, binary.BigEndian.Uint64(plain[:streamIDLen]), plain[streamIDLen:])
+	b.datagrams.Add(1)
+	if !b.records(p.id, plain) {
+		b.dropped.Add(1) // authentic, so a sender's bug: what came before the bad record was delivered
+	}
 }
 
 // fresh reports whether count is new: above the highest seen, or within the
-// window and not seen. Called on the read goroutine.
+// window and not seen. Called by the socket's reader.
 func (p *BridgePeer) fresh(count uint64) bool {
 	if count == 0 {
 		return false
@@ -252,7 +297,7 @@ func (p *BridgePeer) fresh(count uint64) bool {
 	return behind < replayWindow && p.seen&(1<<behind) == 0
 }
 
-// mark records count as seen (after it opened). Called on the read goroutine.
+// mark records count as seen (after it opened). Called by the socket's reader.
 func (p *BridgePeer) mark(count uint64) {
 	if count > p.highest {
 		shift := count - p.highest
@@ -268,8 +313,12 @@ func (p *BridgePeer) mark(count uint64) {
 	p.seen |= 1 << (p.highest - count)
 }
 
-// Close stops the bridge and waits for its read goroutine.
+// Close stops the bridge and waits for its goroutines (a BridgeListener's
+// reader may finish a datagram in progress after Close). Datagrams not yet
+// flushed are dropped.
 func (b *Bridge) Close() error {
+	close(b.stop)
+	<-b.flusherDone
 	err := b.conn.Close()
 	<-b.done
 	return err

@@ -26,7 +26,8 @@ import (
 // feedback meant for an earlier partner is dropped.
 //
 // PairRemote and UnpairRemote are called with the hub's mutex held and do no
-// I/O; HandleBridged runs on the bridge's read goroutine.
+// I/O; HandleBridged runs on the one goroutine that reads the bridge's
+// socket (an SFU poller's, cluster.BridgeListener).
 type bridgeMedia struct {
 	sfu    *sfu.SFU
 	bridge *cluster.Bridge // set once the bridge listens

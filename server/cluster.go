@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -55,7 +56,11 @@ func newClusterNode(cfg cluster.Config, id string, media *sfu.SFU, log *slog.Log
 	}
 	log = log.With("instance", id)
 	bm := newBridgeMedia(media, log)
-	bridge, err := cluster.ListenBridge(cfg.Addr, id, cfg.Secret, bm, log)
+	// The SFU's pollers read the bridge with the clients' sockets where they can.
+	polled := func(addr netip.AddrPort, deliver func([]byte, netip.AddrPort)) (cluster.BridgeSocket, error) {
+		return media.ListenDatagrams(addr, deliver)
+	}
+	bridge, err := cluster.ListenBridgeWith(polled, cfg.Addr, id, cfg.Secret, bm, log)
 	if err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("cluster: %w", err)

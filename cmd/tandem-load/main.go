@@ -3,10 +3,13 @@
 // partner every K seconds. It reports forwarded packets per second, switch latency (p50, p95)
 // and, given the server's PID, server CPU per forwarded packet and RSS per connected peer.
 //
-// It talks to the server only over the address given (loopback in every documented run) and
-// stops after -duration.
+// It talks to the servers only over the addresses given (loopback in every documented run) and
+// stops after -duration. Given several -url (the instances of a cluster), it spreads the users
+// over them round robin so that partners sit on different instances (instances.go), and sums
+// the CPU of every -pid.
 //
 //	tandem-load -url ws://127.0.0.1:3000/ws -pairs 40 -bitrate 1500000 -next 5s -duration 60s -pid $(pidof tandem)
+//	tandem-load -url ws://127.0.0.1:3901/ws,ws://127.0.0.1:3902/ws -next 0 -pid 1234,1235
 package main
 
 import (
@@ -25,31 +28,34 @@ import (
 )
 
 type options struct {
-	url      string
+	urls     stringList // the instances' WebSocket URLs; users spread round robin
 	pairs    int
 	bitrate  int
 	fps      int
 	next     time.Duration
 	duration time.Duration
 	warmup   time.Duration
-	pid      int
-	relay    string // serve a plain UDP relay here instead of generating load
-	udpRelay string // drive the plain UDP relay at this address instead of a tandem server
+	pids     intList // server processes whose CPU and RSS are measured (summed)
+	relay    string  // serve a plain UDP relay here instead of generating load
+	udpRelay string  // drive the plain UDP relay at this address instead of a tandem server
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.url, "url", "ws://127.0.0.1:3000/ws", "server WebSocket URL")
+	flag.Var(&o.urls, "url", "server WebSocket URL; several (repeated or comma-separated): the instances of a cluster, users spread round robin (default ws://127.0.0.1:3000/ws)")
 	flag.IntVar(&o.pairs, "pairs", 10, "number of pairs (2 clients each)")
 	flag.IntVar(&o.bitrate, "bitrate", 1_500_000, "video bitrate per client, bits per second")
 	flag.IntVar(&o.fps, "fps", 30, "video frames per second")
 	flag.DurationVar(&o.next, "next", 5*time.Second, "each initiating client sends next_partner this often (0: never)")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "measurement time (at most 10m)")
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "time to connect and pair before measuring")
-	flag.IntVar(&o.pid, "pid", 0, "server process id, for CPU and RSS figures (same machine)")
+	flag.Var(&o.pids, "pid", "server process ids (repeated or comma-separated), for CPU and RSS figures summed over them (same machine)")
 	flag.StringVar(&o.relay, "relay", "", "run a plain UDP relay on this address (the baseline), nothing else")
 	flag.StringVar(&o.udpRelay, "udp-relay", "", "send the same packet load through the plain UDP relay at this address")
 	flag.Parse()
+	if len(o.urls) == 0 {
+		o.urls = stringList{"ws://127.0.0.1:3000/ws"}
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "tandem-load:", err)
 		os.Exit(1)
@@ -68,17 +74,15 @@ func run(o options) error {
 	if o.udpRelay != "" {
 		return runUDPBaseline(ctx, o, o.udpRelay)
 	}
-	statsURL, err := apiURL(o.url, "/api/stats")
+	stats, err := statsURLs(o.urls)
 	if err != nil {
 		return err
 	}
 	httpClient := &http.Client{Timeout: 5 * time.Second}
 
-	var before procSample
-	if o.pid > 0 {
-		if before, err = sampleProc(o.pid); err != nil {
-			return err
-		}
+	idle, err := sampleProcs(o.pids)
+	if err != nil {
+		return err
 	}
 	res := &results{}
 	users, err := connectUsers(ctx, o, res)
@@ -90,19 +94,17 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("connected %d clients; warming up %s\n", len(users), o.warmup)
+	fmt.Printf("connected %d clients to %d instance(s); warming up %s\n", len(users), len(o.urls), o.warmup)
 	if !sleep(ctx, o.warmup) {
 		return ctx.Err()
 	}
 
 	res.reset()
 	start := time.Now()
-	fwd0, haveFwd := serverForwarded(httpClient, statsURL)
-	var proc0 procSample
-	if o.pid > 0 {
-		if proc0, err = sampleProc(o.pid); err != nil {
-			return err
-		}
+	fwd0, haveFwd := forwardedCounts(httpClient, stats)
+	proc0, err := sampleProcs(o.pids)
+	if err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	measureCtx, cancel := context.WithTimeout(ctx, o.duration)
@@ -121,16 +123,24 @@ func run(o options) error {
 	<-measureCtx.Done()
 	wg.Wait()
 	elapsed := time.Since(start)
-
-	fmt.Printf("\n%d pairs, %d bps video + audio per client, %d fps, next every %s, %s measured\n",
-		o.pairs, o.bitrate, o.fps, o.next, elapsed.Round(time.Millisecond))
-	fmt.Printf("received packets/s (all clients): %.0f\n", float64(res.packets.Load())/elapsed.Seconds())
-	fwd1, ok := serverForwarded(httpClient, statsURL)
-	forwarded := res.packets.Load()
-	if haveFwd && ok {
-		forwarded = fwd1 - fwd0
-		fmt.Printf("forwarded packets/s (server):     %.0f\n", float64(forwarded)/elapsed.Seconds())
+	fwd1, ok := forwardedCounts(httpClient, stats)
+	proc1, err := sampleProcs(o.pids)
+	if err != nil {
+		return err
 	}
+
+	fmt.Printf("\n%d pairs on %d instance(s), %d bps video + audio per client, %d fps, next every %s, %s measured\n",
+		o.pairs, len(o.urls), o.bitrate, o.fps, o.next, elapsed.Round(time.Millisecond))
+	m := measured{elapsed: elapsed, received: res.packets.Load(), bridged: res.bridged.Load()}
+	if haveFwd && ok {
+		for i := range fwd1 {
+			m.forwarded = append(m.forwarded, fwd1[i]-fwd0[i])
+		}
+	}
+	if len(o.pids) > 0 {
+		m.cpu = cpuBetween(proc0, proc1)
+	}
+	m.print(os.Stdout, len(o.urls) > 1)
 	p50, n := res.transit.percentile(50)
 	p99, _ := res.transit.percentile(99)
 	fmt.Printf("media transit sender->receiver: n=%d p50=%s p99=%s\n", n, p50, p99)
@@ -141,29 +151,26 @@ func run(o options) error {
 		percentile(res.signaling, 50).Round(time.Millisecond), percentile(res.signaling, 95).Round(time.Millisecond))
 	fmt.Printf("pairings: %d, errors: %d %s\n", res.pairs.Load(), res.errors.Load(), res.firstError)
 	res.mu.Unlock()
-	if o.pid > 0 {
-		proc1, err := sampleProc(o.pid)
-		if err != nil {
-			return err
+	if len(o.pids) > 0 {
+		var rss, idleRSS int64
+		for i := range proc1 {
+			rss, idleRSS = rss+proc1[i].rss, idleRSS+idle[i].rss
 		}
 		peers := int64(len(users))
-		if forwarded > 0 {
-			cpu, sys := proc1.cpu-proc0.cpu, proc1.sys-proc0.sys
-			fmt.Printf("server CPU per forwarded packet: %.1f µs, %.1f µs of it in the kernel (%.2f CPU cores)\n",
-				float64(cpu.Microseconds())/float64(forwarded), float64(sys.Microseconds())/float64(forwarded),
-				cpu.Seconds()/elapsed.Seconds())
-		}
 		fmt.Printf("server RSS: %.1f MB, %.2f MB per peer (%.2f MB per peer above the idle %.1f MB)\n",
-			mb(proc1.rss), mb(proc1.rss/peers), mb((proc1.rss-before.rss)/peers), mb(before.rss))
+			mb(rss), mb(rss/peers), mb((rss-idleRSS)/peers), mb(idleRSS))
 	}
 	return nil
 }
 
-// connectUsers dials 2*pairs users, spreading the connections over about a second.
+// connectUsers dials 2*pairs users one after the other, spread round robin over the
+// instances (instanceOf), each pair once the one before it is paired (waitPaired), so users
+// 2k+1 and 2k+2 become the first partners.
 func connectUsers(ctx context.Context, o options, res *results) ([]*user, error) {
 	var users []*user
 	for i := range 2 * o.pairs {
-		u, err := dial(ctx, o.url, uint32(i+1), o.bitrate, o.fps, res)
+		id := uint32(i + 1)
+		u, err := dial(ctx, o.urls[instanceOf(id, len(o.urls))], id, len(o.urls), o.bitrate, o.fps, res)
 		if err != nil {
 			return users, err
 		}
@@ -172,11 +179,36 @@ func connectUsers(ctx context.Context, o options, res *results) ([]*user, error)
 		if err := u.start(); err != nil {
 			return users, err
 		}
+		if i%2 == 1 && !waitPaired(ctx, users[i-1], u, 10*time.Second) {
+			if ctx.Err() != nil {
+				return users, ctx.Err()
+			}
+			fmt.Printf("users %d and %d not paired within 10 s; going on\n", id-1, id)
+		}
 		if !sleep(ctx, 20*time.Millisecond) {
 			return users, ctx.Err()
 		}
 	}
 	return users, nil
+}
+
+// waitPaired waits until both users have had a partner, or for at most d. Users connect in
+// pairs, the next pair only once this one is paired: with nobody else waiting, a and b can
+// only meet each other, whatever instance each is on and however slowly each instance
+// answers.
+func waitPaired(ctx context.Context, a, b *user, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for _, u := range []*user{a, b} {
+		select {
+		case <-u.firstPartner:
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // nextLoop sends next_partner every period. All initiators switch within the same 200 ms, so

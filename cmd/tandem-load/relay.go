@@ -124,7 +124,7 @@ func (c *relayClient) receive() {
 }
 
 // runUDPBaseline drives the plain relay at relayAddr with o.pairs pairs at o.bitrate and
-// reports relayed packets per second and, given o.pid, the relay's CPU per relayed packet.
+// reports relayed packets per second and, given -pid, the relay's CPU per relayed packet.
 func runUDPBaseline(ctx context.Context, o options, relayAddr string) error {
 	relay, err := netip.ParseAddrPort(relayAddr)
 	if err != nil {
@@ -157,11 +157,9 @@ func runUDPBaseline(ctx context.Context, o options, relayAddr string) error {
 	if !sleep(ctx, o.warmup) {
 		return ctx.Err()
 	}
-	var proc0 procSample
-	if o.pid > 0 {
-		if proc0, err = sampleProc(o.pid); err != nil {
-			return err
-		}
+	proc0, err := sampleProcs(o.pids)
+	if err != nil {
+		return err
 	}
 	n0, start := received.Load(), time.Now()
 	if !sleep(ctx, o.duration) {
@@ -174,15 +172,15 @@ func runUDPBaseline(ctx context.Context, o options, relayAddr string) error {
 	if relayed == 0 {
 		return errors.New("no packet came back through the relay")
 	}
-	if o.pid > 0 {
-		proc1, err := sampleProc(o.pid)
+	if len(o.pids) > 0 {
+		proc1, err := sampleProcs(o.pids)
 		if err != nil {
 			return err
 		}
-		cpu, sys := proc1.cpu-proc0.cpu, proc1.sys-proc0.sys
+		use := cpuBetween(proc0, proc1)
+		total, kernel := use.perPacket(relayed)
 		fmt.Printf("relay CPU per relayed packet: %.1f µs, %.1f µs of it in the kernel (%.2f CPU cores)\n",
-			float64(cpu.Microseconds())/float64(relayed), float64(sys.Microseconds())/float64(relayed),
-			cpu.Seconds()/elapsed.Seconds())
+			total, kernel, use.cpu.Seconds()/elapsed.Seconds())
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 // results collects what the users measure. Safe for concurrent use.
 type results struct {
 	packets atomic.Uint64 // RTP packets received by all users
+	bridged atomic.Uint64 // of them, from a partner on another instance
 	pairs   atomic.Uint64 // partner_found messages
 	errors  atomic.Uint64
 	transit transits // send -> receive of every media packet
@@ -52,6 +53,7 @@ func (r *results) reset() {
 	r.switches, r.signaling = nil, nil
 	r.mu.Unlock()
 	r.packets.Store(0)
+	r.bridged.Store(0)
 	r.transit.reset()
 }
 

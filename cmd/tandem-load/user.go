@@ -25,15 +25,19 @@ type message struct {
 // user is one simulated visitor: a WebSocket session and a synthetic Pion client that sends
 // video and audio, re-enters the queue when its partner leaves, and measures switches.
 type user struct {
-	id     uint32
-	conn   *websocket.Conn
-	client *synth.Client
-	res    *results
+	id        uint32
+	instances int // how many instances the users are spread over (instanceOf)
+	conn      *websocket.Conn
+	client    *synth.Client
+	res       *results
 
 	writeMu sync.Mutex
 
 	lastSource atomic.Uint32 // source of the newest video packet received
-	inRoom     atomic.Bool
+	// firstPartner is closed at the first partner_found.
+	firstPartner chan struct{}
+	pairedOnce   sync.Once
+	inRoom       atomic.Bool
 
 	mu        sync.Mutex
 	nextAt    time.Time // when next_partner was sent; zero if no switch is being measured
@@ -43,9 +47,10 @@ type user struct {
 	queued    bool      // in the queue (or asked to be) since the last partner_found
 }
 
-// dial connects a user's WebSocket and creates its media client.
-func dial(ctx context.Context, wsURL string, id uint32, bitrate, fps int, res *results) (*user, error) {
-	u := &user{id: id, res: res}
+// dial connects a user's WebSocket and creates its media client; instances is how many
+// instances the users are spread over.
+func dial(ctx context.Context, wsURL string, id uint32, instances, bitrate, fps int, res *results) (*user, error) {
+	u := &user{id: id, instances: instances, res: res, firstPartner: make(chan struct{})}
 	origin, err := originOf(wsURL)
 	if err != nil {
 		return nil, err
@@ -135,6 +140,7 @@ func (u *user) handle(msg message) {
 			u.res.errors.Add(1)
 		}
 	case "partner_found":
+		u.pairedOnce.Do(func() { close(u.firstPartner) })
 		u.inRoom.Store(true)
 		u.res.pairs.Add(1)
 		u.mu.Lock()
@@ -185,6 +191,9 @@ func (u *user) next() {
 // onPacket runs on the media client's track goroutines for every received packet.
 func (u *user) onPacket(p synth.Packet) {
 	u.res.packets.Add(1)
+	if p.Source != 0 && instanceOf(p.Source, u.instances) != instanceOf(u.id, u.instances) {
+		u.res.bridged.Add(1)
+	}
 	if !p.SentAt.IsZero() {
 		u.res.transit.add(p.At.Sub(p.SentAt))
 	}

@@ -1,0 +1,172 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+)
+
+// Packets to a peer are coalesced: Send adds the packet to the peer's open
+// datagram as a record (stream id, length, packet) and wakes the bridge's
+// flusher, which seals and sends every open datagram. A forwarding goroutine
+// (an SFU poller) forwards all it read in one poll before it yields, and only
+// then does the flusher run on that processor, so the packets of one poll to
+// the same instance (a video frame is several) leave in one datagram, one
+// sendto here and one read there, without waiting for anything but the end of
+// the poll. A datagram never grows beyond the path's MTU (pathMTU), so
+// coalescing never fragments: on a 1500-byte network it merges small packets
+// (audio, keyframe requests), on loopback or jumbo frames whole frames.
+
+const (
+	recordHeaderLen = streamIDLen + 2 // stream id, then the packet's length
+	gcmTagLen       = 16
+	// maxDatagram bounds a coalesced datagram: what the SFU's pollers read whole.
+	maxDatagram = 8192
+	// flushQueue is how many peers can wait for the flusher; more (only with
+	// as many instances) are flushed by Send itself.
+	flushQueue = 256
+)
+
+// bridgeBatch is one datagram being filled with records, then sealed in place.
+type bridgeBatch struct {
+	buf   [maxDatagram]byte
+	n     int // bytes used: the header, then the records
+	nonce [12]byte
+}
+
+// add appends a record; the caller checked that it fits.
+func (d *bridgeBatch) add(stream uint64, pkt []byte) {
+	binary.BigEndian.PutUint64(d.buf[d.n:], stream)
+	binary.BigEndian.PutUint16(d.buf[d.n+streamIDLen:], uint16(len(pkt)))
+	d.n += recordHeaderLen + copy(d.buf[d.n+recordHeaderLen:], pkt)
+}
+
+// Send adds pkt for stream to the peer's open datagram, which the flusher
+// sends once the calling goroutine yields. Safe for concurrent use; it
+// allocates nothing once warm, and its lock is never held across a network
+// write. Datagrams to a peer leave in the order they were filled: only the
+// flusher writes them (but for the rare Send that finds the flusher's queue
+// full, which writes them itself).
+func (p *BridgePeer) Send(stream uint64, pkt []byte) error {
+	if len(pkt) > MaxBridgedPacket {
+		return fmt.Errorf("media bridge: a %d-byte packet is over %d", len(pkt), MaxBridgedPacket)
+	}
+	size := recordHeaderLen + len(pkt)
+	p.outMu.Lock()
+	if p.open != nil && p.open.n+size+gcmTagLen > p.limit {
+		p.full = append(p.full, p.open) // grows only until the busiest poll's share fits
+		p.open = nil
+	}
+	if p.open == nil {
+		p.open = p.b.batches.Get().(*bridgeBatch)
+		p.open.n = bridgeHeaderLen
+	}
+	p.open.add(stream, pkt)
+	kick := !p.queued
+	p.queued = true
+	p.outMu.Unlock()
+	if kick {
+		select {
+		case p.b.flushes <- p:
+		default: // as many peers waiting as the queue holds: send now
+			p.flushAll()
+		}
+	}
+	return nil
+}
+
+// flushAll seals and sends, in order, the peer's full datagrams and its open
+// one.
+func (p *BridgePeer) flushAll() {
+	p.outMu.Lock()
+	todo := p.full
+	p.full, p.spare = p.spare, nil
+	if p.open != nil {
+		todo = append(todo, p.open)
+		p.open = nil
+	}
+	p.queued = false
+	p.outMu.Unlock()
+	for i, d := range todo {
+		_ = p.flush(d) // a lost datagram is lost packets, as on the network
+		todo[i] = nil
+	}
+	p.outMu.Lock()
+	if p.spare == nil {
+		p.spare = todo[:0]
+	}
+	p.outMu.Unlock()
+}
+
+// flush seals d and writes it to the peer, then returns it to the pool.
+func (p *BridgePeer) flush(d *bridgeBatch) error {
+	n := p.sealBatch(d.buf[:], d.n, &d.nonce)
+	_, err := p.b.conn.WriteToAddrPort(d.buf[:n], p.addr)
+	p.b.batches.Put(d)
+	return err
+}
+
+// sealBatch writes the header into buf, whose records end at end, seals them
+// in place and returns the datagram's length.
+func (p *BridgePeer) sealBatch(buf []byte, end int, nonce *[12]byte) int {
+	count := p.count.Add(1)
+	buf[0] = bridgeVersion
+	binary.BigEndian.PutUint64(buf[1:9], p.b.tag)
+	binary.BigEndian.PutUint64(buf[9:17], count)
+	binary.BigEndian.PutUint64(nonce[4:], count)
+	sealed := p.send.Seal(buf[bridgeHeaderLen:bridgeHeaderLen], nonce[:], buf[bridgeHeaderLen:end], buf[:bridgeHeaderLen])
+	return bridgeHeaderLen + len(sealed)
+}
+
+// seal writes a datagram of the one packet pkt into buf (at least
+// bridgeBufLen long) and returns its length.
+func (p *BridgePeer) seal(buf []byte, nonce *[12]byte, stream uint64, pkt []byte) int {
+	binary.BigEndian.PutUint64(buf[bridgeHeaderLen:], stream)
+	binary.BigEndian.PutUint16(buf[bridgeHeaderLen+streamIDLen:], uint16(len(pkt)))
+	n := copy(buf[bridgeHeaderLen+recordHeaderLen:], pkt)
+	return p.sealBatch(buf, bridgeHeaderLen+recordHeaderLen+n, nonce)
+}
+
+// flusher sends the datagrams Send opened, until the bridge closes.
+func (b *Bridge) flusher() {
+	defer close(b.flusherDone)
+	for {
+		select {
+		case p := <-b.flushes:
+			p.flushAll()
+		case <-b.stop:
+			return
+		}
+	}
+}
+
+// records hands each record of an opened datagram to the sink, and reports
+// whether they were well formed (a record cut short ends the datagram).
+func (b *Bridge) records(from string, plain []byte) bool {
+	for len(plain) > 0 {
+		if len(plain) < recordHeaderLen {
+			return false
+		}
+		stream := binary.BigEndian.Uint64(plain)
+		n := int(binary.BigEndian.Uint16(plain[streamIDLen:]))
+		plain = plain[recordHeaderLen:]
+		if n > len(plain) {
+			return false
+		}
+		b.sink.HandleBridged(from, stream, plain[:n])
+		plain = plain[n:]
+	}
+	return true
+}
+
+// datagramLimit is the largest datagram to send to addr: its path's MTU less
+// the IP and UDP headers, at most maxDatagram, and never less than one
+// packet's datagram (which the network may then fragment, as before
+// coalescing).
+func datagramLimit(addr netip.AddrPort) int {
+	headers := 20 + 8
+	if addr.Addr().Unmap().Is6() {
+		headers = 40 + 8
+	}
+	return min(max(pathMTU(addr)-headers, bridgeBufLen), maxDatagram)
+}
