@@ -42,10 +42,11 @@ type BridgeOut interface {
 }
 
 // BridgedPeer is a partner on another instance. Deliver and HandleFeedback
-// are called by the bridge's one read goroutine; Close by its owner, once.
+// are called by the one goroutine that reads the bridge's socket (a poller of
+// the SFU's, or the bridge's own reader); Close by its owner, once.
 type BridgedPeer struct {
 	*Peer
-	pkt  rtp.Packet // Deliver's, on the bridge's read goroutine only
+	pkt  rtp.Packet // Deliver's, on the bridge socket's reader only
 	stop chan struct{}
 	done chan struct{}
 }
@@ -129,7 +130,7 @@ func (p *Peer) RequestKeyframe() { p.requestKeyframe(true) }
 // bridgeWriter is a bridged peer's downTrack writer: it marshals each
 // rewritten packet into a pooled buffer and hands it to the bridge. Writes
 // may come from the old and the new source around a switch, and
-// retransmissions from the bridge's read goroutine; no lock is held across
+// retransmissions from the bridge socket's reader; no lock is held across
 // the bridge's write.
 type bridgeWriter struct {
 	out   BridgeOut

@@ -55,7 +55,7 @@ func (p *Peer) partnerCap(now, floor int64) int64 {
 // HandleFeedback takes one RTCP packet the partner's instance sent about the media of this
 // instance's user (BridgeOut.SendFeedback on the other side): a NACK is answered from the
 // cache of the video sent over the bridge, a REMB caps the local partner's sender at once.
-// Called on the bridge's read goroutine; undecodable packets are dropped.
+// Called by the bridge socket's reader; undecodable packets are dropped.
 func (b *BridgedPeer) HandleFeedback(pkt []byte) {
 	pkts, err := rtcp.Unmarshal(pkt)
 	if err != nil {
