@@ -84,6 +84,8 @@ type Bridge struct {
 
 	dropped   atomic.Uint64 // datagrams that did not open, replays, unknown senders
 	datagrams atomic.Uint64 // datagrams opened
+	sent      atomic.Uint64 // datagrams written to peers
+	sendFails atomic.Uint64 // datagrams the socket refused
 	done      chan struct{} // closed when the read goroutine ends (at once if it has none)
 
 	batches     sync.Pool        // *bridgeBatch, for Send
@@ -184,6 +186,20 @@ func (b *Bridge) Addr() netip.AddrPort { return b.conn.LocalAddr().(*net.UDPAddr
 // Dropped counts the datagrams the bridge refused, and authentic ones with a
 // record cut short (whose records before it were delivered).
 func (b *Bridge) Dropped() uint64 { return b.dropped.Load() }
+
+// BridgeStats are a bridge's counts of datagrams since it started.
+type BridgeStats struct {
+	Sent       uint64 // written to other instances
+	SendFailed uint64 // the socket refused them (the other instance's packets are lost)
+	Received   uint64 // from other instances, opened
+	Dropped    uint64 // refused: not authentic, replayed, another format version, or cut short
+}
+
+// Stats returns the bridge's counts. Safe for concurrent use.
+func (b *Bridge) Stats() BridgeStats {
+	return BridgeStats{Sent: b.sent.Load(), SendFailed: b.sendFails.Load(),
+		Received: b.datagrams.Load(), Dropped: b.dropped.Load()}
+}
 
 // AddPeer sets up the link to instance id, whose bridge listens on addr, and
 // returns it (the same one if it exists).

@@ -103,6 +103,11 @@ func (p *BridgePeer) flush(d *bridgeBatch) error {
 	n := p.sealBatch(d.buf[:], d.n, &d.nonce)
 	_, err := p.b.conn.WriteToAddrPort(d.buf[:n], p.addr)
 	p.b.batches.Put(d)
+	if err != nil {
+		p.b.sendFails.Add(1)
+	} else {
+		p.b.sent.Add(1)
+	}
 	return err
 }
 

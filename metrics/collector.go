@@ -23,6 +23,8 @@ type collector struct {
 	refused, trackedIPs, connsRefused *prometheus.Desc
 
 	reports, bansActive *prometheus.Desc
+
+	bridgeDatagrams *prometheus.Desc
 }
 
 func newCollector(src Sources) *collector {
@@ -76,6 +78,9 @@ func newCollector(src Sources) *collector {
 
 		reports:    d("reports_total", "Reports users made (report_partner) since start, by reason.", "reason"),
 		bansActive: d("bans_active", "Bans in force now: automatic, by an operator, and static from the configuration."),
+
+		bridgeDatagrams: d("bridge_datagrams_total",
+			"Cluster mode: datagrams of the media bridge between instances, by outcome: sent, send_failed (the socket refused them), received (opened), dropped (not authentic, replayed, another format version, or cut short).", "outcome"),
 	}
 }
 
@@ -86,7 +91,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.packets, c.bytes, c.held, c.plis, c.keyframeReqs, c.nacks, c.retransmits, c.refusedResends, c.refusedRemotes, c.switches, c.switchesFromCache, c.mediaPeers, c.fastPath, c.fastPathSent,
 		c.estimates, c.caps, c.videoPauses, c.videoPaused, c.unrepaired, c.rtx,
 		c.turnAllocations, c.turnRelayed, c.turnRefused, c.turnDropped, c.refused, c.trackedIPs, c.connsRefused,
-		c.reports, c.bansActive,
+		c.reports, c.bansActive, c.bridgeDatagrams,
 	} {
 		ch <- d
 	}
@@ -117,6 +122,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(ch, c.reports, float64(n), reason)
 		}
 		gauge(ch, c.bansActive, float64(m.BansActive))
+	}
+	if c.src.Bridge != nil {
+		b := c.src.Bridge()
+		counter(ch, c.bridgeDatagrams, float64(b.Sent), "sent")
+		counter(ch, c.bridgeDatagrams, float64(b.SendFailed), "send_failed")
+		counter(ch, c.bridgeDatagrams, float64(b.Received), "received")
+		counter(ch, c.bridgeDatagrams, float64(b.Dropped), "dropped")
 	}
 	if c.src.Access != nil {
 		a := c.src.Access()

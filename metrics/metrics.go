@@ -22,6 +22,7 @@ import (
 	"github.com/tandemchat/tandem/access"
 	"github.com/tandemchat/tandem/moderation"
 	"github.com/tandemchat/tandem/sfu"
+	"github.com/tandemchat/tandem/cluster"
 	"github.com/tandemchat/tandem/signaling"
 	"github.com/tandemchat/tandem/turn"
 )
@@ -39,6 +40,8 @@ type Sources struct {
 	Access func() access.Stats
 	// Moderation, when set, gives the reports and bans figures.
 	Moderation func() moderation.Stats
+	// Bridge, in cluster mode, gives the media bridge's datagram counts.
+	Bridge func() cluster.BridgeStats
 	// Instance, when set (cluster mode), is the instance's id: every series
 	// carries it as the label "instance".
 	Instance string

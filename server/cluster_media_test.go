@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -152,4 +154,33 @@ func TestClusterVideoPauseReachesThePartnerOnAnotherInstance(t *testing.T) {
 	}
 	// and a's sender, on the other instance, is held at the floor meanwhile.
 	waitCap(t, ua, 100_000)
+}
+
+func TestClusterBridgeDatagramsAreCounted(t *testing.T) {
+	a, b, _, _ := pairAcrossInstances(t) // media crossed both ways
+	for _, srv := range []*livetest.Server{a, b} {
+		_, body := srv.Do(t, "GET", "/metrics", "")
+		for _, outcome := range []string{"sent", "received"} {
+			if n := bridgeDatagrams(t, body, srv.Instance(), outcome); n == 0 {
+				t.Errorf("instance %s: tandem_bridge_datagrams_total %s is 0 after media crossed", srv.Instance(), outcome)
+			}
+		}
+	}
+}
+
+// bridgeDatagrams reads tandem_bridge_datagrams_total of instance for
+// outcome from a /metrics body.
+func bridgeDatagrams(t *testing.T, body, instance, outcome string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^tandem_bridge_datagrams_total\{instance="` + regexp.QuoteMeta(instance) +
+		`",outcome="` + outcome + `"\} (\S+)$`)
+	m := re.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no tandem_bridge_datagrams_total for %s %s in /metrics", instance, outcome)
+	}
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

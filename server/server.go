@@ -158,7 +158,7 @@ func (s *Server) routes() http.Handler {
 // metricSources tells the metrics what to read at scrape time; the parts
 // are read through s, since they are built after the metrics.
 func (s *Server) metricSources(instance string) metrics.Sources {
-	return metrics.Sources{
+	src := metrics.Sources{
 		Instance: instance,
 		Hub:      func() signaling.Stats { return s.hub.Stats() },
 		Media:    func() sfu.Stats { return s.media.Stats() },
@@ -171,6 +171,15 @@ func (s *Server) metricSources(instance string) metrics.Sources {
 			return s.mod.Stats()
 		},
 	}
+	if instance != "" { // cluster mode: the bridge is opened after the metrics
+		src.Bridge = func() cluster.BridgeStats {
+			if s.cluster == nil {
+				return cluster.BridgeStats{}
+			}
+			return s.cluster.bridge.Stats()
+		}
+	}
+	return src
 }
 
 // accessConfig maps the configuration onto the /ws guard's settings.
