@@ -3,7 +3,6 @@ package signaling
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sync"
 	"time"
 
@@ -12,11 +11,14 @@ import (
 )
 
 // This file is the hub's cluster mode: the waiting queue shared with the
-// other instances (package cluster's Queue), and the messages about a pair
-// whose partners sit on different instances (package cluster's Bus). The
-// hub calls the shared queue with its mutex held, each call bounded by
-// sharedTimeout; when one fails (Redis unreachable) the hub matches locally
-// until the server tells it Redis is back (SetShared).
+// other instances (package cluster's Queue, driven from sharedqueue.go), and
+// the messages about a pair whose partners sit on different instances
+// (package cluster's Bus). Nothing here waits for Redis with the hub's
+// mutex held: calls to the queue and the bus go through the outbox, one
+// goroutine that makes them in the order the hub asked, and the queue's
+// answers are applied under the mutex when they come. When a call fails
+// (Redis unreachable) the hub matches locally until the server tells it
+// Redis is back (SetShared).
 
 // SharedQueue is the waiting queue all instances share (cluster.Queue). Its
 // methods must be safe for concurrent use.
@@ -65,8 +67,7 @@ type RemoteMedia interface {
 	UnpairRemote(local MediaPeer)
 }
 
-// sharedTimeout bounds one call to the shared queue made with the hub's
-// mutex held.
+// sharedTimeout bounds one call to the shared queue made outside the outbox.
 const sharedTimeout = time.Second
 
 // outboxSize is how many messages to other instances may wait to be sent;
@@ -159,12 +160,16 @@ const (
 	// RemoteDrain carries an operator's drain of the instance To (Hub.Drain)
 	// to the other instances: that instance drains, the others ignore it.
 	RemoteDrain = "drain"
+	// remoteUnclaimed gives back the user To, whom the shared queue handed
+	// to a user of the sender's instance who had left by the time the
+	// answer came: To's instance puts it in the queue again.
+	remoteUnclaimed = "unclaimed"
 )
 
 // sharedActiveLocked reports whether matching goes through the shared queue.
 func (h *Hub) sharedActiveLocked() bool { return h.shared != nil && !h.shared.down }
 
-// sharedCtx is the context of one shared-queue call under the hub's mutex.
+// sharedCtx is the context of one shared-queue call made outside the outbox.
 func sharedCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), sharedTimeout)
 }
@@ -237,77 +242,12 @@ func (h *Hub) SetShared(up bool, err error) {
 	h.shared.down, h.shared.err = false, nil
 	h.log.Info("cluster: the shared queue is back; waiting users join it")
 	for _, s := range h.sessions {
-		if s.state != waiting || s.sharedQueued || !h.match.Remove(s.id) {
+		if s.state != waiting || s.sharedQueued || s.sharedPending || !h.match.Remove(s.id) {
 			continue
 		}
-		if !h.queueSharedLocked(s, s.openTimer == nil) {
+		if !h.queueSharedLocked(s, s.openTimer == nil, false) {
 			h.queueLocalLocked(s, s.openTimer == nil)
 		}
-	}
-}
-
-// queueSharedLocked puts s (waiting, in no queue) in the shared queue, or
-// pairs it at once. It reports false if the shared queue failed (the hub
-// then matches locally, and s is in no queue).
-func (h *Hub) queueSharedLocked(s *Session, open bool) bool {
-	t := cluster.Ticket{ID: s.id, Interests: s.interests, Avoid: s.parted, Open: open, Pool: cluster.PoolNormal,
-		Info: string(mustJSON(remoteData{IP: s.ip, Identity: s.identity, Interests: s.interests,
-			QueuedAt: h.queuedAt[s.id].UnixMilli(), Bridge: h.shared.opts.BridgeAddr}))}
-	if s.lowTrust {
-		t.Pool = cluster.PoolLowTrust
-	}
-	if mod := h.opts.Moderation; mod != nil {
-		t.Subject = mod.Subject(s.ip, s.identity)
-	}
-	for tries := 0; tries < 5; tries++ {
-		ctx, cancel := sharedCtx()
-		m, ok, err := h.shared.opts.Queue.Add(ctx, t)
-		cancel()
-		if errors.Is(err, cluster.ErrAlreadyWaiting) { // left behind by a failed Remove
-			h.removeSharedLocked(s.id)
-			continue
-		}
-		if err != nil {
-			h.sharedFailedLocked(err)
-			return false
-		}
-		if !ok {
-			s.sharedQueued = true
-			return true
-		}
-		if h.pairSharedLocked(s, m) {
-			return true
-		}
-	}
-	s.sharedQueued = true // five stale entries in a row: leave s queued
-	return true
-}
-
-// openSharedLocked lets s, waiting in the shared queue, take anyone.
-func (h *Hub) openSharedLocked(s *Session) {
-	ctx, cancel := sharedCtx()
-	m, ok, err := h.shared.opts.Queue.Open(ctx, s.id)
-	cancel()
-	if err != nil {
-		h.sharedFailedLocked(err) // s is now queued locally, open
-		return
-	}
-	if ok && !h.pairSharedLocked(s, m) {
-		// The partner was a stale entry, and the script took s out: queue it again.
-		s.sharedQueued = false
-		if !h.queueSharedLocked(s, true) {
-			h.queueLocalLocked(s, true)
-		}
-	}
-}
-
-// removeSharedLocked takes id out of the shared queue.
-func (h *Hub) removeSharedLocked(id string) {
-	ctx, cancel := sharedCtx()
-	_, err := h.shared.opts.Queue.Remove(ctx, id)
-	cancel()
-	if err != nil {
-		h.sharedFailedLocked(err)
 	}
 }
 
@@ -403,8 +343,12 @@ func (h *Hub) HandleRemote(m cluster.Message) {
 		return
 	}
 	s := h.sessions[m.To]
-	if m.Type == remoteFound {
+	switch m.Type {
+	case remoteFound:
 		h.remoteFoundLocked(s, m, d)
+		return
+	case remoteUnclaimed:
+		h.requeueUnclaimedLocked(s)
 		return
 	}
 	if s == nil || s.state != paired || s.room.ID != d.Room || s.room.remote == nil {
@@ -492,20 +436,6 @@ func (h *Hub) keepApartShared(r moderation.Report) {
 	defer cancel()
 	if err := h.shared.opts.Queue.KeepApart(ctx, r.ReporterSubject, r.TargetKey, h.shared.opts.ApartFor); err != nil {
 		h.log.Warn("cluster: reporter and reported not kept apart in the shared queue", "report", r.ID, "err", err)
-	}
-}
-
-// blockSharedLocked records in the shared store that a and b are never to
-// be paired again.
-func (h *Hub) blockSharedLocked(a, b string) {
-	if !h.sharedActiveLocked() {
-		return
-	}
-	ctx, cancel := sharedCtx()
-	err := h.shared.opts.Queue.Block(ctx, a, b)
-	cancel()
-	if err != nil {
-		h.sharedFailedLocked(err)
 	}
 }
 

@@ -24,15 +24,17 @@ func (h *Hub) enqueueLocked(s *Session) {
 	if mod := h.opts.Moderation; mod != nil {
 		s.lowTrust = mod.LowTrust(s.ip, s.identity)
 	}
+	s.sharedRetries = 0
 	open := h.opts.InterestWait <= 0 || len(s.interests) == 0
 	h.queuedAt[s.id] = time.Now()
-	if !h.sharedActiveLocked() || !h.queueSharedLocked(s, open) {
+	// In the shared queue, its answer pairs s or tells it to wait (addedLocked).
+	if !h.sharedActiveLocked() || !h.queueSharedLocked(s, open, true) {
 		h.queueLocalLocked(s, open)
+		if s.state != waiting {
+			return // paired at once
+		}
+		s.enqueue(encode("waiting_for_partner", waitingData{Online: len(h.sessions)}))
 	}
-	if s.state != waiting {
-		return // paired at once
-	}
-	s.enqueue(encode("waiting_for_partner", waitingData{Online: len(h.sessions)}))
 	if !open {
 		gen := s.waitGen
 		s.openTimer = time.AfterFunc(h.opts.InterestWait, func() { h.openWaiting(s, gen) })
@@ -60,6 +62,9 @@ func (h *Hub) openWaiting(s *Session, gen uint64) {
 		h.openSharedLocked(s)
 		return
 	}
+	if s.sharedPending {
+		return // the Add's answer opens s (addedLocked)
+	}
 	if m, ok := h.match.Open(s.id); ok {
 		h.pairLocked(m)
 	}
@@ -67,8 +72,8 @@ func (h *Hub) openWaiting(s *Session, gen uint64) {
 
 // dequeueLocked takes a waiting s out of the queue.
 func (h *Hub) dequeueLocked(s *Session) {
-	if s.sharedQueued {
-		s.sharedQueued = false
+	if s.sharedQueued || s.sharedPending { // a pending Add's answer is then stale
+		s.sharedQueued, s.sharedPending = false, false
 		h.removeSharedLocked(s.id)
 	}
 	h.match.Remove(s.id)

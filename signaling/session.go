@@ -65,8 +65,11 @@ type Session struct {
 	waitGen   uint64      // bumps on each enqueue, so a stale interest timer is ignored
 	openTimer *time.Timer // opens a waiting user with interests to anyone
 	lowTrust  bool        // in the low-trust pool for this wait
-	// sharedQueued: waiting in the cluster's shared queue (not the local Matchmaker).
-	sharedQueued bool
+	// sharedQueued: waiting in the cluster's shared queue (not the local Matchmaker);
+	// sharedPending: on its way there (sharedqueue.go); sharedRetries: how often this
+	// wait was put back after a stale partner.
+	sharedQueued, sharedPending bool
+	sharedRetries               int
 	// videoPaused is what this user was last told of the video it receives in its room:
 	// paused because its downlink is weak (video_paused) or not. A new room starts false.
 	videoPaused bool
