@@ -44,3 +44,33 @@ func TestClusterSlowRedisHoldsUpOnlyTheQueue(t *testing.T) {
 	u3.ExpectUntil("waiting_for_partner") // once Redis answers
 	<-resumed
 }
+
+// TestClusterPartnerOfAUserWhoLeftIsPutBack has a user leave while the
+// shared queue's answer to its find_partner is on its way: the partner that
+// answer took (waiting on another instance) goes back in the queue and
+// meets the next user.
+func TestClusterPartnerOfAUserWhoLeftIsPutBack(t *testing.T) {
+	r := redistest.Start(t)
+	a, b := startInstance(t, r), startInstance(t, r)
+	waiter := livetest.MustDial(t, b.WSURL)
+	waiter.Send("find_partner", nil)
+	waiter.Expect("waiting_for_partner")
+
+	c := r.Client(t)
+	if err := c.Do(context.Background(), "CLIENT", "PAUSE", "800", "ALL").Err(); err != nil {
+		t.Fatalf("pause Redis: %v", err)
+	}
+	resumed := make(chan struct{})
+	go func() { defer close(resumed); _ = c.Ping(context.Background()).Err() }()
+	leaver := livetest.MustDial(t, a.WSURL)
+	leaver.Send("find_partner", nil) // will take the waiter, once Redis answers
+	leaver.Send("leave", nil)
+	leaver.Send("no_such_type", nil)
+	leaver.Expect("error") // the hub handled all three, and told the leaver nothing
+	<-resumed
+
+	next := livetest.MustDial(t, a.WSURL)
+	next.Send("find_partner", nil)
+	next.ExpectUntil("partner_found")
+	waiter.Expect("partner_found") // its first message since it waited
+}
