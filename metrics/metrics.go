@@ -20,9 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tandemchat/tandem/access"
+	"github.com/tandemchat/tandem/cluster"
 	"github.com/tandemchat/tandem/moderation"
 	"github.com/tandemchat/tandem/sfu"
-	"github.com/tandemchat/tandem/cluster"
 	"github.com/tandemchat/tandem/signaling"
 	"github.com/tandemchat/tandem/turn"
 )
