@@ -305,3 +305,29 @@ func TestAStaticBanOutlivesAnUnbanAndExpiryOfTheSameTarget(t *testing.T) {
 		t.Fatal("the static ban went with the expired record")
 	}
 }
+
+// TestAReportToldAgainAfterAReadCountsOnce: a shared store's watcher reads
+// the store when it (re)subscribes, and may then be told of a report that
+// read already held; it must count once, and a newer one must count.
+func TestAReportToldAgainAfterAReadCountsOnce(t *testing.T) {
+	m := open(t, t.TempDir(), newClock(), func(c *Config) { c.ReportThreshold = 0; c.LowTrustPercent = 20; c.LowTrustMinReports = 2 })
+	for range 10 {
+		m.CallMade("10.0.7.9", "")
+	}
+	r, _ := report(t, m, "10.0.7.1", "10.0.7.9")
+	if err := m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	m.Apply(Change{Report: &Report{ID: r.ID, TargetKey: r.TargetKey, ReporterSubject: r.ReporterSubject}})
+	if m.LowTrust("10.0.7.9", "") {
+		t.Fatal("the report told after the read that held it counted twice (2 in 10 calls)")
+	}
+	newer, err := m.store.AddReport(Report{Time: time.Now(), TargetKey: r.TargetKey, ReporterKey: "other", Status: StatusOpen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Apply(Change{Report: &Report{ID: newer.ID, TargetKey: newer.TargetKey}})
+	if !m.LowTrust("10.0.7.9", "") {
+		t.Fatal("a newer report told by another instance did not count")
+	}
+}

@@ -15,6 +15,10 @@ type reputation struct {
 	// pending counts, with a shared store, the calls made here and not yet
 	// added to the cluster's counts (ShareCalls); nil without one.
 	pending map[string]int
+	// counted is the greatest report ID the counts include from a read of
+	// the store or another instance's change (IDs grow with time): a change
+	// told again after a read that already held it is not counted twice.
+	counted string
 }
 
 type standing struct{ calls, reports int }
@@ -47,11 +51,24 @@ func (r *reputation) reported(key string) {
 	r.mu.Unlock()
 }
 
-// setReports replaces every client's count of reports received with
-// counts (the calls counted stay).
-func (r *reputation) setReports(counts map[string]int) {
+// reportedOnce counts report id about key unless the counts hold it
+// already (an id not above counted).
+func (r *reputation) reportedOnce(id, key string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if id != "" && id <= r.counted {
+		return
+	}
+	r.counted = max(r.counted, id)
+	r.get(key).reports++
+}
+
+// setReports replaces every client's count of reports received with
+// counts (the calls counted stay), read up to report newest.
+func (r *reputation) setReports(counts map[string]int, newest string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counted = newest
 	for _, s := range r.clients {
 		s.reports = 0
 	}
@@ -81,31 +98,33 @@ func (r *reputation) low(key string, percent, minReports int) bool {
 // loadReputation counts the stored reports about each client, and keeps
 // apart the clients of each stored report.
 func (m *Moderator) loadReputation() error {
-	counts, apart, err := m.readReports()
+	counts, apart, newest, err := m.readReports()
 	if err != nil {
 		return err
 	}
-	m.rep.setReports(counts)
+	m.rep.setReports(counts, newest)
 	m.apart.replace(apart)
 	return nil
 }
 
 // readReports counts the stored reports about each client (by subject key)
 // and lists the pairs they keep apart, reading the store a page at a time.
-func (m *Moderator) readReports() (map[string]int, *apartness, error) {
-	counts, apart := map[string]int{}, newApartness()
+// newest is the greatest report ID read.
+func (m *Moderator) readReports() (counts map[string]int, apart *apartness, newest string, err error) {
+	counts, apart = map[string]int{}, newApartness()
 	before := ""
 	for {
 		page, err := m.store.Reports(ReportFilter{Before: before, Limit: 1000})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		for _, r := range page {
+			newest = max(newest, r.ID)
 			counts[r.TargetKey]++
 			apart.add(reporterSubject(r), r.TargetKey)
 		}
 		if len(page) < 1000 {
-			return counts, apart, nil
+			return counts, apart, newest, nil
 		}
 		before = page[len(page)-1].ID
 	}

@@ -75,7 +75,7 @@ func (m *Moderator) Apply(c Change) {
 		m.reindexLocked(t)
 		m.mu.Unlock()
 	case c.Report != nil:
-		m.rep.reported(c.Report.TargetKey)
+		m.rep.reportedOnce(c.Report.ID, c.Report.TargetKey)
 		m.apart.add(reporterSubject(*c.Report), c.Report.TargetKey)
 	}
 }
@@ -86,11 +86,11 @@ func (m *Moderator) Apply(c Change) {
 // watcher calls it whenever it (re)connects, since changes made while it
 // was away were not told. Safe for concurrent use.
 func (m *Moderator) Reload() error {
-	counts, apart, err := m.readReports()
+	counts, apart, newest, err := m.readReports()
 	if err != nil {
 		return fmt.Errorf("reload reports: %w", err)
 	}
-	m.rep.setReports(counts)
+	m.rep.setReports(counts, newest)
 	m.apart.replace(apart)
 
 	// A ban decided here meanwhile must not be overwritten by an older read.
