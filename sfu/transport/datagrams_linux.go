@@ -16,15 +16,6 @@ import (
 // network poller (with GOMAXPROCS=1 a goroutine parked there waits up to the runtime's
 // 10 ms while the poller keeps the processor busy).
 
-// DatagramConn is a socket opened by ListenDatagrams. WriteToAddrPort is one sendto(2)
-// from any goroutine, without allocation; a full send buffer drops the datagram (an error).
-// Close stops the reads; a handler call in progress may still finish after it returns.
-type DatagramConn interface {
-	WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error)
-	LocalAddr() net.Addr
-	Close() error
-}
-
 // datagramReadBuffer is the socket receive buffer asked for (the kernel may cap it).
 const datagramReadBuffer = 4 << 20
 
