@@ -185,15 +185,19 @@ func (h *Hub) sendRemote(instance string, m cluster.Message) {
 	})
 }
 
-// later queues f on the outbox without blocking; called with Hub.mu held.
-func (h *Hub) later(what string, f func(context.Context)) {
+// later queues f on the outbox without blocking and reports whether it did
+// (not when the outbox is full, which is logged, or closed); called with
+// Hub.mu held.
+func (h *Hub) later(what string, f func(context.Context)) bool {
 	if h.shared.shut {
-		return
+		return false
 	}
 	select {
 	case h.shared.out <- f:
+		return true
 	default:
 		h.log.Warn("cluster outbox full: dropped", "what", what)
+		return false
 	}
 }
 

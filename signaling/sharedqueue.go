@@ -28,20 +28,17 @@ var errOutboxFull = errors.New("the cluster outbox is full")
 // after it was handed a partner that no longer waited.
 const sharedRetries = 5
 
-// laterQueueLocked queues f, a call to the shared queue, on the outbox. If
-// the outbox cannot take it the hub matches locally from now on, and it
-// reports false.
+// laterQueueLocked queues f, a call to the shared queue, on the outbox (as
+// later). If a full outbox cannot take it the hub matches locally from now
+// on; it reports false when f was not queued.
 func (h *Hub) laterQueueLocked(f func(context.Context)) bool {
-	if h.shared.shut {
-		return false
-	}
-	select {
-	case h.shared.out <- f:
+	if h.later("shared queue call", f) {
 		return true
-	default:
-		h.sharedFailedLocked(errOutboxFull)
-		return false
 	}
+	if !h.shared.shut {
+		h.sharedFailedLocked(errOutboxFull)
+	}
+	return false
 }
 
 // queueSharedLocked asks the shared queue to take s (waiting, in no queue).
