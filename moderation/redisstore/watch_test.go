@@ -20,6 +20,8 @@ type instance struct {
 	store *Store
 	mu    sync.Mutex
 	told  []string
+	// reloads counts the store's full reads Watch made (at subscribe).
+	reloads int
 }
 
 func startInstance(t *testing.T, r *redistest.Server, origin string) *instance {
@@ -50,9 +52,22 @@ func startInstanceWith(t *testing.T, r *redistest.Server, origin string, edit fu
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); in.store.Watch(ctx, m.Apply, m.Reload, log) }()
+	reload := func() error {
+		err := m.Reload()
+		in.mu.Lock()
+		in.reloads++
+		in.mu.Unlock()
+		return err
+	}
+	go func() { defer close(done); in.store.Watch(ctx, m.Apply, reload, log) }()
 	t.Cleanup(func() { cancel(); <-done; m.Close() })
 	return in
+}
+
+func (in *instance) reloaded() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.reloads
 }
 
 func (in *instance) toldOf(target string) bool {
@@ -137,7 +152,11 @@ func TestAMissedChangeIsReadOnReconnect(t *testing.T) {
 	b := startInstance(t, r, "b")
 	rdb := r.Client(t)
 	ctx := context.Background()
-	eventually(t, "b subscribed", func() bool { return rdb.PubSubNumSub(ctx, b.store.channel()).Val()[b.store.channel()] == 1 })
+	// Subscribed, and done with the read that follows subscribing (else that
+	// read, not the reconnect, could find the ban written below).
+	eventually(t, "b subscribed and read the store", func() bool {
+		return rdb.PubSubNumSub(ctx, b.store.channel()).Val()[b.store.channel()] == 1 && b.reloaded() == 1
+	})
 
 	ban, _ := json.Marshal(moderation.Ban{Target: "192.0.2.5", Until: time.Now().Add(time.Hour), By: "ops"})
 	if err := rdb.HSet(ctx, b.store.key("bans"), "192.0.2.5", ban).Err(); err != nil {
