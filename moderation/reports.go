@@ -127,9 +127,35 @@ func (m *Moderator) autoBan(r Report, reported Client) (*Ban, error) {
 	}
 	detail := fmt.Sprintf("%d reporters within %v; strike %d", len(reporters), now.Sub(since).Round(time.Second), strikes)
 	if err := m.putBan(target, ban, ByAuto, detail); err != nil {
+		if errors.Is(err, errStrikeTaken) {
+			// Another instance made this ban; its change reaches this one.
+			m.log.Info("automatic ban made by another instance", "target", ban.Target, "strike", strikes)
+			return nil, nil
+		}
 		return nil, err
 	}
 	return &ban, nil
+}
+
+// errStrikeTaken is storeBan's answer for an automatic ban another process
+// of a shared store stored first.
+var errStrikeTaken = errors.New("strike stored by another process")
+
+// storeBan writes ban to the store; an automatic one, to a shared store,
+// only if no other process stored that strike (errStrikeTaken).
+func (m *Moderator) storeBan(ban Ban) error {
+	ss, shared := m.store.(StrikeStore)
+	if ban.By != ByAuto || !shared {
+		return m.store.PutBan(ban)
+	}
+	stored, err := ss.PutStrike(ban)
+	if err != nil {
+		return err
+	}
+	if !stored {
+		return errStrikeTaken
+	}
+	return nil
 }
 
 // reportedTarget is what an automatic ban of c applies to.
@@ -157,7 +183,7 @@ func (m *Moderator) banDuration(strikes int) time.Duration {
 // putBan stores ban, puts it in force, records it in the audit log and
 // tells the OnBan listeners. Called with banMu held.
 func (m *Moderator) putBan(t Target, ban Ban, actor, detail string) error {
-	if err := m.store.PutBan(ban); err != nil {
+	if err := m.storeBan(ban); err != nil {
 		return err
 	}
 	m.mu.Lock()

@@ -42,3 +42,13 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
+
+// StrikeStore is a Store shared by several processes that stores an
+// automatic ban only if no process stored that strike first: two processes
+// that decide the same automatic ban at the same moment then ban once, and
+// the audit log tells it once. The Moderator uses it when its store has it.
+type StrikeStore interface {
+	// PutStrike stores b unless the record of b.Target already counts
+	// b.Strikes strikes or more, and reports whether it stored b.
+	PutStrike(b Ban) (bool, error)
+}

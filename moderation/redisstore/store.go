@@ -112,6 +112,45 @@ func (s *Store) PutBan(b moderation.Ban) error {
 	return nil
 }
 
+// putStrike stores a ban record (ARGV[2]) for target ARGV[1] in the bans
+// hash KEYS[1] and publishes the change ARGV[4] on channel KEYS[2], unless
+// the record there counts ARGV[3] strikes or more. It returns 1 when it
+// stored the ban.
+var putStrike = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local ok, b = pcall(cjson.decode, cur)
+  if ok and type(b) == 'table' and tonumber(b.strikes or 0) >= tonumber(ARGV[3]) then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[4])
+return 1
+`)
+
+// PutStrike implements moderation.StrikeStore: of two instances that store
+// the same strike of an automatic ban at once, one stores it.
+func (s *Store) PutStrike(b moderation.Ban) (bool, error) {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return false, fmt.Errorf("store ban %s: %w", b.Target, err)
+	}
+	told, err := json.Marshal(change{Origin: s.origin, Change: moderation.Change{Ban: &b}})
+	if err != nil {
+		return false, fmt.Errorf("store ban %s: %w", b.Target, err)
+	}
+	cx, cancel := ctx()
+	defer cancel()
+	stored, err := putStrike.Run(cx, s.rdb, []string{s.key("bans"), s.channel()}, b.Target, data, b.Strikes, told).Int()
+	if err != nil {
+		return false, fmt.Errorf("store ban %s: %w", b.Target, err)
+	}
+	return stored == 1, nil
+}
+
+var _ moderation.StrikeStore = (*Store)(nil)
+
 // DeleteBan implements moderation.Store.
 func (s *Store) DeleteBan(target string) error {
 	cx, cancel := ctx()
