@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -23,6 +24,11 @@ type Moderator struct {
 	store Store
 	rep   *reputation
 	apart *apartness // pairs a report keeps apart
+	// held keeps the reports a shared store refused (NewShared); nil
+	// with a store of one's own. heldMu serialises StoreHeld and
+	// Reload; it is taken before banMu.
+	held   *Held
+	heldMu sync.Mutex
 
 	banMu sync.Mutex // serialises ban decisions (read record, count, write)
 
@@ -145,6 +151,9 @@ func (m *Moderator) Close() error {
 		close(m.stop)
 		m.janitor.Wait()
 		m.closeErr = m.store.Close()
+		if m.held != nil {
+			m.closeErr = errors.Join(m.closeErr, m.held.Close())
+		}
 	})
 	return m.closeErr
 }

@@ -66,20 +66,34 @@ func (m *Moderator) File(in ReportInput) (Report, *Ban, error) {
 	if r.Chat == nil {
 		r.Chat = []ChatLine{}
 	}
-	r, err := m.store.AddReport(r)
+	target := banTarget(in.Reported)
+	stored, err := m.store.AddReport(r)
 	if err != nil {
-		return Report{}, nil, err
+		// A shared store that does not answer: held, and stored (and its
+		// ban decided) when it answers again.
+		if r, err = m.hold(r, target, err); err != nil {
+			return Report{}, nil, err
+		}
+		m.counted(r)
+		return r, nil, nil
 	}
-	m.countReport(r.Reason)
-	m.rep.reported(r.TargetKey)
-	m.apart.add(r.ReporterSubject, r.TargetKey)
-	ban, err := m.autoBan(r, in.Reported)
+	r = stored
+	m.counted(r)
+	ban, err := m.autoBan(r, target)
 	if err != nil {
 		// The report is stored; the next report about this client decides again.
 		m.log.Error("automatic ban not stored", "report", r.ID, "target", r.TargetKey, "err", err)
 		return r, nil, nil
 	}
 	return r, ban, nil
+}
+
+// counted counts report r toward its reason's total and the reported
+// client's reputation, and keeps the two clients apart.
+func (m *Moderator) counted(r Report) {
+	m.countReport(r.Reason)
+	m.rep.reported(r.TargetKey)
+	m.apart.add(r.ReporterSubject, r.TargetKey)
 }
 
 func (m *Moderator) party(c Client) Party {
@@ -90,15 +104,16 @@ func (m *Moderator) party(c Client) Party {
 	return Party{UserID: c.UserID, IP: m.StoredIP(c.IP), Identity: c.Identity, Interests: interests}
 }
 
-// autoBan bans the reported client when enough distinct reporters named it
-// since the window began (or since its last ban, whichever is later).
-func (m *Moderator) autoBan(r Report, reported Client) (*Ban, error) {
-	if m.cfg.ReportThreshold == 0 {
+// autoBan bans bannable (banTarget's string for the reported client; ""
+// for none) when enough distinct reporters named it since the window began
+// (or since its last ban, whichever is later).
+func (m *Moderator) autoBan(r Report, bannable string) (*Ban, error) {
+	if m.cfg.ReportThreshold == 0 || bannable == "" {
 		return nil, nil
 	}
-	target, ok := reportedTarget(reported)
-	if !ok {
-		return nil, nil
+	target, err := ParseTarget(bannable)
+	if err != nil {
+		return nil, err
 	}
 	m.banMu.Lock()
 	defer m.banMu.Unlock()
@@ -158,16 +173,17 @@ func (m *Moderator) storeBan(ban Ban) error {
 	return nil
 }
 
-// reportedTarget is what an automatic ban of c applies to.
-func reportedTarget(c Client) (Target, bool) {
+// banTarget is what an automatic ban of c applies to, as a Target's
+// string; "" when c has neither identity nor address.
+func banTarget(c Client) string {
 	if c.Identity != "" {
-		return IdentityTarget(c.Identity), true
+		return IdentityTarget(c.Identity).String()
 	}
 	a, err := netip.ParseAddr(c.IP)
 	if err != nil {
-		return Target{}, false
+		return ""
 	}
-	return AddrTarget(a), true
+	return AddrTarget(a).String()
 }
 
 // banDuration is BanDuration times BanEscalation for every strike after the

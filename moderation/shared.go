@@ -26,12 +26,15 @@ type Change struct {
 // NewShared is New for a Store shared by several processes: a store that
 // cannot be read at start (Redis unreachable) is logged, not an error. The
 // Moderator then keeps out only the static bans until the first Reload,
-// which the shared store's watcher calls as soon as it connects.
-func NewShared(cfg Config, store Store, log *slog.Logger) (*Moderator, error) {
+// which the shared store's watcher calls as soon as it connects. Reports
+// the store refuses are kept in held (when not nil) until StoreHeld stores
+// them; Close closes held.
+func NewShared(cfg Config, store Store, held *Held, log *slog.Logger) (*Moderator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("moderation: %w", err)
 	}
 	m := newModerator(cfg, store, log)
+	m.held = held
 	m.shareCalls()
 	m.loadStatic()
 	if err := m.Reload(); err != nil {
@@ -81,13 +84,19 @@ func (m *Moderator) Apply(c Change) {
 }
 
 // Reload reads the bans and the reports of the store again and replaces
-// the in-memory view with them (the static bans stay); bans that came into
+// the in-memory view with them (the static bans stay, the held reports
+// count); bans that came into
 // force meanwhile are handed to the OnBan listeners. A shared store's
 // watcher calls it whenever it (re)connects, since changes made while it
 // was away were not told. Safe for concurrent use.
 func (m *Moderator) Reload() error {
+	m.heldMu.Lock() // no held report moves to the store between the two reads
+	defer m.heldMu.Unlock()
 	counts, apart, newest, err := m.readReports()
 	if err != nil {
+		return fmt.Errorf("reload reports: %w", err)
+	}
+	if err := m.countHeld(counts, apart); err != nil {
 		return fmt.Errorf("reload reports: %w", err)
 	}
 	m.rep.setReports(counts, newest)

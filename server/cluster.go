@@ -105,12 +105,12 @@ func (n *clusterNode) start(hub *signaling.Hub, mod *moderation.Moderator) {
 	}
 	n.log.Info("cluster mode", "bridge", n.addr)
 	n.wg.Add(6)
-	go func() { defer n.wg.Done(); n.modStore.Watch(ctx, mod.Apply, mod.Reload, n.log) }()
+	go func() { defer n.wg.Done(); n.modStore.Watch(ctx, mod.Apply, mod.Resync, n.log) }()
 	go func() { defer n.wg.Done(); n.shareCalls(ctx, mod) }()
 	go func() { defer n.wg.Done(); n.registry.Run(ctx) }()
 	go func() { defer n.wg.Done(); n.publishViews(ctx, hub) }()
 	go func() { defer n.wg.Done(); n.bus.Run(ctx, hub.HandleRemote) }()
-	go func() { defer n.wg.Done(); n.watchRedis(ctx, hub) }()
+	go func() { defer n.wg.Done(); n.watchRedis(ctx, hub, mod) }()
 }
 
 // shareCallsEvery is how often this instance adds its users' calls to the
@@ -141,14 +141,21 @@ func every(ctx context.Context, period time.Duration, f func()) {
 	}
 }
 
-// watchRedis tells the hub whether Redis answers, every healthEvery.
-func (n *clusterNode) watchRedis(ctx context.Context, hub *signaling.Hub) {
+// watchRedis tells the hub whether Redis answers, every healthEvery, and
+// when it does, stores the reports mod held while it did not.
+func (n *clusterNode) watchRedis(ctx context.Context, hub *signaling.Hub, mod *moderation.Moderator) {
 	every(ctx, healthEvery, func() {
 		pctx, cancel := context.WithTimeout(ctx, healthEvery)
 		err := n.rdb.Ping(pctx).Err()
 		cancel()
-		if ctx.Err() == nil {
-			hub.SetShared(err == nil, err)
+		if ctx.Err() != nil {
+			return
+		}
+		hub.SetShared(err == nil, err)
+		if err == nil && mod.HeldReports() > 0 {
+			if err := mod.StoreHeld(); err != nil {
+				n.log.Warn("cluster: held reports not stored yet; trying again", "err", err)
+			}
 		}
 	})
 }

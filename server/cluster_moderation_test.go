@@ -64,16 +64,17 @@ func expectBannedSession(t *testing.T, c *livetest.Client) {
 	}
 }
 
-// waitUnbanned waits until srv lets a client of ip in again.
-func waitUnbanned(t *testing.T, srv *livetest.Server, ip string) {
+// waitBanned waits until srv keeps a client of ip out (want true) or lets
+// it in (want false).
+func waitBanned(t *testing.T, srv *livetest.Server, ip string, want bool) {
 	t.Helper()
 	deadline := time.Now().Add(livetest.WaitFor)
 	for {
-		if _, banned := srv.Moderation().Check(ip, ""); !banned {
+		if _, banned := srv.Moderation().Check(ip, ""); banned == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s still banned after %v", ip, livetest.WaitFor)
+			t.Fatalf("%s banned %v after %v, want %v", ip, !want, livetest.WaitFor, want)
 		}
 		time.Sleep(10 * time.Millisecond) // polling another goroutine's view
 	}
@@ -107,7 +108,7 @@ func TestClusterAnAdminBanAndUnbanReachEveryInstance(t *testing.T) {
 	if status, body := adminDo(t, b, "DELETE", "/api/admin/bans?target=192.0.2.7", ""); status != http.StatusOK {
 		t.Fatalf("unban on the other instance: %d %s", status, body)
 	}
-	waitUnbanned(t, a, "192.0.2.7")
+	waitBanned(t, a, "192.0.2.7", false)
 	dialFrom(t, a, "192.0.2.7").Close() // welcomed (dialFrom reads the welcome)
 	dialFrom(t, b, "192.0.2.7").Close()
 
@@ -141,7 +142,16 @@ func TestClusterReportsOfAllInstancesCountTowardOneBan(t *testing.T) {
 	x.Expect("waiting_for_partner") // two distinct reporters: still welcome
 	x.Send("leave", nil)
 
-	reportFrom(t, a, "198.51.100.3", x)
+	// The third report: the ban (told over pub/sub) may reach x before
+	// partner_left (told over x's instance's stream), so x waits for it alone.
+	third := dialFrom(t, a, "198.51.100.3")
+	x.Send("find_partner", nil)
+	x.Expect("waiting_for_partner")
+	third.Send("find_partner", nil)
+	third.Expect("partner_found")
+	x.Expect("partner_found")
+	third.Send("report_partner", map[string]string{"reason": "nudity"})
+	third.ExpectUntil("report_received")
 	expectBannedSession(t, x)
 	livetest.ExpectBannedAtDial(t, b.WSURL, "198.51.100.9")
 	livetest.ExpectBannedAtDial(t, a.WSURL, "198.51.100.9")
@@ -173,4 +183,50 @@ func TestClusterAReportedPairIsNeverMatchedAgainOnAnyInstance(t *testing.T) {
 	other := dialFrom(t, a, "192.0.2.51")
 	other.Send("find_partner", nil)
 	sameRoom(t, other, y)
+}
+
+// TestClusterReportsMadeWhileRedisIsDownAreStoredWhenItAnswers: with Redis
+// stopped, three clients of distinct addresses report x on one instance;
+// each is told its report was taken (a provisional id), and once Redis
+// answers the reports are stored (listed on the other instance) and the
+// third bans x as it would have.
+func TestClusterReportsMadeWhileRedisIsDownAreStoredWhenItAnswers(t *testing.T) {
+	r := redistest.Start(t)
+	a, b := moderationInstance(t, r), moderationInstance(t, r)
+	r.Stop()
+	waitCluster(t, a, "local_only")
+	x := dialFrom(t, a, "198.51.100.19")
+
+	first := dialFrom(t, a, "198.51.100.11")
+	x.Send("find_partner", nil)
+	x.Expect("waiting_for_partner")
+	first.Send("find_partner", nil)
+	first.Expect("partner_found")
+	x.Expect("partner_found")
+	first.Send("report_partner", map[string]string{"reason": "nudity"})
+	var got struct{ ReportID string }
+	first.ExpectUntil("report_received").Decode(t, &got)
+	if !strings.HasPrefix(got.ReportID, moderation.HeldPrefix) {
+		t.Fatalf("report while Redis is down: id %q, want a held one", got.ReportID)
+	}
+	x.Expect("partner_left")
+	first.Close()
+	reportFrom(t, a, "198.51.100.12", x)
+	reportFrom(t, a, "198.51.100.13", x)
+	if n := a.Moderation().HeldReports(); n != 3 {
+		t.Fatalf("%d reports held, want 3", n)
+	}
+
+	r.Restart(t)
+	expectBannedSession(t, x)
+	waitBanned(t, b, "198.51.100.19", true) // b reads it when it subscribes again
+	livetest.ExpectBannedAtDial(t, b.WSURL, "198.51.100.19")
+	var list struct{ Reports []moderation.Report }
+	_, body := adminDo(t, b, "GET", "/api/admin/reports", "")
+	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list.Reports) != 3 {
+		t.Fatalf("reports listed on the other instance: %s (%v)", body, err)
+	}
+	if a.Moderation().HeldReports() != 0 {
+		t.Fatal("reports still held once stored")
+	}
 }

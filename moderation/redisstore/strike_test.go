@@ -17,7 +17,7 @@ func unwatched(t *testing.T, r *redistest.Server, origin string) *moderation.Mod
 	log, _ := testlog.NewLogger(t, origin+" log", slog.LevelDebug)
 	cfg := moderation.DefaultConfig()
 	cfg.DataDir = "unused"
-	m, err := moderation.NewShared(cfg, newStore(t, r, origin), log)
+	m, err := moderation.NewShared(cfg, newStore(t, r, origin), nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

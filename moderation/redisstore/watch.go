@@ -21,7 +21,7 @@ const watchPing = 5 * time.Second
 // the order Redis published them, until ctx ends. Whenever it (re)subscribes
 // (at start, and after the connection to Redis was lost, since changes
 // published meanwhile were not told) it calls resync first, which should
-// read the whole store again (moderation.Moderator.Reload); a resync that
+// read the whole store again (moderation.Moderator.Resync, which first stores the reports held meanwhile); a resync that
 // fails is tried again at the next ping. The caller owns the goroutine.
 func (s *Store) Watch(ctx context.Context, apply func(moderation.Change), resync func() error, log *slog.Logger) {
 	ps := s.rdb.Subscribe(ctx, s.channel())

@@ -40,7 +40,7 @@ func startInstanceWith(t *testing.T, r *redistest.Server, origin string, edit fu
 		edit(&cfg)
 	}
 	in := &instance{store: newStore(t, r, origin)}
-	m, err := moderation.NewShared(cfg, in.store, log)
+	m, err := moderation.NewShared(cfg, in.store, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
