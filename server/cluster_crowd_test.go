@@ -45,8 +45,8 @@ func TestClusterCrowdOverThreeInstances(t *testing.T) {
 		if i%len(instances) != j%len(instances) {
 			across++
 		}
-		waitPackets(t, crowd[j], uint32(i+1), 20)
-		waitPackets(t, crowd[i], uint32(j+1), 20)
+		crowd[j].WaitPackets(t, uint32(i+1), 20)
+		crowd[i].WaitPackets(t, uint32(j+1), 20)
 		text := fmt.Sprintf("hello from %d", i)
 		crowd[i].WS.Send("chat_message", map[string]string{"text": text})
 		var chat struct{ Text string }

@@ -80,7 +80,7 @@ func TestClusterLossRepairedAcrossInstances(t *testing.T) {
 	ub := livetest.NewMediaUser(t, b, synth.Options{Source: 2, Send: true, Record: true,
 		VideoBitrate: 200_000, FPS: 15, DropEvery: 5})
 	ub.Offer(t)
-	waitConnected(t, ub)
+	ub.WaitConnected(t)
 	pairUsers(t, ua, ub)
 
 	waitAllVideo(t, ub, 1, 90) // lost on the bridge, repaired by a's instance

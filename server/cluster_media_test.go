@@ -20,7 +20,7 @@ func mediaUser(t *testing.T, srv *livetest.Server, source uint32) *livetest.Medi
 	t.Helper()
 	u := livetest.NewMediaUser(t, srv, synth.Options{Source: source, Send: true, Record: true, VideoBitrate: 200_000, FPS: 15})
 	u.Offer(t)
-	waitConnected(t, u)
+	u.WaitConnected(t)
 	return u
 }
 
@@ -56,8 +56,8 @@ func pairUsers(t *testing.T, ua, ub *livetest.MediaUser) {
 	ub.WS.Send("find_partner", nil)
 	ub.WaitFor(t, "partner_found")
 	ua.WaitFor(t, "partner_found")
-	waitPackets(t, ub, ua.Media.Source(), 30) // a's media crossed to b
-	waitPackets(t, ua, ub.Media.Source(), 30) // and b's to a
+	ub.WaitPackets(t, ua.Media.Source(), 30) // a's media crossed to b
+	ua.WaitPackets(t, ub.Media.Source(), 30) // and b's to a
 }
 
 func TestClusterMediaAcrossInstances(t *testing.T) {
@@ -69,8 +69,8 @@ func TestClusterMediaAcrossInstances(t *testing.T) {
 	uc.WaitFor(t, "waiting_for_partner")
 	ub.WS.Send("next_partner", nil)
 	ub.WaitFor(t, "partner_found")
-	waitPackets(t, ub, 3, 30)
-	waitPackets(t, uc, 2, 30)
+	ub.WaitPackets(t, 3, 30)
+	uc.WaitPackets(t, 2, 30)
 
 	// b's video switched from a to c on its one track: c's starts with a
 	// keyframe, and nothing of a's comes after it.
@@ -118,8 +118,8 @@ func TestClusterInstancesLeaveNoGoroutinesBehind(t *testing.T) {
 	ua.WaitFor(t, "waiting_for_partner")
 	ub.WS.Send("find_partner", nil)
 	ub.WaitFor(t, "partner_found")
-	waitPackets(t, ua, 2, 10) // the bridge carries media both ways
-	waitPackets(t, ub, 1, 10)
+	ua.WaitPackets(t, 2, 10) // the bridge carries media both ways
+	ub.WaitPackets(t, 1, 10)
 	for _, u := range []*livetest.MediaUser{ua, ub} {
 		u.WS.Close()
 		u.Media.Close()

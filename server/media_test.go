@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/internal/livetest"
 	"github.com/tandemchat/tandem/sfu/synth"
@@ -37,40 +35,6 @@ func offerWithoutFingerprint(t *testing.T) string {
 	return b.String()
 }
 
-// waitPackets waits until u's Pion client (with Options.Record) has
-// received at least n packets of the client with source.
-func waitPackets(t *testing.T, u *livetest.MediaUser, source uint32, n int) {
-	t.Helper()
-	deadline := time.Now().Add(livetest.WaitFor)
-	for {
-		got := 0
-		for _, p := range u.Media.Packets() {
-			if p.Source == source {
-				got++
-			}
-		}
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("received %d packets of source %d within %v, want %d", got, source, livetest.WaitFor, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitConnected waits until u's Pion client is connected to the server.
-func waitConnected(t *testing.T, u *livetest.MediaUser) {
-	t.Helper()
-	deadline := time.Now().Add(livetest.WaitFor)
-	for u.Media.PC().ConnectionState() != webrtc.PeerConnectionStateConnected {
-		if time.Now().After(deadline) {
-			t.Fatalf("not connected within %v: %s", livetest.WaitFor, u.Media.PC().ConnectionState())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestMediaFailureAfterARejectedFirstOfferEndsThePair reproduces issue 12's
 // item 5 against the whole server: a rejected first offer, a valid one,
 // then a real failure must reach the partner as partner_left media_failed,
@@ -91,7 +55,7 @@ func TestMediaFailureAfterARejectedFirstOfferEndsThePair(t *testing.T) {
 	b.WS.Send("find_partner", nil)
 	a.WaitFor(t, "partner_found")
 	b.WaitFor(t, "partner_found")
-	waitPackets(t, b, 1, 30) // a's media reaches b: the valid PeerConnection works
+	b.WaitPackets(t, 1, 30) // a's media reaches b: the valid PeerConnection works
 	select {
 	case m := <-b.Other:
 		t.Fatalf("while the media works, b got %s %s", m.Type, m.Data)
@@ -134,8 +98,8 @@ func TestPeerConnectionsPerIPAreCapped(t *testing.T) {
 	}
 	users[0].Offer(t)
 	users[1].Offer(t)
-	waitConnected(t, users[0])
-	waitConnected(t, users[1])
+	users[0].WaitConnected(t)
+	users[1].WaitConnected(t)
 	users[2].Offer(t)
 	t.Logf("third offer: %s", users[2].WaitForError(t, "media_limit"))
 	if peers := srv.Media().Stats().Peers; peers != 2 {
@@ -144,8 +108,8 @@ func TestPeerConnectionsPerIPAreCapped(t *testing.T) {
 
 	users[0].WS.Send("find_partner", nil)
 	users[1].WS.Send("find_partner", nil)
-	waitPackets(t, users[1], 1, 30) // the two within the cap are unharmed
-	waitPackets(t, users[0], 2, 30)
+	users[1].WaitPackets(t, 1, 30) // the two within the cap are unharmed
+	users[0].WaitPackets(t, 2, 30)
 
 	users[0].WS.Close()
 	deadline := time.Now().Add(livetest.WaitFor)
@@ -159,7 +123,7 @@ func TestPeerConnectionsPerIPAreCapped(t *testing.T) {
 	users[2].WS.Send("webrtc_offer", map[string]string{"sdp": users[2].Media.PC().LocalDescription().SDP})
 	users[2].WS.Send("find_partner", nil)
 	users[1].WS.Send("find_partner", nil)
-	waitPackets(t, users[2], 2, 30)
+	users[2].WaitPackets(t, 2, 30)
 }
 
 // TestNoMediaPortLeftIsAClearError gives the server a media port range of
@@ -176,7 +140,7 @@ func TestNoMediaPortLeftIsAClearError(t *testing.T) {
 	a := livetest.NewMediaUser(t, srv, synth.Options{Source: 1, Send: true})
 	b := livetest.NewMediaUser(t, srv, synth.Options{Source: 2, Send: true})
 	a.Offer(t)
-	waitConnected(t, a)
+	a.WaitConnected(t)
 	b.Offer(t)
 	t.Logf("second offer: %s", b.WaitForError(t, "media_unavailable"))
 }

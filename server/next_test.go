@@ -42,7 +42,7 @@ func nextShowsKeptKeyframe(t *testing.T) bool {
 	a.WS.Send("find_partner", nil)
 	b.WS.Send("find_partner", nil)
 	a.WaitFor(t, "partner_found")
-	waitPackets(t, a, 2, 30)
+	a.WaitPackets(t, 2, 30)
 	c.WS.Send("find_partner", nil)
 	c.WaitFor(t, "waiting_for_partner")
 	// The server's receiver report about c's media: its video reaches the server.
@@ -57,7 +57,7 @@ func nextShowsKeptKeyframe(t *testing.T) bool {
 	pressed := time.Now()
 	a.WS.Send("next_partner", nil)
 	a.WaitFor(t, "partner_found")
-	waitPackets(t, a, 3, 30)
+	a.WaitPackets(t, 3, 30)
 
 	var pkts []synth.Packet
 	for _, p := range a.Media.Packets() {

@@ -26,7 +26,14 @@ type MediaUser struct {
 // yet (see Offer).
 func NewMediaUser(t testing.TB, srv *Server, opts synth.Options) *MediaUser {
 	t.Helper()
-	ws := MustDial(t, srv.WSURL)
+	return NewMediaUserAt(t, srv.WSURL, opts)
+}
+
+// NewMediaUserAt is NewMediaUser for the WebSocket URL wsURL (a server of
+// another process, or a proxy in front of servers).
+func NewMediaUserAt(t testing.TB, wsURL string, opts synth.Options) *MediaUser {
+	t.Helper()
+	ws := MustDial(t, wsURL)
 	media, err := synth.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -112,4 +119,39 @@ func (u *MediaUser) WaitForError(t testing.TB, code string) string {
 	}
 	t.Fatalf("no error %s within %v", code, WaitFor)
 	return ""
+}
+
+// WaitConnected waits until u's Pion client is connected to the server,
+// failing the test after WaitFor.
+func (u *MediaUser) WaitConnected(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(WaitFor)
+	for u.Media.PC().ConnectionState() != webrtc.PeerConnectionStateConnected {
+		if time.Now().After(deadline) {
+			t.Fatalf("not connected within %v: %s", WaitFor, u.Media.PC().ConnectionState())
+		}
+		time.Sleep(20 * time.Millisecond) // polling Pion's state
+	}
+}
+
+// WaitPackets waits until u received n packets the Pion client of source
+// sent, failing the test after WaitFor.
+func (u *MediaUser) WaitPackets(t testing.TB, source uint32, n int) {
+	t.Helper()
+	deadline := time.Now().Add(WaitFor)
+	for {
+		got := 0
+		for _, p := range u.Media.Packets() {
+			if p.Source == source {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d packets of source %d within %v, want %d", got, source, WaitFor, n)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the recorded packets
+	}
 }
