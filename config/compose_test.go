@@ -1,12 +1,10 @@
 package config
 
 import (
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/tandemchat/tandem/internal/deploytest"
 )
 
 // TestComposeFileStartsValidInstances loads each tandem service of
@@ -14,27 +12,15 @@ import (
 // every TANDEM_* name it sets is known, the settings pass validation, and
 // the instances share Redis but take ports of their own.
 func TestComposeFileStartsValidInstances(t *testing.T) {
-	data, err := os.ReadFile("../deploy/compose.yaml")
+	// What the operator exports, as the file's header says.
+	vars := map[string]string{"TANDEM_CLUSTER_SECRET": strings.Repeat("ab", 32), "TANDEM_PUBLIC_IP": "203.0.113.10"}
+	services, err := deploytest.ReadCompose("../deploy/compose.yaml", vars)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What the operator exports, as the file's header says.
-	vars := map[string]string{"TANDEM_CLUSTER_SECRET": strings.Repeat("ab", 32), "TANDEM_PUBLIC_IP": "203.0.113.10"}
-	data = regexp.MustCompile(`\$\{(\w+):\?[^}]*\}`).ReplaceAllFunc(data, func(m []byte) []byte {
-		name := regexp.MustCompile(`\w+`).Find(m[2:])
-		return []byte(vars[string(name)])
-	})
-	var compose struct {
-		Services map[string]struct {
-			Environment map[string]string `yaml:"environment"`
-		} `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(data, &compose); err != nil {
-		t.Fatalf("deploy/compose.yaml: %v", err)
-	}
 	seen := map[string]string{} // a port-like setting's value -> the service using it
 	instances := 0
-	for name, svc := range compose.Services {
+	for name, svc := range services {
 		if !strings.HasPrefix(name, "tandem") {
 			continue
 		}

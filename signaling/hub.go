@@ -169,17 +169,21 @@ func (h *Hub) checkOrigin(r *http.Request) bool {
 // freed); the session's own reader and writer goroutines, owned by the hub,
 // run until it ends. A function attached with WithSessionEnd is called
 // once the session has released everything, or at once if there is none.
+// A draining hub takes no new users: the request gets 503 before any
+// upgrade, so that a load balancer passes it to another instance, and a
+// browser's client retries.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	end := sessionEndFrom(r.Context())
 	h.mu.Lock()
-	closed := h.closed
-	if !closed {
+	closed, draining := h.closed, h.draining
+	if !closed && !draining {
 		h.running.Add(1)
 	}
 	h.mu.Unlock()
-	if closed {
+	if closed || draining {
 		end()
-		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "this server is draining and takes no new users; try again", http.StatusServiceUnavailable)
 		return
 	}
 	conn, err := h.upgrader.Upgrade(w, r, nil)

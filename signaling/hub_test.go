@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -340,6 +341,12 @@ func TestDrainRefusesNewMatchesAndEndsPairsLater(t *testing.T) {
 	c.expectError(CodeDraining) // taken out of the queue
 	d.send("find_partner", nil)
 	d.expectError(CodeDraining)
+	// A new user is refused before the upgrade, for a load balancer to send
+	// it elsewhere.
+	if _, resp, err := websocket.DefaultDialer.Dial(h.url, nil); err == nil || resp == nil ||
+		resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a new WebSocket while draining: %v, %+v", err, resp)
+	}
 	a.send("chat_message", map[string]string{"text": "still here"})
 	b.expect("chat_message")
 
