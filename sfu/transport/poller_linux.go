@@ -64,9 +64,8 @@ type poller struct {
 	events  [128]syscall.EpollEvent
 	ready   [128]*polledConn // the sockets of events still being read this poll
 	buf     [receiveMTU]byte
+	batch   recvBatch
 	scratch scratch
-	rsa     syscall.RawSockaddrInet4
-	rsalen  uint32
 }
 
 // receiveMTU is the largest datagram read, as Pion's ICE reads.
@@ -294,17 +293,14 @@ func (p *poller) poll() (read int, goOn bool) {
 // c. A socket read after it was removed (closed) reads nothing.
 func (p *poller) drain(c *polledConn, limit int) int {
 	read := 0
+	p.batch.start()
 	next := func(b []byte) (int, netip.AddrPort, error) {
-		if read == limit {
-			return 0, netip.AddrPort{}, errDrained
-		}
-		n, ok := p.recv(c, b)
+		n, from, ok := p.batch.take(c, b, read, limit)
 		if !ok {
 			return 0, netip.AddrPort{}, errDrained
 		}
 		read++
-		port := (*[2]byte)(unsafe.Pointer(&p.rsa.Port)) // network byte order
-		return n, netip.AddrPortFrom(netip.AddrFrom4(p.rsa.Addr), uint16(port[0])<<8|uint16(port[1])), nil
+		return n, from, nil
 	}
 	for {
 		n, from, err := readForPion(next, p.buf[:], c.taker, &p.scratch, nil)
@@ -318,25 +314,6 @@ func (p *poller) drain(c *polledConn, limit int) int {
 // errDrained ends drain's read loop: the socket has no more datagrams, or the poll's share
 // of them was read.
 var errDrained = errors.New("socket drained")
-
-// recv reads one datagram of c into b; false when c has none (or is closed).
-func (p *poller) recv(c *polledConn, b []byte) (int, bool) {
-	c.fdMu.RLock()
-	defer c.fdMu.RUnlock()
-	if c.fd < 0 {
-		return 0, false
-	}
-	for {
-		p.rsalen = syscall.SizeofSockaddrInet4
-		n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(c.fd),
-			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0,
-			uintptr(unsafe.Pointer(&p.rsa)), uintptr(unsafe.Pointer(&p.rsalen)))
-		if errno == syscall.EINTR {
-			continue
-		}
-		return int(n), errno == 0
-	}
-}
 
 // openUDP4 opens a non-blocking IPv4 UDP socket bound to laddr (port 0: any), outside the Go
 // runtime's poller, and returns it with its bound address.
