@@ -55,9 +55,10 @@ load: build
 	scripts/load.sh
 
 # Bridged against local forwarding: redis-server and two instances in cluster
-# mode on loopback, the load once with every user on one instance and once
-# with partners on different instances (scripts/clusterload.sh; the LOAD_*
-# variables and CLUSTERLOAD_ROUNDS, CLUSTERLOAD_PIN change it).
+# mode on loopback, the load with every user on one instance, with the pairs
+# spread over both, and with partners on different instances
+# (scripts/clusterload.sh; the LOAD_* variables and CLUSTERLOAD_ROUNDS,
+# CLUSTERLOAD_PIN, CLUSTERLOAD_RUNS change it).
 clusterload: build
 	scripts/clusterload.sh
 

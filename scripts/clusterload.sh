@@ -3,9 +3,12 @@
 # redis-server and two bin/tandem instances in cluster mode on loopback, then
 # runs bin/tandem-load against them in alternating rounds:
 #   local:   every user on instance A (pairs forwarded inside A; B idle),
+#   spread:  the pairs spread over A and B round robin, both users of a pair
+#            on one instance (every forward local, both instances as busy
+#            as in the bridged run),
 #   bridged: users spread over A and B round robin, so that every first pair
 #            has one user on each instance and its media crosses the bridge,
-# measuring the CPU of both instances in both runs, and prints a summary.
+# measuring the CPU of both instances in every run, and prints a summary.
 # Everything stops on exit, also when something fails or the run is
 # interrupted. Exits non-zero if a run failed.
 #
@@ -19,7 +22,8 @@
 # core 1, as docs/performance.md's load runs do. CLUSTERLOAD_BRIDGE_PORTS
 # (default 39146,39147) are the two bridges' UDP ports on 127.0.0.1;
 # CLUSTERLOAD_TANDEM (default bin/tandem) is the server binary, to compare
-# builds.
+# builds; CLUSTERLOAD_RUNS (default "local spread bridged") the runs of a
+# round, in order.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +33,7 @@ next=${LOAD_NEXT:-0}
 duration=${LOAD_DURATION:-30s}
 warmup=${LOAD_WARMUP:-8s}
 rounds=${CLUSTERLOAD_ROUNDS:-1}
+runs=${CLUSTERLOAD_RUNS:-local spread bridged}
 IFS=, read -r bridge_a bridge_b <<<"${CLUSTERLOAD_BRIDGE_PORTS:-39146,39147}"
 tandem=${CLUSTERLOAD_TANDEM:-bin/tandem}
 for bin in "$tandem" bin/tandem-load; do
@@ -107,28 +112,36 @@ url_a=$(url_of a)
 url_b=$(url_of b)
 echo "clusterload: $("$tandem" -version); Redis on 127.0.0.1:$redis_port; A $url_a (pid $a), B $url_b (pid $b)"
 
-# run_load KIND URLS runs the load tool once and keeps its output in
-# $work/KIND.N.
+# run_load KIND URLS [ARGS...] runs the load tool once (with ARGS added) and
+# keeps its output in $work/KIND.N.
 status=0
 run_load() {
-  local out="$work/$1.$round"
+  local out="$work/$1.$round" urls=$2
+  shift 2
   echo
-  echo "clusterload: round $round, $1 (users on $2)"
-  "${load_pin[@]}" bin/tandem-load -url "$2" -pid "$a,$b" -pairs "$pairs" -bitrate "$bitrate" \
-    -next "$next" -duration "$duration" -warmup "$warmup" >"$out" 2>&1 &
+  echo "clusterload: round $round, $(basename "$out" ".$round") (users on $urls${*:+, $*})"
+  "${load_pin[@]}" bin/tandem-load -url "$urls" -pid "$a,$b" -pairs "$pairs" -bitrate "$bitrate" \
+    -next "$next" -duration "$duration" -warmup "$warmup" "$@" >"$out" 2>&1 &
   load=$!
   wait "$load" || { status=$?; echo "clusterload: the $1 run failed ($status)" >&2; }
   load=""
   cat "$out"
 }
 for round in $(seq "$rounds"); do
-  run_load local "$url_a"
-  run_load bridged "$url_a,$url_b"
+  for kind in $runs; do
+    case $kind in
+      local) run_load local "$url_a" ;;
+      spread) run_load spread "$url_a,$url_b" -spread pairs ;;
+      bridged) run_load bridged "$url_a,$url_b" ;;
+      *) echo "clusterload: unknown run $kind in CLUSTERLOAD_RUNS" >&2; exit 2 ;;
+    esac
+  done
 done
 
 echo
 echo "clusterload: summary (both instances' CPU per packet received by a client; kernel part)"
-for f in "$work"/local.* "$work"/bridged.*; do
+for f in "$work"/local.* "$work"/spread.* "$work"/bridged.*; do
+  [ -e "$f" ] || continue
   line=$(grep 'per packet received by a client' "$f" || echo "no CPU figure")
   share=$(grep -o '[0-9.]* % of them from a partner on another instance' "$f" | cut -d' ' -f1 || true)
   echo "  $(basename "$f"): ${line#server CPU per packet received by a client: }, bridged share ${share:-0} %"

@@ -12,7 +12,9 @@ import (
 // comma-separated) and users are spread over them round robin, user i (from 0) on instance
 // i mod n. The users connect in pairs, the next pair once this one has met (waitPaired), so
 // the two users of each first pairing are consecutive and sit on different instances: with
-// two or more URLs every first pair is bridged. After a Next the
+// two or more URLs every first pair is bridged. With -spread pairs it is the pairs that
+// are spread round robin, pair k (users 2k+1 and 2k+2) on instance k mod n: every first pair
+// is local, and the instances carry the same load as in a bridged run. After a Next the
 // queue pairs whoever waits, on either instance, so with -next some pairs become local; the
 // tool counts, from the source every synthetic packet carries, how many packets came from a
 // partner on another instance.
@@ -61,13 +63,23 @@ func (l *intList) Set(v string) error {
 	return nil
 }
 
+// spread is how the users are placed over n instances: user by user (partners apart) or,
+// byPair, pair by pair (partners together).
+type spread struct {
+	n      int
+	byPair bool
+}
+
 // instanceOf is the index of the instance (in -url's order) that holds the user with the
-// given id (ids count from 1) when users are spread round robin over n instances.
-func instanceOf(id uint32, n int) int {
-	if n <= 1 || id == 0 {
+// given id (ids count from 1).
+func (s spread) instanceOf(id uint32) int {
+	if s.n <= 1 || id == 0 {
 		return 0
 	}
-	return int((id - 1) % uint32(n))
+	if s.byPair {
+		return int((id - 1) / 2 % uint32(s.n))
+	}
+	return int((id - 1) % uint32(s.n))
 }
 
 // statsURLs maps each instance's WebSocket URL to its /api/stats.

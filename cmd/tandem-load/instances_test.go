@@ -43,24 +43,28 @@ func TestListFlagsTakeRepeatedAndCommaSeparatedValues(t *testing.T) {
 
 // TestUsersSpreadRoundRobinWithFirstPartnersApart checks the assignment the bridged runs rely
 // on: with several instances, users 2k+1 and 2k+2 (who connect one after the other and so
-// become partners) are never on the same instance, and each instance gets its share.
+// become partners) are never on the same instance, and each instance gets its share; spread
+// by pair, the two are always on one instance, and each instance gets its share too.
 func TestUsersSpreadRoundRobinWithFirstPartnersApart(t *testing.T) {
 	for _, n := range []int{2, 3, 4} {
-		count := make([]int, n)
-		for id := uint32(1); id <= 80; id++ {
-			count[instanceOf(id, n)]++
-			if id%2 == 0 && instanceOf(id, n) == instanceOf(id-1, n) {
-				t.Errorf("%d instances: users %d and %d on the same instance", n, id-1, id)
+		for _, byPair := range []bool{false, true} {
+			sp := spread{n: n, byPair: byPair}
+			count := make([]int, n)
+			for id := uint32(1); id <= 80; id++ {
+				count[sp.instanceOf(id)]++
+				if id%2 == 0 && (sp.instanceOf(id) == sp.instanceOf(id-1)) != byPair {
+					t.Errorf("%+v: users %d and %d on instances %d and %d", sp, id-1, id, sp.instanceOf(id-1), sp.instanceOf(id))
+				}
 			}
-		}
-		for i, c := range count {
-			if c < 80/n || c > 80/n+1 {
-				t.Errorf("%d instances: instance %d holds %d of 80 users", n, i, c)
+			for i, c := range count {
+				if c < 80/n-1 || c > 80/n+2 {
+					t.Errorf("%+v: instance %d holds %d of 80 users", sp, i, c)
+				}
 			}
 		}
 	}
 	for id := uint32(0); id <= 5; id++ {
-		if instanceOf(id, 1) != 0 {
+		if (spread{n: 1}).instanceOf(id) != 0 || (spread{n: 1, byPair: true}).instanceOf(id) != 0 {
 			t.Fatalf("one instance: user %d not on it", id)
 		}
 	}
@@ -68,14 +72,19 @@ func TestUsersSpreadRoundRobinWithFirstPartnersApart(t *testing.T) {
 
 func TestPacketsFromAPartnerOnAnotherInstanceCountAsBridged(t *testing.T) {
 	res := &results{}
-	u := &user{id: 3, instances: 2, res: res}  // instance 0
-	for _, src := range []uint32{4, 6, 5, 0} { // instance 1, 1, 0, unknown
+	u := &user{id: 3, spread: spread{n: 2}, res: res} // instance 0
+	for _, src := range []uint32{4, 6, 5, 0} {        // instance 1, 1, 0, unknown
 		u.onPacket(synth.Packet{Kind: webrtc.RTPCodecTypeAudio, Source: src})
 	}
 	if res.packets.Load() != 4 || res.bridged.Load() != 2 {
 		t.Fatalf("%d packets, %d bridged; want 4 and 2", res.packets.Load(), res.bridged.Load())
 	}
-	alone := &user{id: 3, instances: 1, res: &results{}}
+	together := &user{id: 3, spread: spread{n: 2, byPair: true}, res: &results{}}
+	together.onPacket(synth.Packet{Kind: webrtc.RTPCodecTypeAudio, Source: 4}) // its partner, on its instance
+	if together.res.bridged.Load() != 0 {
+		t.Fatal("a packet from a partner on the same instance counted as bridged")
+	}
+	alone := &user{id: 3, spread: spread{n: 1}, res: &results{}}
 	alone.onPacket(synth.Packet{Kind: webrtc.RTPCodecTypeAudio, Source: 4})
 	if alone.res.bridged.Load() != 0 {
 		t.Fatal("a packet counted as bridged with one instance")

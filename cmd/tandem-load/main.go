@@ -29,6 +29,7 @@ import (
 
 type options struct {
 	urls     stringList // the instances' WebSocket URLs; users spread round robin
+	byPair   bool       // spread pairs, not users, round robin (partners on one instance)
 	pairs    int
 	bitrate  int
 	fps      int
@@ -43,6 +44,7 @@ type options struct {
 func main() {
 	var o options
 	flag.Var(&o.urls, "url", "server WebSocket URL; several (repeated or comma-separated): the instances of a cluster, users spread round robin (default ws://127.0.0.1:3000/ws)")
+	spreadBy := flag.String("spread", "users", "with several -url: users (partners on different instances) or pairs (partners on one instance, pairs round robin)")
 	flag.IntVar(&o.pairs, "pairs", 10, "number of pairs (2 clients each)")
 	flag.IntVar(&o.bitrate, "bitrate", 1_500_000, "video bitrate per client, bits per second")
 	flag.IntVar(&o.fps, "fps", 30, "video frames per second")
@@ -55,6 +57,14 @@ func main() {
 	flag.Parse()
 	if len(o.urls) == 0 {
 		o.urls = stringList{"ws://127.0.0.1:3000/ws"}
+	}
+	switch *spreadBy {
+	case "users":
+	case "pairs":
+		o.byPair = true
+	default:
+		fmt.Fprintf(os.Stderr, "tandem-load: -spread %q: want users or pairs\n", *spreadBy)
+		os.Exit(2)
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "tandem-load:", err)
@@ -164,13 +174,14 @@ func run(o options) error {
 }
 
 // connectUsers dials 2*pairs users one after the other, spread round robin over the
-// instances (instanceOf), each pair once the one before it is paired (waitPaired), so users
+// instances (spread.instanceOf), each pair once the one before it is paired (waitPaired), so users
 // 2k+1 and 2k+2 become the first partners.
 func connectUsers(ctx context.Context, o options, res *results) ([]*user, error) {
 	var users []*user
 	for i := range 2 * o.pairs {
 		id := uint32(i + 1)
-		u, err := dial(ctx, o.urls[instanceOf(id, len(o.urls))], id, len(o.urls), o.bitrate, o.fps, res)
+		sp := spread{n: len(o.urls), byPair: o.byPair}
+		u, err := dial(ctx, o.urls[sp.instanceOf(id)], id, sp, o.bitrate, o.fps, res)
 		if err != nil {
 			return users, err
 		}

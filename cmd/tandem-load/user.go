@@ -25,11 +25,11 @@ type message struct {
 // user is one simulated visitor: a WebSocket session and a synthetic Pion client that sends
 // video and audio, re-enters the queue when its partner leaves, and measures switches.
 type user struct {
-	id        uint32
-	instances int // how many instances the users are spread over (instanceOf)
-	conn      *websocket.Conn
-	client    *synth.Client
-	res       *results
+	id     uint32
+	spread spread // how the users are placed over the instances
+	conn   *websocket.Conn
+	client *synth.Client
+	res    *results
 
 	writeMu sync.Mutex
 
@@ -47,10 +47,10 @@ type user struct {
 	queued    bool      // in the queue (or asked to be) since the last partner_found
 }
 
-// dial connects a user's WebSocket and creates its media client; instances is how many
-// instances the users are spread over.
-func dial(ctx context.Context, wsURL string, id uint32, instances, bitrate, fps int, res *results) (*user, error) {
-	u := &user{id: id, instances: instances, res: res, firstPartner: make(chan struct{})}
+// dial connects a user's WebSocket and creates its media client; sp is how the users are
+// placed over the instances.
+func dial(ctx context.Context, wsURL string, id uint32, sp spread, bitrate, fps int, res *results) (*user, error) {
+	u := &user{id: id, spread: sp, res: res, firstPartner: make(chan struct{})}
 	origin, err := originOf(wsURL)
 	if err != nil {
 		return nil, err
@@ -191,7 +191,7 @@ func (u *user) next() {
 // onPacket runs on the media client's track goroutines for every received packet.
 func (u *user) onPacket(p synth.Packet) {
 	u.res.packets.Add(1)
-	if p.Source != 0 && instanceOf(p.Source, u.instances) != instanceOf(u.id, u.instances) {
+	if p.Source != 0 && u.spread.instanceOf(p.Source) != u.spread.instanceOf(u.id) {
 		u.res.bridged.Add(1)
 	}
 	if !p.SentAt.IsZero() {
