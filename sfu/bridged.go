@@ -69,16 +69,20 @@ func (s *SFU) NewBridgedPeer(id string, out BridgeOut) *BridgedPeer {
 // run is the bridged peer's goroutine, its counterpart of a client peer's
 // control goroutine: it sends the keyframe requests made of this peer (by
 // the local partner's downTrack, or its client's PLI), NACKs for the video
-// packets lost on the bridge (when a gap opens, and every feedbackInterval)
-// and the cap the local partner's downlink puts on the partner's sender
-// (when it changes, and every reportInterval).
+// packets lost on the bridge (when a gap opens, and every feedbackInterval
+// while some are still missing: unlike a client's, a bridged peer sends no
+// periodic congestion feedback, so it has no tick to wake for when the
+// bridge loses nothing) and the cap the local partner's downlink puts on
+// the partner's sender (when it changes, and every reportInterval).
 func (b *BridgedPeer) run(out BridgeOut) {
 	defer close(b.done)
 	reports := time.NewTicker(reportInterval)
 	defer reports.Stop()
-	feedback := time.NewTicker(feedbackInterval)
-	defer feedback.Stop()
+	retry := time.NewTimer(feedbackInterval) // armed while NACKs are pending
+	retry.Stop()
+	defer retry.Stop()
 	var seqs []uint16
+	var asked bool
 	for {
 		select {
 		case <-b.stop:
@@ -86,9 +90,13 @@ func (b *BridgedPeer) run(out BridgeOut) {
 		case <-b.keyframeReq:
 			out.RequestKeyframe()
 		case <-b.nackReq:
-			seqs = b.sendBridgeNACKs(out, seqs)
-		case <-feedback.C:
-			seqs = b.sendBridgeNACKs(out, seqs)
+			if seqs, asked = b.sendBridgeNACKs(out, seqs); asked {
+				retry.Reset(feedbackInterval)
+			}
+		case <-retry.C:
+			if seqs, asked = b.sendBridgeNACKs(out, seqs); asked {
+				retry.Reset(feedbackInterval)
+			}
 		case <-b.capReq:
 			b.sendBridgeCap(out)
 		case <-reports.C:

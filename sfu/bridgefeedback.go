@@ -79,19 +79,20 @@ func (b *BridgedPeer) HandleFeedback(pkt []byte) {
 }
 
 // sendBridgeNACKs asks the partner's instance again for the video packets lost on the
-// bridge, as sendNACKs asks a client. Called on the bridged peer's goroutine; seqs is its
-// reused scratch slice, returned for reuse.
-func (b *BridgedPeer) sendBridgeNACKs(out BridgeOut, seqs []uint16) []uint16 {
+// bridge, as sendNACKs asks a client, and reports whether it asked (then it should be called
+// again after feedbackInterval, to ask again or give up). Called on the bridged peer's
+// goroutine; seqs is its reused scratch slice, returned for reuse.
+func (b *BridgedPeer) sendBridgeNACKs(out BridgeOut, seqs []uint16) ([]uint16, bool) {
 	nack, seqs := b.pendingNACK(seqs)
 	if nack == nil {
-		return seqs
+		return seqs, false
 	}
 	raw, err := nack.Marshal()
 	if err != nil {
-		return seqs
+		return seqs, false
 	}
 	out.SendFeedback(raw)
-	return seqs
+	return seqs, true
 }
 
 // sendBridgeCap sends the partner's instance the cap the local partner's downlink puts on
