@@ -160,9 +160,9 @@ func TestBinaryPairsChatsAndDrainsOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStatus(t, base+"/readyz", http.StatusServiceUnavailable)
-	c := livetest.MustDial(t, ws)
-	c.Send("find_partner", nil)
-	c.Expect("error")
+	if _, resp, err := livetest.Dial(t, ws, nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a new WebSocket while draining: %v, %v; want 503", err, resp)
+	}
 
 	// The pair may talk on during the grace period; then it is ended.
 	a.Send("leave", nil)
