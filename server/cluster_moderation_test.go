@@ -144,14 +144,7 @@ func TestClusterReportsOfAllInstancesCountTowardOneBan(t *testing.T) {
 
 	// The third report: the ban (told over pub/sub) may reach x before
 	// partner_left (told over x's instance's stream), so x waits for it alone.
-	third := dialFrom(t, a, "198.51.100.3")
-	x.Send("find_partner", nil)
-	x.Expect("waiting_for_partner")
-	third.Send("find_partner", nil)
-	third.Expect("partner_found")
-	x.Expect("partner_found")
-	third.Send("report_partner", map[string]string{"reason": "nudity"})
-	third.ExpectUntil("report_received")
+	pairAndReport(t, dialFrom(t, a, "198.51.100.3"), x)
 	expectBannedSession(t, x)
 	livetest.ExpectBannedAtDial(t, b.WSURL, "198.51.100.9")
 	livetest.ExpectBannedAtDial(t, a.WSURL, "198.51.100.9")
@@ -198,16 +191,8 @@ func TestClusterReportsMadeWhileRedisIsDownAreStoredWhenItAnswers(t *testing.T) 
 	x := dialFrom(t, a, "198.51.100.19")
 
 	first := dialFrom(t, a, "198.51.100.11")
-	x.Send("find_partner", nil)
-	x.Expect("waiting_for_partner")
-	first.Send("find_partner", nil)
-	first.Expect("partner_found")
-	x.Expect("partner_found")
-	first.Send("report_partner", map[string]string{"reason": "nudity"})
-	var got struct{ ReportID string }
-	first.ExpectUntil("report_received").Decode(t, &got)
-	if !strings.HasPrefix(got.ReportID, moderation.HeldPrefix) {
-		t.Fatalf("report while Redis is down: id %q, want a held one", got.ReportID)
+	if id := pairAndReport(t, first, x); !strings.HasPrefix(id, moderation.HeldPrefix) {
+		t.Fatalf("report while Redis is down: id %q, want a held one", id)
 	}
 	x.Expect("partner_left")
 	first.Close()

@@ -46,8 +46,9 @@ func reportFrom(t *testing.T, srv *livetest.Server, ip string, target *livetest.
 	report(t, dialFrom(t, srv, ip), target)
 }
 
-// report pairs reporter r with target and reports it, then r leaves.
-func report(t *testing.T, r, target *livetest.Client) {
+// pairAndReport pairs reporter r with target (target waits first), has r
+// report it, and returns the id of r's report_received.
+func pairAndReport(t *testing.T, r, target *livetest.Client) string {
 	t.Helper()
 	target.Send("find_partner", nil)
 	target.Expect("waiting_for_partner")
@@ -55,12 +56,20 @@ func report(t *testing.T, r, target *livetest.Client) {
 	r.Expect("partner_found")
 	target.Expect("partner_found")
 	r.Send("report_partner", map[string]string{"reason": "nudity"})
+	var got struct{ ReportID string }
+	r.ExpectUntil("report_received").Decode(t, &got)
+	return got.ReportID
+}
+
+// report pairs reporter r with target and reports it, then r leaves.
+func report(t *testing.T, r, target *livetest.Client) {
+	t.Helper()
+	pairAndReport(t, r, target)
 	var left struct{ Reason string }
 	target.Expect("partner_left").Decode(t, &left)
 	if left.Reason != "next" {
 		t.Fatalf("reported user got partner_left %q, want next", left.Reason)
 	}
-	r.ExpectUntil("report_received")
 	r.Send("leave", nil)
 	// leave has no reply: a typing without a partner does (not_in_room), and
 	// the server handles a session's messages in order, so r has left the

@@ -49,7 +49,7 @@ func TestTheComposeDeploymentIsOneCrowdBehindNginx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := buildTandem(t)
+	bin := livetest.BuildTandem(t)
 	upstreams := map[string]string{} // the compose file's HTTP address -> the test's
 	for _, name := range tandemServices(services) {
 		env := services[name].Environment
@@ -250,17 +250,6 @@ func freePort(t *testing.T, network string) int {
 	}
 	t.Fatalf("no %s port of 127.0.0.1 free for both UDP and TCP", network)
 	return 0
-}
-
-// buildTandem builds the server binary, as the image does.
-func buildTandem(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tandem")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/tandemchat/tandem/cmd/tandem")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build tandem: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // startInstance runs bin with env (and nothing else of the test's

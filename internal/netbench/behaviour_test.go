@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tandemchat/tandem/internal/browsertest"
+	"github.com/tandemchat/tandem/internal/livetest"
 )
 
 // TestSenderFollowsAWeakReceiversDownlink is the receiver-aware bitrate's
@@ -21,7 +22,7 @@ func TestSenderFollowsAWeakReceiversDownlink(t *testing.T) {
 	}
 	browsertest.RequireChromium(t)
 	const capKbps, seconds = 600, 20
-	bin, camera := buildTandem(t), writeCamera(t)
+	bin, camera := livetest.BuildTandem(t), writeCamera(t)
 	tp := newTopology(t)
 	shapeEgress(t, tp.srv, tp.srvToRcv, capKbps)
 	r := measure(t, tp, bin, camera, "tandem", seconds)

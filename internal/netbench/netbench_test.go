@@ -6,13 +6,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandemchat/tandem/internal/browsertest"
+	"github.com/tandemchat/tandem/internal/livetest"
 	"github.com/tandemchat/tandem/internal/testlog"
 )
 
@@ -40,7 +40,7 @@ func TestNetbench(t *testing.T) {
 			t.Fatalf("%s=%q: want a whole number of seconds, at least 5", secondsEnv, s)
 		}
 	}
-	bin, camera := buildTandem(t), writeCamera(t)
+	bin, camera := livetest.BuildTandem(t), writeCamera(t)
 	tp := newTopology(t)
 	var rows []row
 	for _, c := range conditions {
@@ -56,17 +56,6 @@ func TestNetbench(t *testing.T) {
 		}
 	}
 	fmt.Print(table(rows, seconds))
-}
-
-// buildTandem builds the server binary for the server's namespace.
-func buildTandem(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tandem")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/tandemchat/tandem/cmd/tandem")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build tandem: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // startServer runs tandem in the server's namespace, with media on both of
