@@ -89,6 +89,7 @@ type Bridge struct {
 	done      chan struct{} // closed when the read goroutine ends (at once if it has none)
 
 	batches     sync.Pool        // *bridgeBatch, for Send
+	sendBufs    sync.Pool        // *[][]byte, a flush's sealed datagrams (flushBatch)
 	flushes     chan *BridgePeer // peers whose open datagram waits for the flusher
 	stop        chan struct{}    // closed by Close
 	flusherDone chan struct{}
@@ -138,6 +139,7 @@ func ListenBridgeWith(listen BridgeListener, addr, self, secret string, sink Bri
 		done: make(chan struct{}), flushes: make(chan *BridgePeer, flushQueue),
 		stop: make(chan struct{}), flusherDone: make(chan struct{})}
 	b.batches.New = func() any { return new(bridgeBatch) }
+	b.sendBufs.New = func() any { return new([][]byte) }
 	empty := map[uint64]*BridgePeer{}
 	b.peers.Store(&empty)
 	if err := b.listen(listen, addr); err != nil {

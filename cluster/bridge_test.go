@@ -449,3 +449,70 @@ func FuzzBridgeRecords(f *testing.F) {
 		}
 	})
 }
+
+// batchListener is a goroutineListener whose socket writes a batch of
+// datagrams in one call (as the SFU's does with sendmmsg), counting the calls
+// and the datagrams they carried.
+type batchListener struct {
+	goroutineListener
+	calls, datagrams atomic.Int64
+}
+
+func (l *batchListener) listen(addr netip.AddrPort, deliver func([]byte, netip.AddrPort)) (BridgeSocket, error) {
+	s, err := l.goroutineListener.listen(addr, deliver)
+	if err != nil {
+		return nil, err
+	}
+	return batchSocket{s, l}, nil
+}
+
+type batchSocket struct {
+	BridgeSocket
+	l *batchListener
+}
+
+func (s batchSocket) WriteBatch(bufs [][]byte, addr netip.AddrPort) (int, error) {
+	s.l.calls.Add(1)
+	for i, b := range bufs {
+		if _, err := s.WriteToAddrPort(b, addr); err != nil {
+			return i, err
+		}
+		s.l.datagrams.Add(1)
+	}
+	return len(bufs), nil
+}
+
+// TestBridgeWritesAFlushsDatagramsInOneCall: on a path of a 1500-byte MTU a
+// video frame's packets fill a datagram each; a socket that writes batches
+// gets them all in one call, and they arrive whole and in order.
+func TestBridgeWritesAFlushsDatagramsInOneCall(t *testing.T) {
+	var sy bridged
+	var lx batchListener
+	log, _ := testlog.NewLogger(t, "x bridge log", 0)
+	x, err := ListenBridgeWith(lx.listen, "127.0.0.1:0", "x", testSecret, &bridged{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	y := listenTestBridge(t, "y", testSecret, &sy)
+	xy, _ := linked(t, x, y)
+	xy.limit = bridgeBufLen
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var want []string
+	for i := range 6 {
+		pkt := bytes.Repeat([]byte{'a' + byte(i)}, 1100)
+		if err := xy.Send(uint64(i), pkt); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprintf("x %d %s", i, pkt))
+	}
+	if got := waitGot(t, &sy, 6); !slices.Equal(got, want) {
+		t.Fatalf("y got %d packets, not the 6 sent in order", len(got))
+	}
+	if calls, n := lx.calls.Load(), lx.datagrams.Load(); calls != 1 || n != 6 {
+		t.Fatalf("6 datagrams written in %d batch calls carrying %d, want one carrying 6", calls, n)
+	}
+	if s := x.Stats(); s.Sent != 6 || s.SendFailed != 0 {
+		t.Fatalf("bridge stats %+v, want 6 sent", s)
+	}
+}

@@ -15,7 +15,10 @@ import (
 // sendto here and one read there, without waiting for anything but the end of
 // the poll. A datagram never grows beyond the path's MTU (pathMTU), so
 // coalescing never fragments: on a 1500-byte network it merges small packets
-// (audio, keyframe requests), on loopback or jumbo frames whole frames.
+// (audio, keyframe requests), on loopback or jumbo frames whole frames. The
+// datagrams of one flush leave in one system call where the socket can write
+// several (batchWriter: the SFU's polled socket, sendmmsg), which matters on a
+// 1500-byte network, where a video frame is several datagrams.
 
 const (
 	recordHeaderLen = streamIDLen + 2 // stream id, then the packet's length
@@ -87,9 +90,13 @@ func (p *BridgePeer) flushAll() {
 	}
 	p.queued = false
 	p.outMu.Unlock()
-	for i, d := range todo {
-		_ = p.flush(d) // a lost datagram is lost packets, as on the network
-		todo[i] = nil
+	if bw, ok := p.b.conn.(batchWriter); ok && len(todo) > 1 {
+		p.flushBatch(bw, todo)
+	} else {
+		for i, d := range todo {
+			_ = p.flush(d) // a lost datagram is lost packets, as on the network
+			todo[i] = nil
+		}
 	}
 	p.outMu.Lock()
 	if p.spare == nil {
@@ -109,6 +116,34 @@ func (p *BridgePeer) flush(d *bridgeBatch) error {
 		p.b.sent.Add(1)
 	}
 	return err
+}
+
+// batchWriter is a BridgeSocket that writes several datagrams to one address
+// in one system call (sendmmsg), returning how many it wrote; the SFU's polled
+// socket is one (sfu/transport).
+type batchWriter interface {
+	WriteBatch(bufs [][]byte, addr netip.AddrPort) (int, error)
+}
+
+// flushBatch seals the datagrams of todo, in order, writes them with one
+// call of bw and returns them to the pool; todo's entries are cleared. A
+// datagram the socket refused is lost packets, as on the network.
+func (p *BridgePeer) flushBatch(bw batchWriter, todo []*bridgeBatch) {
+	bufs := p.b.sendBufs.Get().(*[][]byte)
+	out := (*bufs)[:0] // grows only until the largest flush fits
+	for _, d := range todo {
+		n := p.sealBatch(d.buf[:], d.n, &d.nonce)
+		out = append(out, d.buf[:n])
+	}
+	sent, _ := bw.WriteBatch(out, p.addr)
+	p.b.sent.Add(uint64(sent))
+	p.b.sendFails.Add(uint64(len(out) - sent))
+	for i, d := range todo {
+		p.b.batches.Put(d)
+		todo[i], out[i] = nil, nil
+	}
+	*bufs = out[:0]
+	p.b.sendBufs.Put(bufs)
 }
 
 // sealBatch writes the header into buf, whose records end at end, seals them
