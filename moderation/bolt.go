@@ -39,22 +39,33 @@ type BoltStore struct {
 // checks or sets up its schema. A file that is locked by another process,
 // corrupt, unwritable or of a newer schema is an error naming the file.
 func OpenBolt(dir string) (*BoltStore, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("moderation store: create data directory: %w", err)
+	db, err := openBoltFile(dir, StoreFile, "moderation store", migrate)
+	if err != nil {
+		return nil, err
 	}
-	path := filepath.Join(dir, StoreFile)
+	return &BoltStore{db: db}, nil
+}
+
+// openBoltFile opens (or creates) the bbolt file name in dir, creating dir if
+// missing, and runs setup in a write transaction. Its errors start with what
+// and the file's path, and tell a file locked by another process apart.
+func openBoltFile(dir, name, what string, setup func(*bolt.Tx) error) (*bolt.DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("%s: create data directory: %w", what, err)
+	}
+	path := filepath.Join(dir, name)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("moderation store %s: locked by another process (is another tandem using this data directory?)", path)
+			return nil, fmt.Errorf("%s %s: locked by another process (is another tandem using this data directory?)", what, path)
 		}
-		return nil, fmt.Errorf("moderation store %s: cannot open (unwritable or corrupt?): %w", path, err)
+		return nil, fmt.Errorf("%s %s: cannot open (unwritable or corrupt?): %w", what, path, err)
 	}
-	if err := db.Update(migrate); err != nil {
+	if err := db.Update(setup); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("moderation store %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	return &BoltStore{db: db}, nil
+	return db, nil
 }
 
 // migrate creates the buckets of a new file and checks the schema version

@@ -2,11 +2,7 @@ package moderation
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -45,24 +41,12 @@ type heldReport struct {
 // OpenHeld opens (or creates) the held reports' file in dir, creating dir
 // if missing. A file another process holds is an error naming it.
 func OpenHeld(dir string) (*Held, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("held reports: create data directory: %w", err)
-	}
-	path := filepath.Join(dir, HeldFile)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("held reports %s: locked by another process (does another tandem use this data directory?)", path)
-		}
-		return nil, fmt.Errorf("held reports %s: cannot open (unwritable or corrupt?): %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	db, err := openBoltFile(dir, HeldFile, "held reports", func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketHeld)
 		return err
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("held reports %s: %w", path, err)
+		return nil, err
 	}
 	return &Held{db: db}, nil
 }
