@@ -85,10 +85,10 @@ func (m *Moderator) Apply(c Change) {
 
 // Reload reads the bans and the reports of the store again and replaces
 // the in-memory view with them (the static bans stay, the held reports
-// count); bans that came into
-// force meanwhile are handed to the OnBan listeners. A shared store's
-// watcher calls it whenever it (re)connects, since changes made while it
-// was away were not told. Safe for concurrent use.
+// count); bans that came into force meanwhile are handed to the OnBan
+// listeners. A shared store's watcher calls it whenever it (re)connects,
+// since changes made while it was away were not told. Safe for concurrent
+// use.
 func (m *Moderator) Reload() error {
 	m.heldMu.Lock() // no held report moves to the store between the two reads
 	defer m.heldMu.Unlock()

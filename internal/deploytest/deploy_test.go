@@ -214,11 +214,11 @@ func onLoopback(t *testing.T, env map[string]string, redisAddr string) []string 
 	for k, v := range env {
 		switch k {
 		case "TANDEM_HTTP_ADDR":
-			v = "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
+			v = "127.0.0.1:" + strconv.Itoa(freePort(t))
 		case "TANDEM_UDP_MUX_PORT":
-			v = strconv.Itoa(freePort(t, "udp"))
+			v = strconv.Itoa(freePort(t))
 		case "TANDEM_TURN_ADDR", "TANDEM_CLUSTER_ADDR":
-			v = "127.0.0.1:" + strconv.Itoa(freePort(t, "udp"))
+			v = "127.0.0.1:" + strconv.Itoa(freePort(t))
 		case "TANDEM_REDIS_URL":
 			v = regexp.MustCompile(`//[^/]+/`).ReplaceAllString(v, "//"+redisAddr+"/")
 		default:
@@ -231,9 +231,9 @@ func onLoopback(t *testing.T, env map[string]string, redisAddr string) []string 
 	return out
 }
 
-// freePort returns a port of 127.0.0.1 that was free a moment ago for
-// network ("tcp" or "udp"); a UDP one is free for TCP too (TURN takes both).
-func freePort(t *testing.T, network string) int {
+// freePort returns a port of 127.0.0.1 that was free a moment ago for both
+// UDP and TCP (TURN takes both on its port).
+func freePort(t *testing.T) int {
 	t.Helper()
 	for range 20 {
 		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -248,7 +248,7 @@ func freePort(t *testing.T, network string) int {
 			return port
 		}
 	}
-	t.Fatalf("no %s port of 127.0.0.1 free for both UDP and TCP", network)
+	t.Fatal("no port of 127.0.0.1 free for both UDP and TCP")
 	return 0
 }
 
@@ -337,7 +337,7 @@ func startNginx(t *testing.T, nginx, site string, upstreams map[string]string) s
 	if n := len(listen.FindAllString(conf, -1)); n != 1 {
 		t.Fatalf("%s has %d listen lines, want 1", site, n)
 	}
-	front := "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
+	front := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	conf = listen.ReplaceAllString(conf, "listen "+front+";")
 
 	dir := t.TempDir()
