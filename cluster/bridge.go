@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The media bridge carries media between instances whose users are partners:
@@ -91,6 +92,7 @@ type Bridge struct {
 	batches     sync.Pool        // *bridgeBatch, for Send
 	sendBufs    sync.Pool        // *[][]byte, a flush's sealed datagrams (flushBatch)
 	flushes     chan *BridgePeer // peers whose open datagram waits for the flusher
+	hold        atomic.Int64     // how long a datagram may wait for more records, in ns (SetHold)
 	stop        chan struct{}    // closed by Close
 	flusherDone chan struct{}
 
@@ -114,7 +116,10 @@ type BridgePeer struct {
 	open   *bridgeBatch   // the datagram Send fills; nil until the next Send
 	full   []*bridgeBatch // filled before open, waiting for the flusher in order
 	spare  []*bridgeBatch // full's next backing array, handed back by the flusher
-	queued bool           // the peer waits in the flusher's queue
+	queued bool           // the peer waits for the flusher
+	due    time.Time      // when the flusher is to send (zero: at once); set when queued
+
+	waiting bool // the flusher holds the peer in its list (used by the flusher only)
 
 	// Used by the socket's reader only.
 	highest uint64
@@ -181,6 +186,12 @@ type ownSocket struct{ *net.UDPConn }
 func (s ownSocket) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	return s.WriteToUDPAddrPort(b, addr)
 }
+
+// SetHold sets how long a peer's first record may wait for others to share
+// its datagram (0, the default: until the poll that sent it ends); Send's
+// records opened after the call wait that long at most, SendNow's never.
+// Safe for concurrent use.
+func (b *Bridge) SetHold(d time.Duration) { b.hold.Store(int64(max(d, 0))) }
 
 // Addr is the address the bridge listens on.
 func (b *Bridge) Addr() netip.AddrPort { return b.conn.LocalAddr().(*net.UDPAddr).AddrPort() }

@@ -171,6 +171,10 @@ func TestBridgeSendAndOpenDoNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { _ = xy.Send(3, pkt) }); n != 0 {
 		t.Fatalf("Send: %.1f allocations per packet, want 0", n)
 	}
+	x.SetHold(time.Millisecond) // the flusher's timer and its list of waiting peers
+	if n := testing.AllocsPerRun(200, func() { _ = xy.Send(3, pkt); _ = xy.SendNow(2, nil) }); n != 0 {
+		t.Fatalf("Send and SendNow with a hold: %.1f allocations per packet, want 0", n)
+	}
 	buf, nonce := make([]byte, bridgeBufLen), new([12]byte)
 	if n := testing.AllocsPerRun(200, func() { y.open(buf[:xy.seal(buf, nonce, 3, pkt)]) }); n != 0 {
 		t.Fatalf("open: %.1f allocations per packet, want 0", n)
@@ -514,5 +518,61 @@ func TestBridgeWritesAFlushsDatagramsInOneCall(t *testing.T) {
 	}
 	if s := x.Stats(); s.Sent != 6 || s.SendFailed != 0 {
 		t.Fatalf("bridge stats %+v, want 6 sent", s)
+	}
+}
+
+// TestBridgeHoldJoinsLaterPacketsUntilSendNow: with a hold, a packet waits
+// for the ones sent after it, even after the sender yielded and the flusher
+// took note of it, and a SendNow record sends them all at once, in order, in
+// one datagram.
+func TestBridgeHoldJoinsLaterPacketsUntilSendNow(t *testing.T) {
+	var sy bridged
+	x, y := listenTestBridge(t, "x", testSecret, &bridged{}), listenTestBridge(t, "y", testSecret, &sy)
+	x.SetHold(time.Hour)
+	xy, _ := linked(t, x, y)
+	if err := xy.Send(4, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	// The flusher has taken the peer from its queue: without the hold it
+	// would have sent the datagram by now.
+	waitUntil(t, "the flusher to take the peer", func() bool { return len(x.flushes) == 0 && xy.dueAt().After(time.Now()) })
+	if err := xy.Send(5, []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	if got := sy.got(); len(got) != 0 {
+		t.Fatalf("y got %q during the hold", got)
+	}
+	if err := xy.SendNow(6, []byte("keyframe, please")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"x 4 first", "x 5 second", "x 6 keyframe, please"}
+	if got := waitGot(t, &sy, 3); !slices.Equal(got, want) {
+		t.Fatalf("y got %q, want %q", got, want)
+	}
+	if n := y.datagrams.Load(); n != 1 {
+		t.Fatalf("the held packets came in %d datagrams, want 1", n)
+	}
+}
+
+// TestBridgeHoldEnds: a held packet leaves once its hold is over, not before,
+// with nothing else sent to release it.
+func TestBridgeHoldEnds(t *testing.T) {
+	const hold = 50 * time.Millisecond
+	var sy bridged
+	x, y := listenTestBridge(t, "x", testSecret, &bridged{}), listenTestBridge(t, "y", testSecret, &sy)
+	x.SetHold(hold)
+	xy, _ := linked(t, x, y)
+	for i := range 2 { // the second after the first went: the peer waits again
+		sent := time.Now()
+		if err := xy.Send(uint64(i), []byte("held")); err != nil {
+			t.Fatal(err)
+		}
+		waitGot(t, &sy, i+1)
+		if took := time.Since(sent); took < hold {
+			t.Fatalf("packet %d arrived %s after it was sent, within its hold of %s", i, took, hold)
+		}
+	}
+	if n := y.datagrams.Load(); n != 2 {
+		t.Fatalf("2 packets a hold apart came in %d datagrams, want 2", n)
 	}
 }

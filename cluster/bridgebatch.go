@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // Packets to a peer are coalesced: Send adds the packet to the peer's open
@@ -12,13 +13,20 @@ import (
 // (an SFU poller) forwards all it read in one poll before it yields, and only
 // then does the flusher run on that processor, so the packets of one poll to
 // the same instance (a video frame is several) leave in one datagram, one
-// sendto here and one read there, without waiting for anything but the end of
-// the poll. A datagram never grows beyond the path's MTU (pathMTU), so
-// coalescing never fragments: on a 1500-byte network it merges small packets
-// (audio, keyframe requests), on loopback or jumbo frames whole frames. The
-// datagrams of one flush leave in one system call where the socket can write
-// several (batchWriter: the SFU's polled socket, sendmmsg), which matters on a
-// 1500-byte network, where a video frame is several datagrams.
+// sendto here and one read there. A datagram never grows beyond the path's
+// MTU (pathMTU), so coalescing never fragments: on a 1500-byte network it
+// merges small packets (audio, keyframe requests), on loopback or jumbo
+// frames whole frames. The datagrams of one flush leave in one system call
+// where the socket can write several (batchWriter: the SFU's polled socket,
+// sendmmsg), which matters on a 1500-byte network, where a video frame is
+// several datagrams.
+//
+// The hold (SetHold, cluster.bridge_hold) lets a peer's first record wait up
+// to that long for others before the flusher sends it: the datagrams of
+// several polls leave together, so both instances make fewer system calls and
+// the other instance wakes less often, for that much more delay on the
+// bridged media. SendNow's records (keyframe requests, loss feedback) do not
+// wait: they leave with everything open for the peer at the end of the poll.
 
 const (
 	recordHeaderLen = streamIDLen + 2 // stream id, then the packet's length
@@ -45,19 +53,33 @@ func (d *bridgeBatch) add(stream uint64, pkt []byte) {
 }
 
 // Send adds pkt for stream to the peer's open datagram, which the flusher
-// sends once the calling goroutine yields. Safe for concurrent use; it
-// allocates nothing once warm, and its lock is never held across a network
-// write. Datagrams to a peer leave in the order they were filled: only the
-// flusher writes them (but for the rare Send that finds the flusher's queue
-// full, which writes them itself).
+// sends once the calling goroutine yields and the bridge's hold has passed
+// since the datagram opened. Safe for concurrent use; it allocates nothing
+// once warm, and its lock is never held across a network write. Datagrams to
+// a peer leave in the order they were filled: only the flusher writes them
+// (but for the rare Send that finds the flusher's queue full, which writes
+// them itself).
 func (p *BridgePeer) Send(stream uint64, pkt []byte) error {
+	return p.add(stream, pkt, false)
+}
+
+// SendNow is Send for a record nobody should wait for (a keyframe request, a
+// NACK): it leaves, with whatever else is open for the peer, as soon as the
+// calling goroutine yields, whatever the hold.
+func (p *BridgePeer) SendNow(stream uint64, pkt []byte) error {
+	return p.add(stream, pkt, true)
+}
+
+// add is Send and SendNow.
+func (p *BridgePeer) add(stream uint64, pkt []byte, now bool) error {
 	if len(pkt) > MaxBridgedPacket {
 		return fmt.Errorf("media bridge: a %d-byte packet is over %d", len(pkt), MaxBridgedPacket)
 	}
 	size := recordHeaderLen + len(pkt)
+	hold := time.Duration(p.b.hold.Load())
 	p.outMu.Lock()
 	if p.open != nil && p.open.n+size+gcmTagLen > p.limit {
-		p.full = append(p.full, p.open) // grows only until the busiest poll's share fits
+		p.full = append(p.full, p.open) // grows only until the busiest flush's share fits
 		p.open = nil
 	}
 	if p.open == nil {
@@ -65,8 +87,17 @@ func (p *BridgePeer) Send(stream uint64, pkt []byte) error {
 		p.open.n = bridgeHeaderLen
 	}
 	p.open.add(stream, pkt)
-	kick := !p.queued
-	p.queued = true
+	kick := false
+	switch {
+	case !p.queued:
+		p.queued, kick = true, true
+		p.due = time.Time{} // at once
+		if hold > 0 && !now {
+			p.due = time.Now().Add(hold)
+		}
+	case now && !p.due.IsZero():
+		p.due, kick = time.Time{}, true // the flusher looks at the peer again
+	}
 	p.outMu.Unlock()
 	if kick {
 		select {
@@ -76,6 +107,13 @@ func (p *BridgePeer) Send(stream uint64, pkt []byte) error {
 		}
 	}
 	return nil
+}
+
+// dueAt is when the flusher is to send the peer's datagrams (zero: at once).
+func (p *BridgePeer) dueAt() time.Time {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	return p.due
 }
 
 // flushAll seals and sends, in order, the peer's full datagrams and its open
@@ -167,17 +205,61 @@ func (p *BridgePeer) seal(buf []byte, nonce *[12]byte, stream uint64, pkt []byte
 	return p.sealBatch(buf, bridgeHeaderLen+recordHeaderLen+n, nonce)
 }
 
-// flusher sends the datagrams Send opened, until the bridge closes.
+// flusher sends the datagrams Send opened, each peer's once its due time
+// has come, until the bridge closes. waiting holds the peers it was told of
+// whose datagrams are not sent yet, in the order they opened (so, the hold
+// being the same for all, mostly in the order they are due); a peer in it
+// has waiting set. Only this goroutine touches either.
 func (b *Bridge) flusher() {
 	defer close(b.flusherDone)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var waiting []*BridgePeer
 	for {
 		select {
 		case p := <-b.flushes:
-			p.flushAll()
+			if !p.waiting {
+				p.waiting = true
+				waiting = append(waiting, p)
+			}
+		case <-timer.C:
 		case <-b.stop:
 			return
 		}
+		var next time.Time
+		waiting, next = flushDue(waiting)
+		if !next.IsZero() {
+			timer.Reset(time.Until(next))
+		}
 	}
+}
+
+// flushDue sends the datagrams of the peers in waiting that are due, and
+// returns the others, in order, with the earliest due time among them (zero
+// if none). Called by the flusher only.
+func flushDue(waiting []*BridgePeer) (kept []*BridgePeer, next time.Time) {
+	kept = waiting[:0]
+	var now time.Time
+	for _, p := range waiting {
+		due := p.dueAt()
+		if !due.IsZero() {
+			if now.IsZero() {
+				now = time.Now()
+			}
+			if due.After(now) {
+				kept = append(kept, p)
+				if next.IsZero() || due.Before(next) {
+					next = due
+				}
+				continue
+			}
+		}
+		p.waiting = false
+		p.flushAll()
+	}
+	clear(waiting[len(kept):])
+	return kept, next
 }
 
 // records hands each record of an opened datagram to the sink, and reports

@@ -46,6 +46,8 @@ func TestBadClusterSettingsAreNamed(t *testing.T) {
 		{"TANDEM_CLUSTER_ADDR", "0.0.0.0:7946", "cluster.addr"},
 		{"TANDEM_CLUSTER_ADDR", "127.0.0.1", "cluster.addr"},
 		{"TANDEM_CLUSTER_ADDR", "redis-host:7946", "cluster.addr"},
+		{"TANDEM_BRIDGE_HOLD", "-1ms", "cluster.bridge_hold"},
+		{"TANDEM_BRIDGE_HOLD", "21ms", "cluster.bridge_hold"},
 	} {
 		env := map[string]string{}
 		for k, v := range good {

@@ -186,7 +186,7 @@ func (o *bridgeOut) SendRTP(video bool, pkt []byte) {
 }
 
 func (o *bridgeOut) RequestKeyframe() {
-	_ = o.link.Send(o.partner|streamKeyframe, nil)
+	_ = o.link.SendNow(o.partner|streamKeyframe, nil) // a switch of partners waits for it
 }
 
 func (o *bridgeOut) SendFeedback(pkt []byte) {
@@ -196,7 +196,7 @@ func (o *bridgeOut) SendFeedback(pkt []byte) {
 	}
 	binary.BigEndian.PutUint64(buf[:8], o.partner)
 	n := 8 + copy(buf[8:], pkt)
-	_ = o.link.Send(o.self|streamFeedback, buf[:n])
+	_ = o.link.SendNow(o.self|streamFeedback, buf[:n]) // NACKs are worth their speed
 }
 
 // clusterMedia is the SFU as signaling's Media in cluster mode: sfuMedia,

@@ -65,6 +65,7 @@ func newClusterNode(cfg cluster.Config, id string, media *sfu.SFU, log *slog.Log
 		rdb.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	bridge.SetHold(cfg.BridgeHold)
 	bm.bridge = bridge
 	self := cluster.Instance{ID: id, BridgeAddr: cfg.Addr, StartedAt: time.Now().UTC()}
 	return &clusterNode{

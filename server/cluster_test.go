@@ -31,7 +31,7 @@ func startInstance(t testing.TB, r *redistest.Server) *livetest.Server {
 func startInstanceWith(t testing.TB, r *redistest.Server, edit func(*config.Config)) *livetest.Server {
 	t.Helper()
 	return livetest.Start(t, func(c *config.Config) {
-		c.Cluster = cluster.Config{RedisURL: "redis://" + r.Addr, Addr: freeUDPAddr(t), Secret: clusterSecret}
+		c.Cluster = cluster.Config{RedisURL: "redis://" + r.Addr, Addr: freeUDPAddr(t), Secret: clusterSecret, BridgeHold: cluster.DefaultBridgeHold}
 		if edit != nil {
 			edit(c)
 		}
