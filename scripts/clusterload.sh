@@ -139,12 +139,13 @@ for round in $(seq "$rounds"); do
 done
 
 echo
-echo "clusterload: summary (both instances' CPU per packet received by a client; kernel part)"
+echo "clusterload: summary (both instances' CPU per packet received by a client; kernel part; their context switches)"
 for f in "$work"/local.* "$work"/spread.* "$work"/bridged.*; do
   [ -e "$f" ] || continue
-  line=$(grep 'per packet received by a client' "$f" || echo "no CPU figure")
+  line=$(grep 'CPU per packet received by a client' "$f" || echo "no CPU figure")
+  switches=$(grep -o 'switches per 1000 packets received by a client: [0-9]*' "$f" | grep -o '[0-9]*$' || true)
   share=$(grep -o '[0-9.]* % of them from a partner on another instance' "$f" | cut -d' ' -f1 || true)
-  echo "  $(basename "$f"): ${line#server CPU per packet received by a client: }, bridged share ${share:-0} %"
+  echo "  $(basename "$f"): ${line#server CPU per packet received by a client: }, ${switches:-?} context switches per 1000 packets, bridged share ${share:-0} %"
 done
 for n in a b; do
   echo "clusterload: instance $n logged $(grep -c 'level=WARN' "$work/$n.stderr" || true) warnings and $(grep -c 'level=ERROR' "$work/$n.stderr" || true) errors"

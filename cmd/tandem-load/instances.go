@@ -123,10 +123,11 @@ func sampleProcs(pids []int) ([]procSample, error) {
 	return out, nil
 }
 
-// cpuUse is the CPU the measured processes spent over a run.
+// cpuUse is the CPU the measured processes spent over a run, and how often they switched.
 type cpuUse struct {
 	cpu, sys time.Duration // summed over the processes; sys is the kernel's part
 	each     []time.Duration
+	switches uint64 // context switches, summed over the processes
 }
 
 // cpuBetween sums the CPU the processes spent between two samples of the same pids.
@@ -136,6 +137,7 @@ func cpuBetween(before, after []procSample) cpuUse {
 		u.each[i] = after[i].cpu - before[i].cpu
 		u.cpu += u.each[i]
 		u.sys += after[i].sys - before[i].sys
+		u.switches += after[i].switches - before[i].switches
 	}
 	return u
 }

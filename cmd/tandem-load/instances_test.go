@@ -92,10 +92,10 @@ func TestPacketsFromAPartnerOnAnotherInstanceCountAsBridged(t *testing.T) {
 }
 
 func TestCPUPerPacketSumsTheProcesses(t *testing.T) {
-	before := []procSample{{cpu: time.Second, sys: 200 * time.Millisecond}, {cpu: 0}}
-	after := []procSample{{cpu: 3 * time.Second, sys: 1200 * time.Millisecond}, {cpu: time.Second, sys: 500 * time.Millisecond}}
+	before := []procSample{{cpu: time.Second, sys: 200 * time.Millisecond, switches: 50}, {cpu: 0}}
+	after := []procSample{{cpu: 3 * time.Second, sys: 1200 * time.Millisecond, switches: 80}, {cpu: time.Second, sys: 500 * time.Millisecond, switches: 7}}
 	use := cpuBetween(before, after)
-	if use.cpu != 3*time.Second || use.sys != 1500*time.Millisecond || !slices.Equal(use.each, []time.Duration{2 * time.Second, time.Second}) {
+	if use.cpu != 3*time.Second || use.sys != 1500*time.Millisecond || !slices.Equal(use.each, []time.Duration{2 * time.Second, time.Second}) || use.switches != 37 {
 		t.Fatalf("use %+v", use)
 	}
 	if total, kernel := use.perPacket(100_000); total != 30 || kernel != 15 {
@@ -111,7 +111,7 @@ func TestCPUPerPacketSumsTheProcesses(t *testing.T) {
 func TestReportDividesByEachCount(t *testing.T) {
 	m := measured{elapsed: 10 * time.Second, received: 100_000, bridged: 75_000,
 		forwarded: []uint64{100_000, 100_000},
-		cpu:       cpuUse{cpu: 4 * time.Second, sys: time.Second, each: []time.Duration{3 * time.Second, time.Second}}}
+		cpu:       cpuUse{cpu: 4 * time.Second, sys: time.Second, each: []time.Duration{3 * time.Second, time.Second}, switches: 25_000}}
 	var out strings.Builder
 	m.print(&out, true)
 	for _, want := range []string{
@@ -119,6 +119,7 @@ func TestReportDividesByEachCount(t *testing.T) {
 		"counts on both): 10000 + 10000 = 20000",
 		"server CPU per forwarded packet: 20.0 µs, 5.0 µs of it in the kernel (0.40 CPU cores)",
 		"server CPU per packet received by a client: 40.0 µs, 10.0 µs of it in the kernel (cores per process: 0.30 + 0.10)",
+		"server context switches per 1000 packets received by a client: 250\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
@@ -128,7 +129,7 @@ func TestReportDividesByEachCount(t *testing.T) {
 	m.forwarded, m.cpu = []uint64{50_000}, cpuUse{}
 	m.print(&out, false)
 	if strings.Contains(out.String(), "another instance") || !strings.Contains(out.String(), "forwarded packets/s (server):     5000\n") ||
-		strings.Contains(out.String(), "CPU") {
+		strings.Contains(out.String(), "CPU") || strings.Contains(out.String(), "switches") {
 		t.Errorf("one server, no -pid:\n%s", out.String())
 	}
 }

@@ -63,5 +63,7 @@ func (m measured) print(w io.Writer, cluster bool) {
 		}
 		fmt.Fprintf(w, "server CPU per packet received by a client: %.1f µs, %.1f µs of it in the kernel (cores per process: %s)\n",
 			total, kernel, strings.Join(each, " + "))
+		fmt.Fprintf(w, "server context switches per 1000 packets received by a client: %.0f\n",
+			1000*float64(m.cpu.switches)/float64(m.received))
 	}
 }

@@ -68,11 +68,13 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[i]
 }
 
-// procSample is a server process's CPU time and resident memory at one moment.
+// procSample is a server process's CPU time, resident memory and context switches at one
+// moment.
 type procSample struct {
-	cpu time.Duration // user + system
-	sys time.Duration // system (kernel) part of cpu
-	rss int64         // bytes
+	cpu      time.Duration // user + system
+	sys      time.Duration // system (kernel) part of cpu
+	rss      int64         // bytes
+	switches uint64        // context switches of all its threads, voluntary or not
 }
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat (100 on Linux).
@@ -112,7 +114,38 @@ func sampleProc(pid int) (procSample, error) {
 			s.rss = kb * 1024
 		}
 	}
-	return s, nil
+	s.switches, err = threadSwitches(pid)
+	return s, err
+}
+
+// threadSwitches sums the context switches of pid's threads (voluntary_ctxt_switches and
+// nonvoluntary_ctxt_switches in each /proc/PID/task/TID/status): a count of the process's
+// wake-ups and preemptions that, unlike its CPU time, the machine's other load does not
+// inflate. A thread that ended between listing and reading is skipped.
+func threadSwitches(pid int) (uint64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, fmt.Errorf("list threads: %w", err)
+	}
+	var sum uint64
+	for _, task := range tasks {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			name, value, ok := strings.Cut(line, ":")
+			if !ok || (name != "voluntary_ctxt_switches" && name != "nonvoluntary_ctxt_switches") {
+				continue
+			}
+			n, err := strconv.ParseUint(strings.TrimSpace(value), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse %s %q: %w", name, value, err)
+			}
+			sum += n
+		}
+	}
+	return sum, nil
 }
 
 // serverForwarded reads the SFU's forwarded-packet counters from /api/stats (0, false if the

@@ -52,6 +52,17 @@ func TestSampleProcReadsThisProcess(t *testing.T) {
 	if after.rss < 1<<20 {
 		t.Fatalf("RSS %d bytes, want at least 1 MB for a Go test binary", after.rss)
 	}
+	// A thread that sleeps and wakes is switched out and in: the count grows.
+	for i := 0; i < 100; i++ {
+		time.Sleep(time.Millisecond)
+	}
+	later, err := sampleProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later.switches <= after.switches {
+		t.Fatalf("context switches did not advance over 100 sleeps: %d then %d", after.switches, later.switches)
+	}
 }
 
 func TestURLsDerivedFromTheWebSocketURL(t *testing.T) {
