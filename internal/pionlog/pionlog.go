@@ -4,14 +4,16 @@
 // Pion logs some events per packet or per request, and reports recoverable
 // network events (a stale candidate, a closed socket, a bad packet from a
 // stranger) as errors. So trace and debug messages are dropped, info becomes
-// debug, errors become warnings, and all messages of one factory share a
-// rate limit: a flood of bad packets cannot flood the log.
+// debug, errors become warnings, the warnings every call's set-up and
+// teardown produce become debug (routine), and all messages of one factory
+// share a rate limit: a flood of bad packets cannot flood the log.
 package pionlog
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/pion/logging"
 	"golang.org/x/time/rate"
@@ -47,15 +49,35 @@ func (l *logger) allow(level slog.Level) bool {
 }
 
 func (l *logger) emit(level slog.Level, msg string) {
+	if routine(msg) {
+		level = slog.LevelDebug
+	}
 	if l.allow(level) {
 		l.factory.log.Log(context.Background(), level, msg, "pion", l.scope)
 	}
 }
 
 func (l *logger) emitf(level slog.Level, format string, args ...any) {
-	if l.allow(level) {
-		l.factory.log.Log(context.Background(), level, fmt.Sprintf(format, args...), "pion", l.scope)
+	if !l.factory.log.Enabled(context.Background(), level) {
+		return // not even at level: not at debug either, and Sprintf is spared
 	}
+	l.emit(level, fmt.Sprintf(format, args...))
+}
+
+// routine reports whether msg is one of the warnings Pion logs in the set-up or teardown of
+// every call although nothing is wrong: connectivity checks before the remote's candidates
+// arrived, and streams still being accepted or read while the PeerConnection closes. They are
+// logged at debug, so that an operator's warnings are the ones worth reading.
+func routine(msg string) bool {
+	switch {
+	case strings.HasPrefix(msg, "Failed to ping without candidate pairs"),
+		strings.HasPrefix(msg, "Failed to accept RTP stream is already closed"),
+		strings.HasPrefix(msg, "Failed to accept RTCP stream is already closed"):
+		return true
+	case strings.HasPrefix(msg, "Could not determine PayloadType for SSRC"):
+		return strings.HasSuffix(msg, "(EOF)")
+	}
+	return false
 }
 
 func (l *logger) Trace(string)          {}

@@ -60,3 +60,26 @@ func TestMessagesWithoutArgumentsAreKeptVerbatim(t *testing.T) {
 		t.Fatalf("records %+v", h.records)
 	}
 }
+
+// TestRoutineWarningsAreDebug: the warnings every call's set-up and teardown
+// produce are logged at debug; the same kinds of message about a real
+// failure stay warnings.
+func TestRoutineWarningsAreDebug(t *testing.T) {
+	h := &recordHandler{}
+	f := New(slog.New(h))
+	f.NewLogger("ice").Warn("Failed to ping without candidate pairs. Connection is not possible yet.")
+	f.NewLogger("pc").Warnf("Failed to accept RTP %v", "stream is already closed")
+	f.NewLogger("pc").Warnf("Failed to accept RTCP %v", "stream is already closed")
+	f.NewLogger("pc").Warnf("Could not determine PayloadType for SSRC %d (%s)", 1, "EOF")
+	f.NewLogger("pc").Warnf("Could not determine PayloadType for SSRC %d (%s)", 2, "unknown payload type")
+	f.NewLogger("pc").Errorf("Failed to accept RTP %v", "srtp: bad key")
+	want := []slog.Level{slog.LevelDebug, slog.LevelDebug, slog.LevelDebug, slog.LevelDebug, slog.LevelWarn, slog.LevelWarn}
+	if len(h.records) != len(want) {
+		t.Fatalf("got %d records, want %d", len(h.records), len(want))
+	}
+	for i, r := range h.records {
+		if r.Level != want[i] {
+			t.Errorf("%q at %v, want %v", r.Message, r.Level, want[i])
+		}
+	}
+}
