@@ -127,7 +127,7 @@ func sampleProcs(pids []int) ([]procSample, error) {
 type cpuUse struct {
 	cpu, sys time.Duration // summed over the processes; sys is the kernel's part
 	each     []time.Duration
-	switches uint64 // context switches, summed over the processes
+	switches uint64 // context switches, summed over the processes (a lower bound: see threadSwitches)
 }
 
 // cpuBetween sums the CPU the processes spent between two samples of the same pids.
@@ -137,7 +137,9 @@ func cpuBetween(before, after []procSample) cpuUse {
 		u.each[i] = after[i].cpu - before[i].cpu
 		u.cpu += u.each[i]
 		u.sys += after[i].sys - before[i].sys
-		u.switches += after[i].switches - before[i].switches
+		if after[i].switches > before[i].switches { // a thread that ended took its count along
+			u.switches += after[i].switches - before[i].switches
+		}
 	}
 	return u
 }

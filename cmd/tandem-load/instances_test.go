@@ -92,10 +92,11 @@ func TestPacketsFromAPartnerOnAnotherInstanceCountAsBridged(t *testing.T) {
 }
 
 func TestCPUPerPacketSumsTheProcesses(t *testing.T) {
-	before := []procSample{{cpu: time.Second, sys: 200 * time.Millisecond, switches: 50}, {cpu: 0}}
-	after := []procSample{{cpu: 3 * time.Second, sys: 1200 * time.Millisecond, switches: 80}, {cpu: time.Second, sys: 500 * time.Millisecond, switches: 7}}
+	before := []procSample{{cpu: time.Second, sys: 200 * time.Millisecond, switches: 50}, {cpu: 0}, {switches: 90}}
+	after := []procSample{{cpu: 3 * time.Second, sys: 1200 * time.Millisecond, switches: 80}, {cpu: time.Second, sys: 500 * time.Millisecond, switches: 7},
+		{switches: 60}} // a thread ended: the sum shrank, and counts none rather than wrapping around
 	use := cpuBetween(before, after)
-	if use.cpu != 3*time.Second || use.sys != 1500*time.Millisecond || !slices.Equal(use.each, []time.Duration{2 * time.Second, time.Second}) || use.switches != 37 {
+	if use.cpu != 3*time.Second || use.sys != 1500*time.Millisecond || !slices.Equal(use.each, []time.Duration{2 * time.Second, time.Second, 0}) || use.switches != 37 {
 		t.Fatalf("use %+v", use)
 	}
 	if total, kernel := use.perPacket(100_000); total != 30 || kernel != 15 {

@@ -121,7 +121,10 @@ func sampleProc(pid int) (procSample, error) {
 // threadSwitches sums the context switches of pid's threads (voluntary_ctxt_switches and
 // nonvoluntary_ctxt_switches in each /proc/PID/task/TID/status): a count of the process's
 // wake-ups and preemptions that, unlike its CPU time, the machine's other load does not
-// inflate. A thread that ended between listing and reading is skipped.
+// inflate. A thread that ended between listing and reading is skipped, and one that ended
+// during a run takes its switches along (the kernel keeps a dead thread's count only for the
+// process's own getrusage), so between two samples the sum can shrink: cpuBetween then counts
+// none for that process.
 func threadSwitches(pid int) (uint64, error) {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
